@@ -1,0 +1,26 @@
+"""The ``appliance`` command line: one binary for the server, the edge worker and operations."""
+
+from __future__ import annotations
+
+import typer
+
+from appliance.cli import admin, server
+
+app = typer.Typer(
+    name="appliance",
+    help=(
+        "Retail visitor-analytics appliance.\n\n"
+        "serve: run the API and dashboard. migrate: create/upgrade the database. "
+        "openapi: write the OpenAPI document. config: show the effective settings. "
+        "admin: create tenants, users and edge API keys."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+)
+server.register(app)
+app.add_typer(admin.app, name="admin")
+
+
+def main() -> None:
+    app()

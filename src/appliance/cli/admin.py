@@ -1,0 +1,145 @@
+"""``appliance admin``: bootstrap tenants, users and edge API keys on the owner connection."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+import typer
+from rich.table import Table
+
+from appliance.cli.common import console, fail, out, print_json, settings_or_exit
+from appliance.config import Settings
+from appliance.db.engine import Database, make_async_engine
+from appliance.domain.auth.principal import Principal, Role
+from appliance.lib.errors import DomainError
+
+app = typer.Typer(
+    help="Create tenants, users and edge API keys (runs on the owner connection).", no_args_is_help=True
+)
+T = TypeVar("T")
+CLI_PRINCIPAL = Principal(sub="cli:admin", role=Role.SYSTEM_ADMIN, tenant_id=None)
+
+
+def run_admin(action: Callable[[Database], Awaitable[T]]) -> T:
+    """Run one admin action; domain and database errors become a clear message and exit 1."""
+    from sqlalchemy.exc import DBAPIError
+
+    settings: Settings = settings_or_exit()
+
+    async def go() -> T:
+        db = Database(make_async_engine(settings.database_url, pool_size=1))
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(go())
+    except DomainError as exc:
+        fail(exc.detail)
+    except DBAPIError as exc:
+        diag = getattr(exc.orig, "diag", None)
+        fail(getattr(diag, "message_detail", None) or getattr(diag, "message_primary", None) or str(exc.orig))
+
+
+def show(obj: msgspec.Struct, as_json: bool, title: str) -> None:
+    if as_json:
+        print_json(obj)
+        return
+    table = Table("field", "value", title=title)
+    for key, value in msgspec.to_builtins(obj).items():
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+@app.command("create-tenant")
+def create_tenant(
+    name: Annotated[str, typer.Argument(help="tenant name (unique)")],
+    visit_gap_minutes: Annotated[int, typer.Option(min=1, max=1440)] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="print the created tenant as JSON")] = False,
+) -> None:
+    """Create a tenant."""
+    from appliance.domain.tenants.schemas import Tenant
+    from appliance.domain.tenants.services import TenantService
+    from appliance.lib.crud import to_schema
+
+    async def action(db: Database) -> Tenant:
+        async with db.transaction(None, platform_admin=True) as session:
+            row = await TenantService(session, CLI_PRINCIPAL, None).create(
+                {"name": name, "visit_gap_minutes": visit_gap_minutes}
+            )
+            return to_schema(row, Tenant)
+
+    show(run_admin(action), as_json, "tenant created")
+
+
+@app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Option(help="login name")],
+    role: Annotated[Role, typer.Option(help="system_admin, tenant_admin or site_manager")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    tenant: Annotated[uuid.UUID | None, typer.Option(help="tenant id (not for system_admin)")] = None,
+    site: Annotated[list[uuid.UUID] | None, typer.Option(help="site id (repeat) for a site_manager")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the created user as JSON")] = False,
+) -> None:
+    """Create a dashboard login."""
+    from appliance.db.models import User as UserRow
+    from appliance.domain.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+    from appliance.domain.users.schemas import User
+    from appliance.domain.users.services import UserService
+    from appliance.lib.crud import to_schema
+
+    if role is Role.WORKER:
+        fail("workers authenticate with API keys: use `appliance admin create-api-key`")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        fail(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if (role is Role.SYSTEM_ADMIN) == (tenant is not None):
+        fail("--tenant is required for tenant roles and not allowed for system_admin")
+
+    async def action(db: Database) -> User:
+        async with db.transaction(tenant) as session:
+            if role is Role.SYSTEM_ADMIN:
+                row = UserRow(
+                    username=username, password_hash=hash_password(password), role=role.value, site_ids=[]
+                )
+                session.add(row)
+                await session.flush()
+            else:
+                values: dict[str, Any] = {
+                    "username": username,
+                    "password": password,
+                    "role": role.value,
+                    "site_ids": list(site or []),
+                }
+                row = await UserService(session, CLI_PRINCIPAL, tenant).create(values)
+            return to_schema(row, User)
+
+    show(run_admin(action), as_json, "user created")
+
+
+@app.command("create-api-key")
+def create_api_key(
+    tenant: Annotated[uuid.UUID, typer.Option(help="tenant id")],
+    site: Annotated[uuid.UUID, typer.Option(help="site id the key may ingest for")],
+    camera: Annotated[uuid.UUID | None, typer.Option(help="restrict the key to one camera")] = None,
+    name: Annotated[str, typer.Option(help="label")] = "edge worker",
+    as_json: Annotated[bool, typer.Option("--json", help="print the created key as JSON")] = False,
+) -> None:
+    """Create an edge API key; the secret is printed once and never again."""
+    from appliance.domain.api_keys.schemas import ApiKeyCreated
+    from appliance.domain.api_keys.services import ApiKeyService
+
+    async def action(db: Database) -> ApiKeyCreated:
+        async with db.transaction(tenant) as session:
+            return await ApiKeyService(session, CLI_PRINCIPAL, tenant).issue(
+                {"site_id": site, "camera_id": camera, "name": name}
+            )
+
+    created = run_admin(action)
+    show(created, as_json, "API key created")
+    if not as_json:
+        console.print("[yellow]store the api_key now: it cannot be shown again[/]")

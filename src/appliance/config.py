@@ -1,0 +1,94 @@
+"""One typed settings object, read from ``APPLIANCE_*`` environment variables.
+
+Defaults work on a single box: a local PostgreSQL, a data dir under ``./data``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+
+ENV_PREFIX = "APPLIANCE_"
+SECRET_FIELDS = frozenset({"database_url", "app_database_url", "app_database_password", "jwt_private_key"})
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/appliance"
+    """Owner connection: used by ``migrate`` and ``admin`` only."""
+    app_database_url: str | None = None
+    """Runtime (non-owner) connection; derived from ``database_url`` when unset."""
+    app_role: str = "appliance_app"
+    app_database_password: str | None = None
+    data_dir: str = "data"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    jwt_ttl_seconds: int = 900
+    jwt_issuer: str = "appliance"
+    jwt_audience: str = "appliance-api"
+    jwt_private_key: str | None = None
+    """PEM of an RSA private key; generated into the data dir when unset."""
+    rate_limit_auth_per_minute: int = 60
+    rate_limit_ingest_per_second: int = 50
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def runtime_database_url(self) -> str:
+        """The URL the API runs on: the non-owner role, so RLS always applies."""
+        if self.app_database_url:
+            return self.app_database_url
+        parts = urlsplit(self.database_url)
+        host = parts.hostname or "127.0.0.1"
+        netloc = self.app_role
+        if self.app_database_password:
+            netloc += f":{self.app_database_password}"
+        netloc += f"@{host}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+    @property
+    def database_name(self) -> str:
+        return urlsplit(self.database_url).path.lstrip("/") or "postgres"
+
+    def masked(self) -> dict[str, Any]:
+        """Settings as a dict with secrets (passwords in URLs, keys) masked."""
+        out: dict[str, Any] = {}
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if name in SECRET_FIELDS and value:
+                value = mask_url(value) if "url" in name else "****"
+            out[name] = value
+        out["runtime_database_url"] = mask_url(self.runtime_database_url)
+        return out
+
+
+def mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment; a bad value raises ``ConfigError`` naming the variable."""
+    source = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    for name in Settings.__struct_fields__:
+        key = ENV_PREFIX + name.upper()
+        if key in source:
+            raw[name] = source[key]
+    raw.update(overrides)
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc} (environment variables {ENV_PREFIX}*)") from exc
+
+
+class ConfigError(ValueError):
+    pass

@@ -1,0 +1,14 @@
+"""SQLAlchemy tables, one module per table."""
+
+from appliance.db.base import Base
+from appliance.db.models.api_key import ApiKey
+from appliance.db.models.audit import AuditLog
+from appliance.db.models.camera import Camera
+from appliance.db.models.customer import Customer
+from appliance.db.models.site import Site
+from appliance.db.models.staff import Staff
+from appliance.db.models.tenant import Tenant
+from appliance.db.models.user import User
+from appliance.db.models.visit import Visit
+
+__all__ = ["ApiKey", "AuditLog", "Base", "Camera", "Customer", "Site", "Staff", "Tenant", "User", "Visit"]

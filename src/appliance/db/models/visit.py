@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from appliance.db.base import Base, IdMixin, utcnow
+
+
+class Visit(IdMixin, Base):
+    __tablename__ = "visits"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
+        ),
+        Index("ix_visits_tenant_site_first_seen", "tenant_id", "site_id", "first_seen"),
+        Index("ix_visits_customer_last_seen", "customer_id", "last_seen"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    site_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sightings: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    is_new_customer: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    best_snapshot_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    age: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

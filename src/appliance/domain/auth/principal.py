@@ -1,0 +1,42 @@
+"""Who is calling: the verified claims of a JWT."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+import msgspec
+
+
+class Role(enum.StrEnum):
+    SYSTEM_ADMIN = "system_admin"
+    TENANT_ADMIN = "tenant_admin"
+    SITE_MANAGER = "site_manager"
+    WORKER = "worker"
+
+
+ADMINS = frozenset({Role.SYSTEM_ADMIN, Role.TENANT_ADMIN})
+MANAGERS = frozenset({Role.SYSTEM_ADMIN, Role.TENANT_ADMIN, Role.SITE_MANAGER})
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    sub: str
+    role: Role
+    tenant_id: uuid.UUID | None
+    site_ids: tuple[uuid.UUID, ...] = ()
+    camera_id: uuid.UUID | None = None
+    jti: str = ""
+
+    @property
+    def api_key_id(self) -> uuid.UUID | None:
+        if self.sub.startswith("apikey:"):
+            return uuid.UUID(self.sub.removeprefix("apikey:"))
+        return None
+
+    @property
+    def site_scoped(self) -> bool:
+        """site_manager and worker see only their sites; admins see the whole tenant."""
+        return self.role in (Role.SITE_MANAGER, Role.WORKER)
+
+    def can_see_site(self, site_id: uuid.UUID) -> bool:
+        return not self.site_scoped or site_id in self.site_ids

@@ -1,0 +1,71 @@
+"""Credential exchange: a password or an API key in, a short-lived JWT out."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+
+from appliance.db.base import utcnow
+from appliance.db.engine import Database
+from appliance.db.models import ApiKey, User
+from appliance.domain.auth import api_keys
+from appliance.domain.auth.passwords import verify_password
+from appliance.domain.auth.principal import Principal, Role
+from appliance.domain.auth.schemas import ApiKeyGrant, PasswordGrant, TokenRequest, TokenResponse
+from appliance.domain.auth.tokens import TokenIssuer
+from appliance.lib.errors import UnauthorizedError
+
+BAD_CREDENTIALS = "invalid username or password"
+
+
+class AuthService:
+    def __init__(self, db: Database, issuer: TokenIssuer) -> None:
+        self.db = db
+        self.issuer = issuer
+
+    async def exchange(self, grant: TokenRequest) -> TokenResponse:
+        if isinstance(grant, PasswordGrant):
+            principal = await self.password_principal(grant)
+        else:
+            principal = await self.api_key_principal(grant)
+        return TokenResponse(access_token=self.issuer.issue(principal), expires_in=self.issuer.ttl_seconds)
+
+    async def password_principal(self, grant: PasswordGrant) -> Principal:
+        # The RLS policy on users lets this transaction read exactly the named row.
+        async with self.db.transaction(None, login_username=grant.username) as session:
+            user = (await session.execute(select(User).where(User.username == grant.username))).scalar()
+        if not verify_password(user.password_hash if user else None, grant.password) or user is None:
+            raise UnauthorizedError(BAD_CREDENTIALS)
+        if user.disabled:
+            raise UnauthorizedError("this account is disabled")
+        return Principal(
+            sub=f"user:{user.id}",
+            role=Role(user.role),
+            tenant_id=user.tenant_id,
+            site_ids=tuple(user.site_ids or ()),
+        )
+
+    async def api_key_principal(self, grant: ApiKeyGrant) -> Principal:
+        tenant_id, key_id, secret = api_keys.parse_key(grant.api_key)
+        async with self.db.transaction(tenant_id) as session:
+            key = await session.get(ApiKey, key_id)
+            if key is None or not api_keys.secret_matches(secret, key.secret_hash):
+                raise UnauthorizedError("invalid API key")
+            if key.revoked_at is not None:
+                raise UnauthorizedError("this API key has been revoked")
+            await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+        return Principal(
+            sub=f"apikey:{key.id}",
+            role=Role.WORKER,
+            tenant_id=tenant_id,
+            site_ids=(key.site_id,),
+            camera_id=key.camera_id,
+        )
+
+    async def api_key_active(self, tenant_id: uuid.UUID, key_id: uuid.UUID) -> bool:
+        """Worker tokens die with their key: checked on every worker request."""
+        async with self.db.transaction(tenant_id) as session:
+            revoked = await session.execute(select(ApiKey.revoked_at).where(ApiKey.id == key_id))
+            row = revoked.first()
+        return row is not None and row[0] is None

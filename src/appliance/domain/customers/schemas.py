@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Gender = Literal["female", "male"]
+Age = Annotated[float, msgspec.Meta(ge=0, le=120)]
+DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Notes = Annotated[str, msgspec.Meta(max_length=2000)]
+Tags = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(max_length=50)]
+
+
+class Customer(msgspec.Struct):
+    """The API shape of ``CustomerProfile.v1`` (``customer_id`` is the row id)."""
+
+    customer_id: uuid.UUID
+    tenant_id: uuid.UUID
+    display_name: str | None
+    gender: Gender | None
+    age: float | None
+    notes: str | None
+    tags: list[str]
+    first_seen: datetime | None
+    last_seen: datetime | None
+    visit_count: int
+    exemplar_count: int
+    created_at: datetime
+
+
+class CustomerCreate(msgspec.Struct, forbid_unknown_fields=True):
+    display_name: DisplayName | None = None
+    gender: Gender | None = None
+    age: Age | None = None
+    notes: Notes | None = None
+    tags: Tags = msgspec.field(default_factory=list)
+
+
+class CustomerUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    display_name: DisplayName | msgspec.UnsetType | None = msgspec.UNSET
+    gender: Gender | msgspec.UnsetType | None = msgspec.UNSET
+    age: Age | msgspec.UnsetType | None = msgspec.UNSET
+    notes: Notes | msgspec.UnsetType | None = msgspec.UNSET
+    tags: Tags | msgspec.UnsetType = msgspec.UNSET

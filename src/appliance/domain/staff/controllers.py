@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, delete, get, patch, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appliance.db.models import Staff as StaffRow
+from appliance.domain.auth.principal import MANAGERS, Principal
+from appliance.domain.sites.scope import sites_overlap
+from appliance.domain.staff.schemas import StaffCreate, StaffMember, StaffUpdate
+from appliance.domain.staff.services import StaffService
+from appliance.lib.crud import Page, changes_of, to_schema
+from appliance.lib.http import Limit, Offset
+
+
+class StaffController(Controller):
+    path = "/v1/staff"
+    tags = ["staff"]
+    opt = {"roles": MANAGERS}
+
+    @get(operation_id="listStaff")
+    async def list_staff(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        tenant: uuid.UUID,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        site_id: uuid.UUID | None = None,
+    ) -> Page[StaffMember]:
+        """List staff members, optionally those working at one site."""
+        filters = [sites_overlap(StaffRow.site_ids, (site_id,))] if site_id else []
+        rows, total = await StaffService(session, principal, tenant).list(filters, limit, offset)
+        return Page([to_schema(r, StaffMember) for r in rows], total, limit, offset)
+
+    @get("/{staff_id:uuid}", operation_id="getStaff")
+    async def get_staff(
+        self, session: AsyncSession, principal: Principal, tenant: uuid.UUID, staff_id: uuid.UUID
+    ) -> StaffMember:
+        """One staff member."""
+        return to_schema(await StaffService(session, principal, tenant).get(staff_id), StaffMember)
+
+    @post(operation_id="createStaff")
+    async def create_staff(
+        self, session: AsyncSession, principal: Principal, tenant: uuid.UUID, data: StaffCreate
+    ) -> StaffMember:
+        """Add a staff member; their faces are then left out of the visitor numbers."""
+        row = await StaffService(session, principal, tenant).create(changes_of(data))
+        return to_schema(row, StaffMember)
+
+    @patch("/{staff_id:uuid}", operation_id="updateStaff")
+    async def update_staff(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        tenant: uuid.UUID,
+        staff_id: uuid.UUID,
+        data: StaffUpdate,
+    ) -> StaffMember:
+        """Rename a staff member or change their sites."""
+        row = await StaffService(session, principal, tenant).update(staff_id, changes_of(data))
+        return to_schema(row, StaffMember)
+
+    @delete("/{staff_id:uuid}", operation_id="deleteStaff")
+    async def delete_staff(
+        self, session: AsyncSession, principal: Principal, tenant: uuid.UUID, staff_id: uuid.UUID
+    ) -> None:
+        """Remove a staff member (audited)."""
+        await StaffService(session, principal, tenant).delete(staff_id)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+SiteIds = Annotated[list[uuid.UUID], msgspec.Meta(max_length=1000)]
+
+
+class StaffMember(msgspec.Struct):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    site_ids: list[uuid.UUID]
+    created_at: datetime
+    updated_at: datetime
+
+
+class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    site_ids: SiteIds = msgspec.field(default_factory=list)
+
+
+class StaffUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    site_ids: SiteIds | msgspec.UnsetType = msgspec.UNSET

@@ -1,0 +1,87 @@
+"""The Litestar application: routes, guards, middleware, error handling, OpenAPI, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from appliance import __version__
+from appliance.config import Settings, load_settings
+from appliance.domain.auth.controllers import AuthController
+from appliance.domain.auth.guards import authorize
+from appliance.lib.logging import configure_logging
+from appliance.server.deps import DEPENDENCIES
+from appliance.server.health import HealthController
+from appliance.server.middleware import RateLimitMiddleware, RequestContextMiddleware, rate_limits
+from appliance.server.openapi import add_problem_responses
+from appliance.server.problems import EXCEPTION_HANDLERS
+from appliance.server.routes import API_CONTROLLERS
+from appliance.server.services import Services
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    opt = {"public": True}
+    include_in_schema = False
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Visitor analytics appliance API",
+        version=__version__,
+        description="Multi-tenant retail visitor analytics: sites, cameras, staff, customers, visits.",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+            }
+        ),
+        security=[{"bearer": []}],
+        use_handler_docstrings=True,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = Services.create(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    prometheus = PrometheusConfig(app_name="appliance", prefix="appliance", group_path=True)
+    app = Litestar(
+        route_handlers=[HealthController, MetricsController, AuthController, *API_CONTROLLERS],
+        guards=[authorize],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[RequestContextMiddleware, prometheus.middleware, RateLimitMiddleware],
+        lifespan=[lifespan],
+        openapi_config=openapi_config(),
+        state=State(
+            {
+                "rate_limits": rate_limits(
+                    settings.rate_limit_auth_per_minute, settings.rate_limit_ingest_per_second
+                )
+            }
+        ),
+        cors_config=CORSConfig(allow_origins=[]),
+        debug=False,
+        logging_config=None,
+    )
+    add_problem_responses(app)
+    return app

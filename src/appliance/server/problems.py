@@ -1,0 +1,111 @@
+"""RFC 9457 problem details for every error the API returns."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from appliance.lib.context import request_id_var
+from appliance.lib.errors import DomainError, FieldError
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("appliance.errors")
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    request_id = request_id_var.get()
+    if request_id:
+        body["request_id"] = request_id
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    headers = {"WWW-Authenticate": 'Bearer realm="appliance"'} if exc.status == 401 else None
+    return problem(request, exc.status, exc.title, exc.detail, exc.errors, headers)
+
+
+def _validation_errors(extra: Any) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            key = item.get("key") or item.get("source") or "body"
+            errors.append(FieldError(str(key), str(item.get("message", "invalid value"))))
+    return errors
+
+
+def on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if status >= HTTP_500_INTERNAL_SERVER_ERROR:
+        log.error("http error %s: %s", status, exc.detail)
+    title = "Validation failed" if isinstance(exc, ValidationException) else _reason(status)
+    errors = _validation_errors(exc.extra) if isinstance(exc, ValidationException) else None
+    return problem(request, status, title, exc.detail or title, errors, exc.headers)
+
+
+# SQLSTATE → (status, title): what a constraint violation means to the caller.
+_SQLSTATE = {
+    "23505": (409, "Conflict"),  # unique_violation
+    "23503": (422, "Unprocessable content"),  # foreign_key_violation
+    "23514": (422, "Unprocessable content"),  # check_violation
+    "23502": (422, "Unprocessable content"),  # not_null_violation
+    "22P02": (422, "Unprocessable content"),  # invalid_text_representation
+    "42501": (403, "Forbidden"),  # insufficient_privilege, incl. RLS WITH CHECK
+}
+
+
+def on_db_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    mapped = _SQLSTATE.get(sqlstate or "")
+    if mapped is None or not isinstance(exc, IntegrityError | DBAPIError):
+        log.exception("database error", exc_info=exc)
+        return problem(request, 500, "Internal server error", "a database error occurred")
+    diag = getattr(exc.orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or ""
+    detail = getattr(diag, "message_detail", None) or getattr(diag, "message_primary", None) or str(exc.orig)
+    return problem(request, mapped[0], mapped[1], detail, [FieldError(constraint or "body", detail)])
+
+
+def on_unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(request, 500, "Internal server error", "an unexpected error occurred")
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: on_domain_error,
+    HTTPException: on_http_exception,
+    DBAPIError: on_db_error,
+    Exception: on_unhandled,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem"]
