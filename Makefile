@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export APPLIANCE_MODELS_DIR ?= $(abspath ../shared/models)
 
-.PHONY: help setup test test-fast lint fmt typecheck contracts openapi bench demo serve clean
+.PHONY: help setup web-deps test test-fast lint fmt typecheck contracts openapi bench demo serve clean
 
 help:
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create the venv and install the package with dev tools
 
-test: setup ## lint, types, then every test with coverage (the CI command)
+test: setup web-deps ## lint, types, then every test with coverage (the CI command)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -37,8 +37,16 @@ fmt: setup ## format and autofix
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-contracts: setup ## regenerate msgspec Structs and TS types from the JSON Schemas
+WEB_DEPS := src/web/node_modules/.package-lock.json
+
+$(WEB_DEPS): src/web/package.json src/web/package-lock.json
+	npm --prefix src/web ci --no-audit --no-fund --loglevel=error
+
+web-deps: $(WEB_DEPS) ## install the SPA's npm packages (build-time only)
+
+contracts: setup web-deps ## regenerate msgspec Structs and TS types from the JSON Schemas
 	$(BIN)/python -m appliance.contracts.codegen
+	npm --prefix src/web run contracts
 
 openapi: setup ## regenerate docs/openapi.json
 	$(BIN)/appliance openapi -o docs/openapi.json
