@@ -37,6 +37,8 @@ def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         log_json=True,
         rate_limit_auth_per_minute=100_000,
         rate_limit_ingest_per_second=100_000,
+        embedding_dim=128,
+        scheduler=False,
     )
     run_migrations(settings)
     try:

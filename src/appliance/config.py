@@ -12,7 +12,17 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 ENV_PREFIX = "APPLIANCE_"
-SECRET_FIELDS = frozenset({"database_url", "app_database_url", "app_database_password", "jwt_private_key"})
+SECRET_FIELDS = frozenset(
+    {
+        "database_url",
+        "app_database_url",
+        "app_database_password",
+        "jwt_private_key",
+        "milvus_token",
+        "s3_access_key",
+        "s3_secret_key",
+    }
+)
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
@@ -36,6 +46,45 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # -- recognition -----------------------------------------------------------------------
+    models_dir: str = "models"
+    embedder: str = "paddle_mobileface_arcface_128d.onnx"
+    """Model file in the models dir; the embedding dimension is read from it."""
+    embedding_dim: int | None = None
+    """Overrides the dimension read from the embedder (needed only without the model file)."""
+    match_threshold: float = 0.40
+    """Cosine similarity at/above which a face is the same customer (see docs/calibration.md)."""
+    uncertain_threshold: float = 0.30
+    """Between this and match_threshold: assigned to the best candidate + merge suggestion."""
+    staff_threshold: float = 0.40
+    max_exemplars: int = 5
+    exemplar_diversity: float = 0.85
+    """A new exemplar is kept only if its similarity to every kept one is below this."""
+
+    # -- vector index ----------------------------------------------------------------------
+    milvus_uri: str | None = None
+    """``http://host:19530`` for a Milvus server; unset → Milvus Lite file in the data dir."""
+    milvus_token: str | None = None
+    milvus_collection: str = "face_embeddings"
+    milvus_nlist: int = 128
+    milvus_nprobe: int = 16
+
+    # -- object store ----------------------------------------------------------------------
+    s3_endpoint: str | None = None
+    """``host:port`` of MinIO/S3; unset → a local directory under the data dir."""
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_secure: bool = False
+    s3_region: str | None = None
+    public_url: str | None = None
+    """Base URL clients use to reach this server (presigned local-store URLs); default http://host:port."""
+    raw_retention_days: int = 30
+    presign_seconds: int = 900
+
+    # -- jobs ------------------------------------------------------------------------------
+    scheduler: bool = True
+    """Run the background jobs (purge, staff refresh, index flush) in this process's leader."""
+
     @property
     def runtime_database_url(self) -> str:
         """The URL the API runs on: the non-owner role, so RLS always applies."""
@@ -50,6 +99,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         if parts.port:
             netloc += f":{parts.port}"
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def database_name(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from appliance.cli import admin, server
+from appliance.cli import admin, purge, server
 
 app = typer.Typer(
     name="appliance",
@@ -12,13 +12,15 @@ app = typer.Typer(
         "Retail visitor-analytics appliance.\n\n"
         "serve: run the API and dashboard. migrate: create/upgrade the database. "
         "openapi: write the OpenAPI document. config: show the effective settings. "
-        "admin: create tenants, users and edge API keys."
+        "admin: create tenants, users and edge API keys. "
+        "purge: delete raw snapshots past retention (for cron)."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
 )
 server.register(app)
+purge.register(app)
 app.add_typer(admin.app, name="admin")
 
 

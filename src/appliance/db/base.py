@@ -51,4 +51,8 @@ TENANT_SCOPED_TABLES: tuple[str, ...] = (
     "api_keys",
     "users",
     "audit_log",
+    "sightings",
+    "customer_exemplars",
+    "staff_embeddings",
+    "merge_suggestions",
 )

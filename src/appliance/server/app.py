@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -21,7 +21,7 @@ from appliance.lib.logging import configure_logging
 from appliance.server.deps import DEPENDENCIES
 from appliance.server.health import HealthController
 from appliance.server.middleware import RateLimitMiddleware, RequestContextMiddleware, rate_limits
-from appliance.server.openapi import add_problem_responses
+from appliance.server.openapi import add_problem_responses, document_event_streams
 from appliance.server.problems import EXCEPTION_HANDLERS
 from appliance.server.routes import API_CONTROLLERS
 from appliance.server.services import Services
@@ -38,7 +38,9 @@ def openapi_config() -> OpenAPIConfig:
         title="Visitor analytics appliance API",
         version=__version__,
         description="Multi-tenant retail visitor analytics: sites, cameras, staff, customers, visits.",
-        path="/schema",
+        # The docs are public (README: Swagger UI at /schema): a browser cannot send a bearer token,
+        # and the deny-by-default guard would otherwise answer 401 for the UI and the JSON alike.
+        openapi_router=Router("/schema", route_handlers=[], include_in_schema=False, opt={"public": True}),
         render_plugins=[SwaggerRenderPlugin()],
         components=Components(
             security_schemes={
@@ -58,9 +60,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         services = Services.create(settings)
         app.state.services = services
+        runner = None
+        if settings.scheduler:
+            from appliance.jobs.registry import job_runner
+
+            runner = job_runner(services)
+            runner.start()
+        app.state.jobs = runner
         try:
             yield
         finally:
+            if runner is not None:
+                await runner.stop()
             await services.close()
 
     prometheus = PrometheusConfig(app_name="appliance", prefix="appliance", group_path=True)
@@ -69,7 +80,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         guards=[authorize],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[RequestContextMiddleware, prometheus.middleware, RateLimitMiddleware],
+        # RequestContextMiddleware is not here: route middleware never sees the router's own 404/405
+        # answers, so it wraps the whole ASGI handler below instead.
+        middleware=[prometheus.middleware, RateLimitMiddleware],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         state=State(
@@ -84,4 +97,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
     )
     add_problem_responses(app)
+    document_event_streams(app)
+    # Outermost, inside Litestar's own entry point: every response (unknown routes and wrong
+    # methods included) gets an X-Request-ID, an access-log line and a request_id in its problem.
+    app.asgi_handler = RequestContextMiddleware(app=app.asgi_handler)
     return app

@@ -59,6 +59,41 @@ def add_problem_responses(app: Litestar) -> None:
                 )
 
 
+def document_event_streams(app: Litestar) -> None:
+    """Handlers returning ``ServerSentEvent`` answer ``text/event-stream``, not the JSON Litestar assumes."""
+    from litestar.openapi.spec import OpenAPIMediaType, Schema
+    from litestar.openapi.spec.enums import OpenAPIType
+    from litestar.response import ServerSentEvent
+    from litestar.routes import HTTPRoute
+
+    streaming: set[str] = set()
+    for route in app.routes:
+        for handler in route.route_handlers if isinstance(route, HTTPRoute) else ():
+            returns = handler.parsed_fn_signature.return_type.annotation
+            is_stream = isinstance(returns, type) and issubclass(returns, ServerSentEvent)
+            if is_stream and isinstance(handler.operation_id, str):
+                streaming.add(handler.operation_id)
+    event = Schema(
+        type=OpenAPIType.OBJECT,
+        description="One Server-Sent Event; `data` carries a JSON document.",
+        properties={
+            "event": Schema(type=OpenAPIType.STRING),
+            "data": Schema(type=OpenAPIType.STRING),
+            "id": Schema(type=OpenAPIType.STRING),
+            "retry": Schema(type=OpenAPIType.INTEGER),
+        },
+    )
+    spec = app.openapi_schema
+    for path_item in (spec.paths or {}).values():
+        operation = path_item.get
+        if operation is None or operation.operation_id not in streaming or not operation.responses:
+            continue
+        for status, response in operation.responses.items():
+            if status.startswith("2") and hasattr(response, "content"):
+                # OpenAPI < 3.2: the schema of an event-stream media type describes one event.
+                response.content = {"text/event-stream": OpenAPIMediaType(schema=event)}
+
+
 def _schema_kwargs(raw: dict[str, Any]) -> dict[str, Any]:
     from litestar.openapi.spec import Schema
     from litestar.openapi.spec.enums import OpenAPIType

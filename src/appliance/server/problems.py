@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -51,6 +52,8 @@ def _validation_errors(extra: Any) -> list[FieldError]:
     for item in extra if isinstance(extra, list) else []:
         if isinstance(item, dict):
             key = item.get("key") or item.get("source") or "body"
+            if key == "data":  # Litestar's name for the request body parameter
+                key = "body"
             errors.append(FieldError(str(key), str(item.get("message", "invalid value"))))
     return errors
 
@@ -61,6 +64,10 @@ def on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         log.error("http error %s: %s", status, exc.detail)
     title = "Validation failed" if isinstance(exc, ValidationException) else _reason(status)
     errors = _validation_errors(exc.extra) if isinstance(exc, ValidationException) else None
+    if not errors and isinstance(exc.__cause__, SerializationException):
+        # A body that does not even parse (Litestar raises ClientException from the decode error).
+        title = "Malformed request body"
+        errors = [FieldError("body", exc.detail or str(exc.__cause__))]
     return problem(request, status, title, exc.detail or title, errors, exc.headers)
 
 
@@ -78,6 +85,11 @@ _SQLSTATE = {
 def on_db_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
     sqlstate = getattr(exc.orig, "sqlstate", None)
     mapped = _SQLSTATE.get(sqlstate or "")
+    if mapped is None and isinstance(exc.orig, psycopg.DataError):
+        # SQLSTATE class 22 "data exception" (out-of-range number or date, bad encoding …) and the
+        # driver's own refusals with no SQLSTATE (a NUL byte in a text value): the caller's values.
+        detail = getattr(getattr(exc.orig, "diag", None), "message_primary", None) or str(exc.orig)
+        return problem(request, 422, "Unprocessable content", detail)
     if mapped is None or not isinstance(exc, IntegrityError | DBAPIError):
         log.exception("database error", exc_info=exc)
         return problem(request, 500, "Internal server error", "a database error occurred")

@@ -8,10 +8,15 @@ from appliance.domain.api_keys.controllers import ApiKeyController
 from appliance.domain.audit.controllers import AuditController
 from appliance.domain.cameras.controllers import CameraController
 from appliance.domain.customers.controllers import CustomerController
+from appliance.domain.edge.controllers import EdgeController
+from appliance.domain.events.controllers import EventController, LiveController
+from appliance.domain.reports.controllers import ReportController
 from appliance.domain.sites.controllers import SiteController
 from appliance.domain.staff.controllers import StaffController
 from appliance.domain.tenants.controllers import TenantController
 from appliance.domain.users.controllers import UserController
+from appliance.domain.visits.controllers import VisitController
+from appliance.storage.controllers import ObjectController
 
 API_CONTROLLERS: list[type[Controller]] = [
     TenantController,
@@ -22,4 +27,10 @@ API_CONTROLLERS: list[type[Controller]] = [
     UserController,
     ApiKeyController,
     AuditController,
+    EventController,
+    EdgeController,
+    LiveController,
+    VisitController,
+    ReportController,
+    ObjectController,
 ]

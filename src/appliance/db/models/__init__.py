@@ -5,10 +5,28 @@ from appliance.db.models.api_key import ApiKey
 from appliance.db.models.audit import AuditLog
 from appliance.db.models.camera import Camera
 from appliance.db.models.customer import Customer
+from appliance.db.models.exemplar import CustomerExemplar, StaffEmbedding
+from appliance.db.models.merge_suggestion import MergeSuggestion
+from appliance.db.models.sighting import Sighting
 from appliance.db.models.site import Site
 from appliance.db.models.staff import Staff
 from appliance.db.models.tenant import Tenant
 from appliance.db.models.user import User
 from appliance.db.models.visit import Visit
 
-__all__ = ["ApiKey", "AuditLog", "Base", "Camera", "Customer", "Site", "Staff", "Tenant", "User", "Visit"]
+__all__ = [
+    "ApiKey",
+    "AuditLog",
+    "Base",
+    "Camera",
+    "Customer",
+    "CustomerExemplar",
+    "MergeSuggestion",
+    "Sighting",
+    "Site",
+    "Staff",
+    "StaffEmbedding",
+    "Tenant",
+    "User",
+    "Visit",
+]

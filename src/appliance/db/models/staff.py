@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, String, Uuid
+from sqlalchemy import ForeignKey, String, UniqueConstraint, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -11,6 +11,7 @@ from appliance.db.base import Base, IdMixin, TimestampMixin
 
 class Staff(IdMixin, TimestampMixin, Base):
     __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("tenant_id", "id"),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True

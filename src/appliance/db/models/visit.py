@@ -12,7 +12,9 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
     Uuid,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +28,7 @@ class Visit(IdMixin, Base):
         ForeignKeyConstraint(
             ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
         ),
+        UniqueConstraint("tenant_id", "id"),
         Index("ix_visits_tenant_site_first_seen", "tenant_id", "site_id", "first_seen"),
         Index("ix_visits_customer_last_seen", "customer_id", "last_seen"),
     )
@@ -40,6 +43,9 @@ class Visit(IdMixin, Base):
     sightings: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     is_new_customer: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     best_snapshot_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    best_quality: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
     age: Mapped[float | None] = mapped_column(Float, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )

@@ -18,7 +18,10 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    # The dummy hash stands in for a missing *or empty* hash (timing), but then the answer is
+    # always False: checking only ``is not None`` let an empty stored hash verify against the
+    # dummy's own password.
     try:
-        return bool(_hasher.verify(password_hash or _DUMMY_HASH, password)) and password_hash is not None
+        return bool(_hasher.verify(password_hash or _DUMMY_HASH, password)) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False

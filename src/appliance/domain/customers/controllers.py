@@ -2,18 +2,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from appliance.db.base import utcnow
 from appliance.db.models import Customer as CustomerRow
+from appliance.db.models import MergeSuggestion
 from appliance.domain.auth.principal import ADMINS, MANAGERS, Principal
-from appliance.domain.customers.schemas import Customer, CustomerCreate, CustomerUpdate, Gender
+from appliance.domain.customers.identity import IdentityService
+from appliance.domain.customers.schemas import (
+    Customer,
+    CustomerCreate,
+    CustomerUpdate,
+    ErasureReport,
+    Gender,
+    MergeRequest,
+    MergeSuggestionView,
+    SplitRequest,
+)
 from appliance.domain.customers.services import CustomerService, customer_view
-from appliance.lib.crud import Page, changes_of
+from appliance.lib.crud import CrudService, Page, changes_of, to_schema
 from appliance.lib.http import Limit, Offset
 
 
@@ -71,9 +83,78 @@ class CustomerController(Controller):
         service = CustomerService(session, principal, tenant)
         return customer_view(await service.update(customer_id, changes_of(data)))
 
-    @delete("/{customer_id:uuid}", operation_id="deleteCustomer", opt={"roles": ADMINS})
-    async def delete_customer(
-        self, session: AsyncSession, principal: Principal, tenant: uuid.UUID, customer_id: uuid.UUID
-    ) -> None:
-        """Delete a customer and their visits (audited)."""
-        await CustomerService(session, principal, tenant).delete(customer_id)
+    @delete("/{customer_id:uuid}", operation_id="eraseCustomer", opt={"roles": ADMINS}, status_code=200)
+    async def erase_customer(
+        self, request: Request[Any, Any, Any], principal: Principal, tenant: uuid.UUID, customer_id: uuid.UUID
+    ) -> ErasureReport:
+        """Erase a customer (GDPR): rows, vectors and snapshots deleted, verified and audited."""
+        return await _identity(request, principal, tenant).erase(customer_id)
+
+    @post("/{customer_id:uuid}/merge", operation_id="mergeCustomers", opt={"roles": ADMINS}, status_code=200)
+    async def merge(
+        self,
+        request: Request[Any, Any, Any],
+        principal: Principal,
+        tenant: uuid.UUID,
+        customer_id: uuid.UUID,
+        data: MergeRequest,
+    ) -> Customer:
+        """Fold other customers (same person) into this one: visits, sightings, exemplars move (audited)."""
+        return customer_view(await _identity(request, principal, tenant).merge(customer_id, data.source_ids))
+
+    @post("/{customer_id:uuid}/split", operation_id="splitCustomer", opt={"roles": ADMINS}, status_code=201)
+    async def split(
+        self,
+        request: Request[Any, Any, Any],
+        principal: Principal,
+        tenant: uuid.UUID,
+        customer_id: uuid.UUID,
+        data: SplitRequest,
+    ) -> Customer:
+        """Move selected sightings to a new customer (audited); returns the new customer."""
+        return customer_view(
+            await _identity(request, principal, tenant).split(customer_id, data.sighting_ids)
+        )
+
+    @get("/merge-suggestions", operation_id="listMergeSuggestions", opt={"roles": MANAGERS})
+    async def merge_suggestions(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        tenant: uuid.UUID,
+        status: Literal["open", "merged", "dismissed"] = "open",
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page[MergeSuggestionView]:
+        """Uncertain matches waiting for a decision, newest first."""
+        rows, total = await SuggestionService(session, principal, tenant).list(
+            [MergeSuggestion.status == status], limit, offset
+        )
+        return Page([to_schema(r, MergeSuggestionView) for r in rows], total, limit, offset)
+
+    @post(
+        "/merge-suggestions/{suggestion_id:uuid}/dismiss",
+        operation_id="dismissMergeSuggestion",
+        opt={"roles": ADMINS},
+        status_code=200,
+    )
+    async def dismiss_suggestion(
+        self, session: AsyncSession, principal: Principal, tenant: uuid.UUID, suggestion_id: uuid.UUID
+    ) -> MergeSuggestionView:
+        """Mark a suggestion as not the same person."""
+        row = await SuggestionService(session, principal, tenant).update(
+            suggestion_id, {"status": "dismissed", "resolved_at": utcnow()}
+        )
+        return to_schema(row, MergeSuggestionView)
+
+
+def _identity(request: Request[Any, Any, Any], principal: Principal, tenant: uuid.UUID) -> IdentityService:
+    services = request.app.state.services
+    return IdentityService(services.db, services.recognition, principal, tenant)
+
+
+class SuggestionService(CrudService[MergeSuggestion]):
+    model = MergeSuggestion
+    target_type = "merge_suggestion"
+    audit_writes = True
+    order_desc = True

@@ -44,3 +44,33 @@ class CustomerUpdate(msgspec.Struct, forbid_unknown_fields=True):
     age: Age | msgspec.UnsetType | None = msgspec.UNSET
     notes: Notes | msgspec.UnsetType | None = msgspec.UNSET
     tags: Tags | msgspec.UnsetType = msgspec.UNSET
+
+
+class MergeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    source_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=100)]
+    """Customers folded into this one (and then deleted)."""
+
+
+class SplitRequest(msgspec.Struct, forbid_unknown_fields=True):
+    sighting_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=1000)]
+    """Sightings that belong to someone else: they become a new customer."""
+
+
+class MergeSuggestionView(msgspec.Struct):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    candidate_id: uuid.UUID
+    sighting_id: uuid.UUID | None
+    similarity: float
+    status: str
+    created_at: datetime
+
+
+class ErasureReport(msgspec.Struct):
+    customer_id: uuid.UUID
+    visits: int
+    sightings: int
+    exemplars: int
+    objects_deleted: int
+    vectors_remaining: int
+    objects_remaining: int

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.models import Staff as StaffRow
 from appliance.domain.auth.principal import MANAGERS, Principal
 from appliance.domain.sites.scope import sites_overlap
-from appliance.domain.staff.schemas import StaffCreate, StaffMember, StaffUpdate
+from appliance.domain.staff.enrolment import enrol_photo
+from appliance.domain.staff.schemas import StaffCreate, StaffMember, StaffPhoto, StaffUpdate
 from appliance.domain.staff.services import StaffService
 from appliance.lib.crud import Page, changes_of, to_schema
 from appliance.lib.http import Limit, Offset
@@ -68,3 +70,18 @@ class StaffController(Controller):
     ) -> None:
         """Remove a staff member (audited)."""
         await StaffService(session, principal, tenant).delete(staff_id)
+
+    @post("/{staff_id:uuid}/photos", operation_id="enrolStaffPhoto", status_code=201)
+    async def enrol_photo(
+        self, request: Request[Any, Any, Any], principal: Principal, tenant: uuid.UUID, staff_id: uuid.UUID
+    ) -> StaffPhoto:
+        """Enrol a photo (image/jpeg or image/png body) with exactly one face as a staff embedding."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if content_type not in ("image/jpeg", "image/png"):
+            from appliance.lib.errors import InvalidError
+
+            raise InvalidError.field("content-type", "send image/jpeg or image/png")
+        services = request.app.state.services
+        return await enrol_photo(
+            services.recognition, principal, tenant, staff_id, await request.body(), content_type
+        )

@@ -27,3 +27,11 @@ class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
 class StaffUpdate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     site_ids: SiteIds | msgspec.UnsetType = msgspec.UNSET
+
+
+class StaffPhoto(msgspec.Struct):
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    photo_key: str | None
+    det_score: float
+    created_at: datetime

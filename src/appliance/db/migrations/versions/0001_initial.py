@@ -13,6 +13,9 @@ from sqlalchemy.dialects import postgresql
 
 from appliance.db.rls import disable_rls, enable_rls
 
+# Frozen here: later migrations enable RLS on their own tables.
+TABLES = ("sites", "cameras", "staff", "customers", "visits", "api_keys", "users", "audit_log")
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -213,11 +216,11 @@ def upgrade() -> None:
     op.create_index(op.f("ix_api_keys_site_id"), "api_keys", ["site_id"], unique=False)
     op.create_index(op.f("ix_api_keys_tenant_id"), "api_keys", ["tenant_id"], unique=False)
 
-    enable_rls()
+    enable_rls(TABLES)
 
 
 def downgrade() -> None:
-    disable_rls()
+    disable_rls(TABLES)
     op.drop_index(op.f("ix_api_keys_tenant_id"), table_name="api_keys")
     op.drop_index(op.f("ix_api_keys_site_id"), table_name="api_keys")
     op.drop_table("api_keys")

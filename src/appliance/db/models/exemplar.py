@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import REAL, DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, Uuid
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from appliance.db.base import Base, IdMixin, utcnow
+
+
+class CustomerExemplar(IdMixin, Base):
+    """A few diverse embeddings per customer; each is one vector in the index (same id)."""
+
+    __tablename__ = "customer_exemplars"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
+        ),
+        Index("ix_customer_exemplars_customer", "customer_id"),
+        # New-customer creation re-checks the tenant's most recent exemplars under a lock.
+        Index("ix_customer_exemplars_tenant_created", "tenant_id", "created_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    sighting_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    embedding: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    quality: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffEmbedding(IdMixin, Base):
+    __tablename__ = "staff_embeddings"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "staff_id"], ["staff.tenant_id", "staff.id"], ondelete="CASCADE"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    embedding: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    photo_key: Mapped[str | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    REAL,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from appliance.db.base import Base, utcnow
+
+
+class Sighting(Base):
+    """One accepted face event. The primary key is the edge's ``event_id`` (idempotency key);
+    ``response`` is the first answer, returned again for any retry. The embedding is kept here
+    as the source of truth for the vector index."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
+        ),
+        # Composite keys keep every reference inside the tenant (FK checks bypass RLS); the
+        # column-list SET NULL (PostgreSQL 15) clears only the reference, never tenant_id.
+        ForeignKeyConstraint(
+            ["tenant_id", "camera_id"], ["cameras.tenant_id", "cameras.id"], ondelete="SET NULL (camera_id)"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "visit_id"], ["visits.tenant_id", "visits.id"], ondelete="SET NULL (visit_id)"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "staff_id"], ["staff.tenant_id", "staff.id"], ondelete="SET NULL (staff_id)"
+        ),
+        Index("ix_sightings_tenant_captured", "tenant_id", "captured_at"),
+        Index("ix_sightings_customer", "customer_id", "captured_at"),
+        Index("ix_sightings_visit", "visit_id"),
+        # The purge scans only rows that still hold a raw image.
+        Index(
+            "ix_sightings_image_captured",
+            "captured_at",
+            postgresql_where=text("image_path IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    site_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    camera_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """NULL once the camera is deleted: its sightings stay in the history."""
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    embedding: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    det_score: Mapped[float] = mapped_column(Float)
+    quality: Mapped[float] = mapped_column(Float)
+    similarity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_new_customer: Mapped[bool] = mapped_column(Boolean, default=False)
+    gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    age: Mapped[float | None] = mapped_column(Float, nullable=True)
+    image_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    """Object key of the raw snapshot in faces-raw; NULL once purged."""
+    model: Mapped[str] = mapped_column(String(128))
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -1,0 +1,362 @@
+"""Identity repair and erasure: merge customers, split sightings off, erase (GDPR).
+
+Each operation runs in one RLS transaction and is audited there; the vector index and the
+object store follow after the commit, and erasure verifies that both are really empty.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appliance.db.base import utcnow
+from appliance.db.models import Customer, CustomerExemplar, MergeSuggestion, Sighting, Visit
+from appliance.domain.audit.services import record_audit
+from appliance.domain.auth.principal import Principal
+from appliance.domain.customers.schemas import ErasureReport
+from appliance.domain.events.services import touch_customer_stats
+from appliance.lib.errors import ConflictError, DomainError, InvalidError, NotFoundError
+from appliance.vectors.base import VectorItem
+
+if TYPE_CHECKING:
+    from appliance.db.engine import Database
+    from appliance.recognition.runtime import RecognitionRuntime
+
+
+async def _require_customers(session: AsyncSession, ids: list[uuid.UUID]) -> list[Customer]:
+    rows = list(
+        (await session.execute(select(Customer).where(Customer.id.in_(ids)).with_for_update())).scalars()
+    )
+    missing = set(ids) - {row.id for row in rows}
+    if missing:
+        raise NotFoundError(f"customer(s) not found: {', '.join(sorted(map(str, missing)))}")
+    return rows
+
+
+async def _mark_first_visit(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Exactly the earliest visit of a customer counts as its 'new customer' visit."""
+    first = (
+        await session.execute(
+            select(Visit.id)
+            .where(Visit.customer_id == customer_id)
+            .order_by(Visit.first_seen, Visit.id)
+            .limit(1)
+        )
+    ).scalar()
+    await session.execute(
+        update(Visit).where(Visit.customer_id == customer_id).values(is_new_customer=Visit.id == first)
+    )
+
+
+async def _vectors_of(session: AsyncSession, customer_id: uuid.UUID) -> list[VectorItem]:
+    rows = await session.execute(
+        select(CustomerExemplar.id, CustomerExemplar.embedding).where(
+            CustomerExemplar.customer_id == customer_id
+        )
+    )
+    return [VectorItem(id=eid, customer_id=customer_id, vector=list(emb)) for eid, emb in rows]
+
+
+async def merge_customers(
+    session: AsyncSession,
+    principal: Principal,
+    tenant_id: uuid.UUID,
+    target_id: uuid.UUID,
+    source_ids: list[uuid.UUID],
+) -> tuple[list[VectorItem], list[uuid.UUID]]:
+    """Fold ``source_ids`` into ``target_id``; returns (vectors to upsert, customers to unindex)."""
+    sources = [s for s in dict.fromkeys(source_ids) if s != target_id]
+    if not sources:
+        raise InvalidError.field("source_ids", "name at least one other customer")
+    await _require_customers(session, [target_id, *sources])
+    for table in (Visit, Sighting, CustomerExemplar):
+        await session.execute(
+            update(table).where(table.customer_id.in_(sources)).values(customer_id=target_id)
+        )
+    await session.execute(
+        update(MergeSuggestion)
+        .where(
+            MergeSuggestion.status == "open",
+            or_(
+                MergeSuggestion.customer_id.in_([target_id, *sources]),
+                MergeSuggestion.candidate_id.in_(sources),
+            ),
+        )
+        .values(status="merged", resolved_at=utcnow())
+    )
+    await session.execute(
+        delete(MergeSuggestion).where(
+            or_(MergeSuggestion.customer_id.in_(sources), MergeSuggestion.candidate_id.in_(sources))
+        )
+    )
+    await session.execute(delete(Customer).where(Customer.id.in_(sources)))
+    await _mark_first_visit(session, target_id)
+    await touch_customer_stats(session, target_id)
+    await record_audit(
+        session,
+        principal,
+        tenant_id=tenant_id,
+        action="customer.merge",
+        target_type="customer",
+        target_id=str(target_id),
+        details={"merged": [str(s) for s in sources]},
+    )
+    return await _vectors_of(session, target_id), sources
+
+
+async def split_customer(
+    session: AsyncSession,
+    principal: Principal,
+    tenant_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    sighting_ids: list[uuid.UUID],
+) -> tuple[Customer, list[VectorItem], list[uuid.UUID]]:
+    """Move the chosen sightings to a new customer; visits are rebuilt on both sides.
+
+    Returns (new customer, vectors to upsert, exemplar ids to remove from the index)."""
+    await _require_customers(session, [customer_id])
+    wanted = list(dict.fromkeys(sighting_ids))
+    moving = list(
+        (
+            await session.execute(
+                select(Sighting).where(Sighting.id.in_(wanted), Sighting.customer_id == customer_id)
+            )
+        ).scalars()
+    )
+    if len(moving) != len(wanted):
+        raise InvalidError.field("sighting_ids", "every sighting must belong to this customer")
+    remaining = (
+        await session.execute(
+            select(func.count(Sighting.id)).where(
+                Sighting.customer_id == customer_id, Sighting.id.notin_(wanted)
+            )
+        )
+    ).scalar_one()
+    if remaining == 0:
+        raise ConflictError("splitting off every sighting would leave an empty customer: rename instead")
+    new = Customer(id=uuid.uuid4(), tenant_id=tenant_id, visit_count=0, exemplar_count=0, tags=[])
+    session.add(new)
+    await session.flush()
+    original_visit = {s.id: s.visit_id for s in moving}
+    affected_visits = {v for v in original_visit.values() if v}
+    for sighting in moving:
+        sighting.customer_id = new.id
+        sighting.visit_id = None
+    await session.flush()
+    # Rebuild: each old visit keeps its remaining sightings; moved sightings regroup per old visit.
+    for visit_id in affected_visits:
+        old = await session.get(Visit, visit_id)
+        if old is None:
+            continue
+        group = [s for s in moving if original_visit[s.id] == visit_id]
+        await _rebuild_visit(session, old)
+        replacement = Visit(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            site_id=old.site_id,
+            customer_id=new.id,
+            first_seen=min(s.captured_at for s in group),
+            last_seen=max(s.captured_at for s in group),
+            sightings=len(group),
+            is_new_customer=False,
+            gender=old.gender,
+            age=old.age,
+        )
+        session.add(replacement)
+        await session.flush()
+        for sighting in group:
+            sighting.visit_id = replacement.id
+    await session.flush()
+    # Exemplars taken from moved sightings move along; a customer with none gets its best sighting.
+    exemplar_rows = list(
+        (
+            await session.execute(
+                select(CustomerExemplar).where(
+                    CustomerExemplar.customer_id == customer_id, CustomerExemplar.sighting_id.in_(wanted)
+                )
+            )
+        ).scalars()
+    )
+    removed = [e.id for e in exemplar_rows]
+    for exemplar in exemplar_rows:
+        exemplar.customer_id = new.id
+    if not exemplar_rows:
+        best = max(moving, key=lambda s: s.quality)
+        session.add(
+            CustomerExemplar(
+                id=uuid.uuid4(),
+                tenant_id=tenant_id,
+                customer_id=new.id,
+                sighting_id=best.id,
+                embedding=list(best.embedding),
+                quality=best.quality,
+                created_at=utcnow(),
+            )
+        )
+    await session.flush()
+    for cid in (customer_id, new.id):
+        await _mark_first_visit(session, cid)
+        await touch_customer_stats(session, cid)
+    await record_audit(
+        session,
+        principal,
+        tenant_id=tenant_id,
+        action="customer.split",
+        target_type="customer",
+        target_id=str(customer_id),
+        details={"new_customer": str(new.id), "sightings": [str(s) for s in wanted]},
+    )
+    await session.refresh(new)
+    return new, await _vectors_of(session, new.id), removed
+
+
+async def _rebuild_visit(session: AsyncSession, visit: Visit) -> None:
+    stats = (
+        await session.execute(
+            select(
+                func.count(Sighting.id), func.min(Sighting.captured_at), func.max(Sighting.captured_at)
+            ).where(Sighting.visit_id == visit.id)
+        )
+    ).one()
+    if stats[0] == 0:
+        await session.delete(visit)
+    else:
+        visit.sightings, visit.first_seen, visit.last_seen = stats[0], stats[1], stats[2]
+    await session.flush()
+
+
+async def erase_customer(
+    session: AsyncSession, principal: Principal, tenant_id: uuid.UUID, customer_id: uuid.UUID
+) -> dict[str, Any]:
+    """Delete the customer with everything derived from it; returns the object keys to delete."""
+    await _require_customers(session, [customer_id])
+    keys = set(
+        (
+            await session.execute(
+                select(Sighting.image_path).where(
+                    Sighting.customer_id == customer_id, Sighting.image_path.is_not(None)
+                )
+            )
+        ).scalars()
+    )
+    keys |= set(
+        (
+            await session.execute(
+                select(Visit.best_snapshot_key).where(
+                    Visit.customer_id == customer_id, Visit.best_snapshot_key.is_not(None)
+                )
+            )
+        ).scalars()
+    )
+    counts = {
+        "visits": (
+            await session.execute(select(func.count()).where(Visit.customer_id == customer_id))
+        ).scalar_one(),
+        "sightings": (
+            await session.execute(select(func.count()).where(Sighting.customer_id == customer_id))
+        ).scalar_one(),
+        "exemplars": (
+            await session.execute(select(func.count()).where(CustomerExemplar.customer_id == customer_id))
+        ).scalar_one(),
+    }
+    await session.execute(delete(Customer).where(Customer.id == customer_id))  # cascades to the rest
+    return {"keys": sorted(k for k in keys if k), "counts": counts}
+
+
+class IdentityService:
+    """Runs the operations above in their own transaction, then brings the vector index and
+    the object store in line — after the commit, so a rollback never leaves them ahead."""
+
+    def __init__(
+        self, db: Database, recognition: RecognitionRuntime, principal: Principal, tenant_id: uuid.UUID
+    ) -> None:
+        self.db = db
+        self.recognition = recognition
+        self.principal = principal
+        self.tenant_id = tenant_id
+
+    async def merge(self, target_id: uuid.UUID, source_ids: list[uuid.UUID]) -> Customer:
+        async with self.db.transaction(self.tenant_id) as session:
+            vectors, dropped = await merge_customers(
+                session, self.principal, self.tenant_id, target_id, source_ids
+            )
+            customer = await session.get(Customer, target_id)
+        batcher = await self.recognition.batcher()
+        for source in dropped:
+            await batcher.delete_customer(self.tenant_id, source)
+        await batcher.upsert(self.tenant_id, vectors)
+        self.recognition.mark_dirty()
+        assert customer is not None
+        return customer
+
+    async def split(self, customer_id: uuid.UUID, sighting_ids: list[uuid.UUID]) -> Customer:
+        async with self.db.transaction(self.tenant_id) as session:
+            new, vectors, removed = await split_customer(
+                session, self.principal, self.tenant_id, customer_id, sighting_ids
+            )
+        batcher = await self.recognition.batcher()
+        if removed:
+            await batcher.delete(self.tenant_id, removed)
+        await batcher.upsert(self.tenant_id, vectors)
+        self.recognition.mark_dirty()
+        return new
+
+    async def erase(self, customer_id: uuid.UUID) -> ErasureReport:
+        import asyncio
+
+        from appliance.storage.base import DERIVED_BUCKET, RAW_BUCKET
+
+        async with self.db.transaction(self.tenant_id) as session:
+            found = await erase_customer(session, self.principal, self.tenant_id, customer_id)
+        keys: list[str] = found["keys"]
+        batcher = await self.recognition.batcher()
+        await batcher.delete_customer(self.tenant_id, customer_id)
+        self.recognition.mark_dirty()
+        store = await self.recognition.store()
+        for key in keys:
+            await asyncio.to_thread(store.delete, RAW_BUCKET, key)
+        objects_remaining = 0
+        for key in keys:
+            for bucket in (RAW_BUCKET, DERIVED_BUCKET):
+                if await asyncio.to_thread(store.exists, bucket, key):
+                    objects_remaining += 1
+        vectors_remaining = await batcher.count_customer(self.tenant_id, customer_id)
+        report = ErasureReport(
+            customer_id=customer_id,
+            visits=found["counts"]["visits"],
+            sightings=found["counts"]["sightings"],
+            exemplars=found["counts"]["exemplars"],
+            objects_deleted=len(keys) - objects_remaining,
+            vectors_remaining=vectors_remaining,
+            objects_remaining=objects_remaining,
+        )
+        async with self.db.transaction(self.tenant_id) as session:
+            await record_audit(
+                session,
+                self.principal,
+                tenant_id=self.tenant_id,
+                action="customer.erase",
+                target_type="customer",
+                target_id=str(customer_id),
+                details=msgspec.to_builtins(report),
+            )
+        if vectors_remaining or objects_remaining:
+            raise ErasureIncomplete(report)
+        return report
+
+
+class ErasureIncomplete(DomainError):
+    """Rows are gone but a vector or an object survived deletion: retry the erase."""
+
+    status = 503
+    title = "Erasure incomplete"
+
+    def __init__(self, report: ErasureReport) -> None:
+        super().__init__(
+            f"{report.vectors_remaining} vector(s) and {report.objects_remaining} object(s) survived; retry"
+        )
+        self.report = report

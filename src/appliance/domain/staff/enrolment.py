@@ -1,0 +1,70 @@
+"""Staff photo enrolment: the edge's detect/align/embed code, run on the server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from appliance.db.base import utcnow
+from appliance.db.models import StaffEmbedding
+from appliance.domain.audit.services import record_audit
+from appliance.domain.auth.principal import Principal
+from appliance.domain.staff.schemas import StaffPhoto
+from appliance.domain.staff.services import StaffService
+from appliance.edge.vision import NoSingleFace
+from appliance.lib.errors import InvalidError
+from appliance.recognition.runtime import RecognitionRuntime
+from appliance.storage.base import DERIVED_BUCKET
+
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+
+
+async def enrol_photo(
+    recognition: RecognitionRuntime,
+    principal: Principal,
+    tenant_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    data: bytes,
+    content_type: str,
+) -> StaffPhoto:
+    if not data:
+        raise InvalidError.field("body", "send the photo as the request body (image/jpeg or image/png)")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise InvalidError.field("body", f"photo larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MiB")
+    vision = await recognition.vision()
+    try:
+        embedding, face = await asyncio.to_thread(vision.enrol, data)
+    except NoSingleFace as exc:
+        raise InvalidError.field("body", str(exc)) from exc
+    except ValueError as exc:
+        raise InvalidError.field("body", str(exc)) from exc
+    photo_id = uuid.uuid4()
+    extension = "png" if content_type == "image/png" else "jpg"
+    key = f"{tenant_id}/staff/{staff_id}/{photo_id}.{extension}"
+    async with recognition.db.transaction(tenant_id) as session:
+        await StaffService(session, principal, tenant_id).get(staff_id)  # exists and in the caller's scope
+        store = await recognition.store()
+        await asyncio.to_thread(store.put, DERIVED_BUCKET, key, data, content_type)
+        row = StaffEmbedding(
+            id=photo_id,
+            tenant_id=tenant_id,
+            staff_id=staff_id,
+            embedding=[float(x) for x in embedding],
+            photo_key=key,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        await session.flush()
+        await record_audit(
+            session,
+            principal,
+            tenant_id=tenant_id,
+            action="staff.enrol_photo",
+            target_type="staff",
+            target_id=str(staff_id),
+            details={"photo": str(photo_id), "det_score": round(face.score, 3)},
+        )
+    recognition.staff.invalidate(tenant_id)
+    return StaffPhoto(
+        id=photo_id, staff_id=staff_id, photo_key=key, det_score=face.score, created_at=row.created_at
+    )

@@ -1,0 +1,155 @@
+"""Visit queries: filters, keyset (cursor) pagination, CSV export."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appliance.db.engine import Database
+from appliance.db.models import Visit
+from appliance.domain.auth.principal import Principal
+from appliance.domain.visits.schemas import VisitPage, VisitView
+from appliance.lib.errors import InvalidError
+
+CSV_COLUMNS = (
+    "visit_id",
+    "site_id",
+    "customer_id",
+    "first_seen",
+    "last_seen",
+    "sightings",
+    "is_new_customer",
+    "gender",
+    "age",
+)
+
+
+class VisitFilters:
+    def __init__(
+        self,
+        site_id: uuid.UUID | None = None,
+        customer_id: uuid.UUID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        new: bool | None = None,
+    ) -> None:
+        if since and until and since >= until:
+            raise InvalidError.field("to", "must be after from")
+        self.site_id, self.customer_id, self.since, self.until, self.new = (
+            site_id,
+            customer_id,
+            since,
+            until,
+            new,
+        )
+
+    def clauses(self, principal: Principal) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if principal.site_scoped:
+            where.append(Visit.site_id.in_(principal.site_ids))
+        if self.site_id:
+            where.append(Visit.site_id == self.site_id)
+        if self.customer_id:
+            where.append(Visit.customer_id == self.customer_id)
+        if self.since:
+            where.append(Visit.first_seen >= self.since)
+        if self.until:
+            where.append(Visit.first_seen < self.until)
+        if self.new is not None:
+            where.append(Visit.is_new_customer.is_(self.new))
+        return where
+
+
+def encode_cursor(visit: Visit) -> str:
+    raw = f"{visit.first_seen.isoformat()}|{visit.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, ident = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidError.field("cursor", "not a cursor returned by this API") from exc
+
+
+def view(visit: Visit) -> VisitView:
+    return VisitView(
+        visit_id=visit.id,
+        tenant_id=visit.tenant_id,
+        site_id=visit.site_id,
+        customer_id=visit.customer_id,
+        first_seen=visit.first_seen,
+        last_seen=visit.last_seen,
+        sightings=visit.sightings,
+        is_new_customer=visit.is_new_customer,
+        best_snapshot_key=visit.best_snapshot_key,
+        gender=visit.gender,
+        age=visit.age,
+    )
+
+
+def _newest_first(where: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    return select(Visit).where(*where).order_by(Visit.first_seen.desc(), Visit.id.desc())
+
+
+async def list_visits(
+    session: AsyncSession, principal: Principal, filters: VisitFilters, limit: int, cursor: str | None
+) -> VisitPage:
+    where = filters.clauses(principal)
+    if cursor:
+        at, ident = decode_cursor(cursor)
+        where.append(tuple_(Visit.first_seen, Visit.id) < tuple_(at, ident))
+    rows = list((await session.execute(_newest_first(where).limit(limit + 1))).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return VisitPage(
+        items=[view(v) for v in rows], next_cursor=encode_cursor(rows[-1]) if more and rows else None
+    )
+
+
+async def stream_csv(
+    db: Database, tenant_id: uuid.UUID, principal: Principal, filters: VisitFilters
+) -> AsyncIterator[str]:
+    """CSV rows straight from a server-side cursor: constant memory whatever the range."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    yield _drain(buffer)
+    async with db.transaction(tenant_id) as session:
+        result = await session.stream_scalars(
+            _newest_first(filters.clauses(principal)).execution_options(yield_per=1000)
+        )
+        async for visit in result:
+            writer.writerow(
+                [
+                    visit.id,
+                    visit.site_id,
+                    visit.customer_id,
+                    visit.first_seen.isoformat(),
+                    visit.last_seen.isoformat(),
+                    visit.sightings,
+                    str(visit.is_new_customer).lower(),
+                    visit.gender or "",
+                    "" if visit.age is None else round(visit.age, 1),
+                ]
+            )
+            if buffer.tell() > 64_000:
+                yield _drain(buffer)
+    yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text

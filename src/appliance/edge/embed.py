@@ -1,0 +1,124 @@
+"""Face embedders behind one interface, the backend chosen at run time.
+
+Order of preference: CoreML (macOS with coremltools and a ``.mlpackage`` beside the ONNX file)
+→ ONNX Runtime with the best execution provider the machine offers (CoreML EP, CUDA, CPU).
+Vectors are L2-normalised; the dimension is read from the model, never assumed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from appliance.edge.detect import Image
+
+Embeddings = npt.NDArray[np.float32]
+PROVIDER_PREFERENCE = ("CoreMLExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+class Embedder(Protocol):
+    name: str
+    version: str
+    dim: int
+    backend: str
+
+    def embed(self, chips: Sequence[Image]) -> Embeddings:
+        """L2-normalised embeddings, one row per aligned 112x112 BGR chip."""
+
+
+class BackendChoice(msgspec.Struct, frozen=True):
+    backend: str
+    """"coreml" or "onnxruntime"."""
+    providers: tuple[str, ...] = ()
+    path: str = ""
+
+
+def choose_backend(
+    model_path: Path,
+    *,
+    system: str | None = None,
+    coreml_available: bool | None = None,
+    available_providers: Sequence[str] | None = None,
+) -> BackendChoice:
+    """Pure selection logic (tested everywhere); the inputs default to this machine's facts."""
+    system = system or platform.system()
+    if coreml_available is None:
+        coreml_available = importlib.util.find_spec("coremltools") is not None
+    package = model_path.with_suffix(".mlpackage")
+    if system == "Darwin" and coreml_available and package.exists():
+        return BackendChoice(backend="coreml", path=str(package))
+    if available_providers is None:
+        import onnxruntime
+
+        available_providers = onnxruntime.get_available_providers()
+    providers = tuple(p for p in PROVIDER_PREFERENCE if p in available_providers) or ("CPUExecutionProvider",)
+    return BackendChoice(backend="onnxruntime", providers=providers, path=str(model_path))
+
+
+def l2_normalise(matrix: npt.NDArray[Any]) -> Embeddings:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.asarray(matrix / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def arcface_input(chips: Sequence[Image]) -> npt.NDArray[np.float32]:
+    """BGR uint8 chips → RGB, (x - 127.5) / 127.5, NCHW float32 (InsightFace convention)."""
+    batch = np.stack([chip[:, :, ::-1] for chip in chips]).astype(np.float32)
+    batch = (batch - 127.5) / 127.5
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+
+class OnnxEmbedder:
+    backend = "onnxruntime"
+
+    def __init__(
+        self, model_path: Path, providers: Sequence[str] = ("CPUExecutionProvider",), threads: int = 1
+    ) -> None:
+        import onnxruntime
+
+        if not model_path.is_file():
+            raise FileNotFoundError(f"embedder model not found: {model_path} (run `appliance models pull`)")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(str(model_path), options, providers=list(providers))
+        self._input = self._session.get_inputs()[0].name
+        shape = self._session.get_outputs()[0].shape
+        if not isinstance(shape[-1], int):
+            raise ValueError(f"{model_path.name}: the embedding dimension is not fixed in the model")
+        self.dim = int(shape[-1])
+        self.name = model_path.stem
+        self.version = str(self._session.get_modelmeta().version or 1)
+        self.providers = tuple(self._session.get_providers())
+
+    def embed(self, chips: Sequence[Image]) -> Embeddings:
+        if not chips:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        output = self._session.run(None, {self._input: arcface_input(chips)})[0]
+        return l2_normalise(np.asarray(output))
+
+
+def load_embedder(model_path: Path, threads: int = 1) -> Embedder:
+    choice = choose_backend(model_path)
+    if choice.backend == "coreml":  # pragma: no cover - needs macOS
+        from appliance.edge.coreml import CoreMLEmbedder
+
+        return CoreMLEmbedder(Path(choice.path), model_path)
+    return OnnxEmbedder(model_path, choice.providers, threads)
+
+
+def model_output_dim(model_path: Path) -> int:
+    """The embedding dimension declared by an ONNX model's output."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    dim = session.get_outputs()[0].shape[-1]
+    if not isinstance(dim, int):
+        raise ValueError(f"{model_path.name}: the embedding dimension is not fixed in the model")
+    return dim

@@ -1,0 +1,371 @@
+"""Retention purge: delete raw snapshots older than the retention period, prove they are gone,
+then forget them in the database.
+
+Per tenant, in that tenant's row-level-security context, batch by batch:
+
+1. select sightings that still hold an ``image_path`` and were captured before the cutoff;
+2. delete each object from ``faces-raw`` and **verify** it is gone (``exists()`` is false);
+3. null ``sightings.image_path`` (and ``visits.best_snapshot_key`` pointing at the same key)
+   for verified objects only. A failed verification leaves the row as it was, so the next
+   run retries it, and is counted in ``failed``;
+4. one ``retention.purge`` audit row per tenant that had candidates.
+
+Then an orphan sweep: objects in ``faces-raw`` last modified before the cutoff that no
+sighting or visit of any tenant references (an upload whose event never arrived, a deleted
+tenant) are deleted and verified the same way.
+
+On S3 the bucket lifecycle rule expires raw objects as well; on the local store this purge
+is the only expiry. Object store calls are blocking, so they run in a worker thread and the
+purge can share an event loop with the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Literal
+
+import msgspec
+from sqlalchemy import select, tuple_, update
+
+from appliance.db.base import utcnow
+from appliance.db.engine import Database
+from appliance.db.models import Sighting, Tenant, Visit
+from appliance.domain.audit.services import record_audit
+from appliance.domain.auth.principal import Principal, Role
+from appliance.storage.base import (
+    RAW_BUCKET,
+    InvalidKeyError,
+    ObjectInfo,
+    ObjectStore,
+    ObjectStoreError,
+    validate_key,
+)
+
+BATCH_SIZE = 500
+MAX_CONSECUTIVE_ERRORS = 25
+MAX_ERROR_MESSAGES = 20
+PURGE_PRINCIPAL = Principal(sub="system:purge", role=Role.SYSTEM_ADMIN, tenant_id=None)
+AUDIT_ACTION = "retention.purge"
+log = logging.getLogger("appliance.purge")
+
+Outcome = Literal["deleted", "missing", "present", "failed"]
+"""deleted: existed, deleted, verified gone. missing: absent before we came (verified gone).
+present: exists (dry run only). failed: store error or still there after the delete."""
+
+_DURATION = re.compile(r"(\d+)\s*([dhm])", re.IGNORECASE)
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m`` → timedelta; anything else (or zero) raises ValueError."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"invalid duration {text!r}: use a whole number with d, h or m, e.g. 30d, 12h, 90m")
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    if amount <= 0:
+        raise ValueError(f"invalid duration {text!r}: must be greater than zero")
+    try:
+        return timedelta(**{_UNITS[unit]: amount})
+    except OverflowError as exc:
+        raise ValueError(f"invalid duration {text!r}: too large") from exc
+
+
+class TenantPurge(msgspec.Struct, kw_only=True):
+    tenant_id: uuid.UUID
+    candidates: int = 0
+    deleted: int = 0
+    verified: int = 0
+    already_missing: int = 0
+    failed: int = 0
+    visits_cleared: int = 0
+
+
+class PurgeReport(msgspec.Struct, kw_only=True):
+    cutoff: datetime
+    dry_run: bool
+    tenants: int = 0
+    """Tenants scanned."""
+    candidates: int = 0
+    """Sightings captured before the cutoff that still reference a raw object."""
+    deleted: int = 0
+    """Objects deleted by this run (and verified gone)."""
+    verified: int = 0
+    """Sightings whose object is verified gone and whose image_path was cleared."""
+    already_missing: int = 0
+    """Objects that were already gone (lifecycle expiry, an earlier interrupted run)."""
+    failed: int = 0
+    """Store errors or objects still present after the delete (sightings and orphans)."""
+    orphans: int = 0
+    """Unreferenced raw objects last modified before the cutoff."""
+    orphans_deleted: int = 0
+    visits_cleared: int = 0
+    errors: list[str] = msgspec.field(default_factory=list)
+    """The first few error messages, for the operator."""
+    per_tenant: list[TenantPurge] = msgspec.field(default_factory=list)
+    """Tenants that had candidates."""
+
+
+class PurgeAbortedError(ObjectStoreError):
+    """The object store failed too many times in a row; ``report`` holds the progress so far."""
+
+    def __init__(self, message: str, report: PurgeReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class PurgeService:
+    def __init__(
+        self,
+        db: Database,
+        store: ObjectStore,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.clock = clock
+        self.batch_size = batch_size
+        self._consecutive_errors = 0
+
+    async def run(
+        self,
+        older_than: timedelta,
+        dry_run: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> PurgeReport:
+        """Purge raw snapshots older than ``older_than``; ``dry_run`` only counts.
+
+        Raises :class:`ObjectStoreError` when the raw bucket cannot be listed at all, and
+        :class:`PurgeAbortedError` after too many consecutive store errors.
+        """
+        if older_than <= timedelta(0):
+            raise ValueError("older_than must be positive")
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the purge clock must return timezone-aware datetimes")
+        report = PurgeReport(cutoff=now - older_than, dry_run=dry_run)
+        say = progress or (lambda _msg: None)
+        self._consecutive_errors = 0
+
+        # Fail fast (one clear error) when the store is unreachable or the bucket is missing.
+        await asyncio.to_thread(lambda: next(iter(self.store.list(RAW_BUCKET)), None))
+
+        tenant_ids = await self._tenant_ids()
+        report.tenants = len(tenant_ids)
+        for index, tenant_id in enumerate(tenant_ids, 1):
+            say(f"tenant {index}/{len(tenant_ids)} {tenant_id}")
+            counts = await self._purge_tenant(tenant_id, report, say)
+            if counts.candidates:
+                report.per_tenant.append(counts)
+        say("sweeping unreferenced objects")
+        await self._sweep_orphans(tenant_ids, report, say)
+        log.info(
+            "retention purge%s: cutoff %s, %d candidates, %d cleared, %d orphans, %d failed",
+            " (dry run)" if dry_run else "",
+            report.cutoff.isoformat(),
+            report.candidates,
+            report.verified,
+            report.orphans,
+            report.failed,
+        )
+        return report
+
+    # -- sightings -------------------------------------------------------------------------------
+
+    async def _tenant_ids(self) -> list[uuid.UUID]:
+        async with self.db.transaction(None, platform_admin=True) as session:
+            rows = await session.execute(select(Tenant.id).order_by(Tenant.created_at, Tenant.id))
+            return list(rows.scalars())
+
+    async def _purge_tenant(
+        self, tenant_id: uuid.UUID, report: PurgeReport, say: Callable[[str], None]
+    ) -> TenantPurge:
+        counts = TenantPurge(tenant_id=tenant_id)
+        after: tuple[datetime, uuid.UUID] | None = None
+        while True:
+            # One transaction per batch: objects are deleted before the rows are updated, so
+            # an interrupted run leaves rows pointing at missing objects, which the next run
+            # finds already missing, verifies and clears.
+            async with self.db.transaction(tenant_id) as session:
+                query = (
+                    select(Sighting.id, Sighting.captured_at, Sighting.image_path)
+                    .where(
+                        # Explicit as well as RLS: an owner/superuser connection bypasses policies.
+                        Sighting.tenant_id == tenant_id,
+                        Sighting.image_path.is_not(None),
+                        Sighting.captured_at < report.cutoff,
+                    )
+                    .order_by(Sighting.captured_at, Sighting.id)
+                    .limit(self.batch_size)
+                )
+                if after is not None:
+                    # Keyset paging: rows whose verification failed stay behind us, not in a loop.
+                    query = query.where(tuple_(Sighting.captured_at, Sighting.id) > tuple_(*after))
+                rows = (await session.execute(query)).all()
+                if not rows:
+                    break
+                after = (rows[-1].captured_at, rows[-1].id)
+                keys = sorted({row.image_path for row in rows if row.image_path})
+                outcomes = await self._remove(keys, report)
+                cleared: list[uuid.UUID] = []
+                for row in rows:
+                    outcome = outcomes[row.image_path or ""]
+                    counts.candidates += 1
+                    if outcome == "failed":
+                        counts.failed += 1
+                    elif outcome == "missing":
+                        counts.already_missing += 1
+                    elif outcome == "deleted":
+                        counts.deleted += 1
+                    if outcome in ("deleted", "missing") and not report.dry_run:
+                        cleared.append(row.id)
+                gone = [key for key, outcome in outcomes.items() if outcome in ("deleted", "missing")]
+                if cleared:
+                    await session.execute(
+                        update(Sighting)
+                        .where(Sighting.tenant_id == tenant_id, Sighting.id.in_(cleared))
+                        .values(image_path=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                    counts.verified += len(cleared)
+                if gone and not report.dry_run:
+                    result = await session.execute(
+                        update(Visit)
+                        .where(Visit.tenant_id == tenant_id, Visit.best_snapshot_key.in_(gone))
+                        .values(best_snapshot_key=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                    counts.visits_cleared += int(getattr(result, "rowcount", 0) or 0)
+            say(f"tenant {tenant_id}: {counts.candidates} checked, {counts.verified} cleared")
+            if len(rows) < self.batch_size:
+                break
+
+        for name in ("candidates", "deleted", "verified", "already_missing", "failed", "visits_cleared"):
+            setattr(report, name, getattr(report, name) + getattr(counts, name))
+        if counts.candidates and not report.dry_run:
+            async with self.db.transaction(tenant_id) as session:
+                await record_audit(
+                    session,
+                    PURGE_PRINCIPAL,
+                    tenant_id=tenant_id,
+                    action=AUDIT_ACTION,
+                    target_type="sightings",
+                    target_id=None,
+                    details={
+                        "cutoff": report.cutoff.isoformat(),
+                        "candidates": counts.candidates,
+                        "deleted": counts.deleted,
+                        "verified": counts.verified,
+                        "already_missing": counts.already_missing,
+                        "failed": counts.failed,
+                        "visits_cleared": counts.visits_cleared,
+                    },
+                )
+        return counts
+
+    # -- orphans ---------------------------------------------------------------------------------
+
+    async def _sweep_orphans(
+        self, tenant_ids: Sequence[uuid.UUID], report: PurgeReport, say: Callable[[str], None]
+    ) -> None:
+        listing = self.store.list(RAW_BUCKET)
+        checked = 0
+        while True:
+            batch = await asyncio.to_thread(_take, listing, self.batch_size)
+            if not batch:
+                return
+            checked += len(batch)
+            old: set[str] = set()
+            for info in batch:
+                if info.last_modified >= report.cutoff:
+                    continue
+                try:
+                    old.add(validate_key(info.key))
+                except InvalidKeyError:
+                    # Never written by the appliance (and never referenced): leave it to a human.
+                    log.warning("orphan sweep: skipping %s/%r, not a valid object key", RAW_BUCKET, info.key)
+            if old:
+                orphans = sorted(old - await self._referenced(tenant_ids, old))
+                report.orphans += len(orphans)
+                if orphans and not report.dry_run:
+                    outcomes = await self._remove(orphans, report)
+                    report.orphans_deleted += sum(1 for o in outcomes.values() if o in ("deleted", "missing"))
+                    report.failed += sum(1 for o in outcomes.values() if o == "failed")
+            say(f"orphan sweep: {checked} objects checked, {report.orphans} unreferenced")
+
+    async def _referenced(self, tenant_ids: Sequence[uuid.UUID], keys: set[str]) -> set[str]:
+        """The subset of ``keys`` some sighting or visit of any tenant still points at."""
+        found: set[str] = set()
+        wanted = list(keys)
+        for tenant_id in tenant_ids:
+            async with self.db.transaction(tenant_id) as session:
+                for column, tenant_column in (
+                    (Sighting.image_path, Sighting.tenant_id),
+                    (Visit.best_snapshot_key, Visit.tenant_id),
+                ):
+                    rows = await session.execute(
+                        select(column).where(tenant_column == tenant_id, column.in_(wanted)).distinct()
+                    )
+                    found.update(key for key in rows.scalars() if key)
+        return found
+
+    # -- the object store ------------------------------------------------------------------------
+
+    async def _remove(self, keys: Sequence[str], report: PurgeReport) -> dict[str, Outcome]:
+        return await asyncio.to_thread(self._remove_sync, keys, report)
+
+    def _remove_sync(self, keys: Sequence[str], report: PurgeReport) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        for key in keys:
+            outcomes[key] = self._remove_one(key, report)
+        return outcomes
+
+    def _remove_one(self, key: str, report: PurgeReport) -> Outcome:
+        try:
+            present = self.store.exists(RAW_BUCKET, key)
+            if report.dry_run:
+                outcome: Outcome = "present" if present else "missing"
+            elif not present:
+                outcome = "missing"
+            else:
+                self.store.delete(RAW_BUCKET, key)
+                if self.store.exists(RAW_BUCKET, key):
+                    self._error(report, f"{RAW_BUCKET}/{key}: still present after the delete")
+                    return "failed"
+                outcome = "deleted"
+        except InvalidKeyError as exc:
+            # A bad reference in one row, not a sick store: count it, never abort for it.
+            self._error(report, str(exc), store_failure=False)
+            return "failed"
+        except ObjectStoreError as exc:
+            self._error(report, str(exc))
+            if self._consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+                raise PurgeAbortedError(
+                    f"purge aborted after {MAX_CONSECUTIVE_ERRORS} consecutive object store errors;"
+                    f" last: {exc}",
+                    report,
+                ) from exc
+            return "failed"
+        self._consecutive_errors = 0
+        return outcome
+
+    def _error(self, report: PurgeReport, message: str, *, store_failure: bool = True) -> None:
+        if store_failure:
+            self._consecutive_errors += 1
+        if len(report.errors) < MAX_ERROR_MESSAGES:
+            report.errors.append(message)
+
+
+def _take(iterator: Iterator[ObjectInfo], n: int) -> list[ObjectInfo]:
+    out: list[ObjectInfo] = []
+    for item in iterator:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out

@@ -1,0 +1,41 @@
+"""The jobs `serve` schedules, built from the app's services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from appliance.jobs.scheduler import Job, JobRunner
+
+if TYPE_CHECKING:
+    from appliance.server.services import Services
+
+PURGE_EVERY = timedelta(hours=6)
+STAFF_REFRESH_EVERY = timedelta(minutes=1)
+INDEX_FLUSH_EVERY = timedelta(seconds=10)
+
+
+def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
+    settings = services.settings
+
+    async def retention_purge() -> Any:
+        from appliance.jobs.purge import PurgeService
+
+        store = await services.recognition.store()
+        return await PurgeService(services.db, store).run(timedelta(days=settings.raw_retention_days))
+
+    async def staff_refresh() -> int:
+        return await services.recognition.staff.refresh_all()
+
+    async def index_flush() -> bool:
+        return await services.recognition.flush_if_dirty()
+
+    return {
+        "retention_purge": (PURGE_EVERY, retention_purge),
+        "staff_refresh": (STAFF_REFRESH_EVERY, staff_refresh),
+        "index_flush": (INDEX_FLUSH_EVERY, index_flush),
+    }
+
+
+def job_runner(services: Services) -> JobRunner:
+    return JobRunner(services.settings.runtime_database_url, build_jobs(services))

@@ -1,0 +1,1 @@
+"""Matching policy: thresholds, exemplar selection, staff filter — pure logic, no I/O."""

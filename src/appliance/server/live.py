@@ -1,0 +1,90 @@
+"""Live events: PostgreSQL LISTEN/NOTIFY fanned out to Server-Sent-Event subscribers.
+
+Ingest calls ``pg_notify`` inside its transaction, so a notification exists only for committed
+work, and every API process (each with its own listener) sees every event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+
+from appliance.domain.auth.principal import Principal
+from appliance.domain.events.services import EVENTS_CHANNEL
+
+log = logging.getLogger("appliance.live")
+QUEUE_SIZE = 256
+KEEPALIVE_SECONDS = 15.0
+
+
+class LiveHub:
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._subscribers: set[tuple[Principal, uuid.UUID, asyncio.Queue[dict[str, Any]]]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def _listen(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+                    self._ready.set()
+                    backoff = 0.5
+                    async for note in conn.notifies():
+                        self._dispatch(note.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database went away: retry, subscribers stay connected
+                self._ready.clear()
+                log.warning("live listener lost its connection; retrying in %.1fs", backoff, exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _dispatch(self, payload: str) -> None:
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return
+        for principal, tenant_id, queue in list(self._subscribers):
+            if event.get("tenant_id") != str(tenant_id):
+                continue
+            if principal.site_scoped and event.get("site_id") not in {str(s) for s in principal.site_ids}:
+                continue
+            with contextlib.suppress(asyncio.QueueFull):  # a slow browser drops events, never blocks others
+                queue.put_nowait(event)
+
+    async def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._listen(), name="live-listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout=5.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def subscribe(self, principal: Principal, tenant_id: uuid.UUID) -> AsyncIterator[dict[str, Any]]:
+        await self.start()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        entry = (principal, tenant_id, queue)
+        self._subscribers.add(entry)
+        try:
+            yield {"type": "ready"}
+            while True:
+                try:
+                    yield await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield {"type": "keepalive"}
+        finally:
+            self._subscribers.discard(entry)

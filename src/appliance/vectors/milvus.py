@@ -1,0 +1,332 @@
+"""Milvus implementation of :class:`VectorIndex`, for a Milvus server or a Milvus Lite file.
+
+One collection (``face_embeddings``): ``id`` VARCHAR primary key (the exemplar uuid),
+``customer_id`` VARCHAR, ``vector`` FLOAT_VECTOR(dim), IVF_FLAT index with inner product on
+L2-normalised vectors (= cosine). One partition per tenant, ``t_<tenant hex>``. The same code
+runs against ``http://host:19530`` and against ``<data_dir>/milvus/vectors.db`` (Lite); the few
+Lite differences are handled here and written down in docs/adr/0004-vector-index-milvus.md.
+
+Every method is blocking: call them from a worker thread in async code (``SearchBatcher`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymilvus import DataType, MilvusClient, MilvusException
+
+from appliance.vectors.base import DimensionMismatchError, SearchHit, VectorIndexError, VectorItem
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COLLECTION = "face_embeddings"
+ID_FIELD, CUSTOMER_FIELD, VECTOR_FIELD = "id", "customer_id", "vector"
+UUID_LENGTH = 36
+METRIC = "IP"
+WRITE_CHUNK = 1000
+"""Rows per upsert RPC (1000 x 512-D float32 = 2 MB, far below the 64 MB gRPC limit)."""
+LITE_AUTO_FLUSH_ROWS = 256
+"""Lite searches un-flushed rows by brute force in Python (~10 us per row per call): flush early."""
+CONSISTENCY = "Bounded"
+"""Searches may miss writes of the last few seconds on a server (Lite: none); ingest re-checks
+recent exemplars in PostgreSQL. Counts (verification) always run with Strong consistency."""
+
+
+def partition_name(tenant_id: uuid.UUID) -> str:
+    return f"t_{tenant_id.hex}"
+
+
+def is_lite_uri(uri: str) -> bool:
+    return uri.endswith(".db")
+
+
+class MilvusIndex:
+    """``VectorIndex`` on ``pymilvus.MilvusClient``; thread-safe (writes are serialised)."""
+
+    def __init__(
+        self,
+        uri: str,
+        dim: int,
+        collection: str = DEFAULT_COLLECTION,
+        token: str | None = None,
+        nlist: int = 128,
+        nprobe: int = 16,
+        *,
+        index_type: str = "IVF_FLAT",
+        auto_flush_rows: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        if dim <= 0:
+            raise ValueError(f"the vector dimension must be positive, got {dim}")
+        self.uri, self.dim, self.collection = uri, dim, collection
+        self.nlist, self.nprobe, self.index_type = nlist, nprobe, index_type.upper()
+        self.is_lite = is_lite_uri(uri)
+        self.auto_flush_rows = (
+            auto_flush_rows if auto_flush_rows is not None else (LITE_AUTO_FLUSH_ROWS if self.is_lite else 0)
+        )
+        self._write_lock = threading.Lock()
+        self._unflushed = 0
+        self._partitions: set[str] = set()
+        if self.is_lite:
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._client = MilvusClient(uri=uri, token=token or "", timeout=timeout)
+        except MilvusException as exc:
+            raise VectorIndexError(self._open_error(exc)) from exc
+
+    def _open_error(self, exc: MilvusException) -> str:
+        if self.is_lite:
+            return (
+                f"cannot open the Milvus Lite file {self.uri}: it is probably open in another process "
+                "(a Lite file serves one process only). Stop that process (e.g. `appliance serve`), or "
+                "run a Milvus server and point APPLIANCE_MILVUS_URI at it when several processes need "
+                f"the index ({exc.message})"
+            )
+        return f"cannot connect to Milvus at {self.uri}: {exc.message}"
+
+    # -- collection ------------------------------------------------------------------------
+
+    def existing_dim(self) -> int | None:
+        """The vector dimension of the collection, or None when it does not exist."""
+        if not self._client.has_collection(self.collection):
+            return None
+        info = self._client.describe_collection(self.collection)
+        fields = {field["name"]: field for field in info.get("fields", [])}
+        vector = fields.get(VECTOR_FIELD)
+        if vector is None or ID_FIELD not in fields or CUSTOMER_FIELD not in fields:
+            raise VectorIndexError(
+                f"the Milvus collection {self.collection!r} has an unexpected schema "
+                f"(fields {sorted(fields)}): run `appliance reindex` to rebuild it (or drop it)"
+            )
+        return int(vector.get("params", {}).get("dim", 0))
+
+    def ensure_collection(self) -> None:
+        existing = self.existing_dim()
+        if existing is None:
+            try:
+                self._create_collection()
+            except MilvusException:
+                if not self._client.has_collection(self.collection):  # not a lost creation race
+                    raise
+            existing = self.existing_dim()
+        if existing != self.dim:
+            raise DimensionMismatchError(self.collection, existing or 0, self.dim)
+        state = self._client.get_load_state(self.collection).get("state")
+        if str(state) != "Loaded":  # LoadState enum prints as its name
+            self._client.load_collection(self.collection)
+
+    def _create_collection(self) -> None:
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field(ID_FIELD, DataType.VARCHAR, is_primary=True, max_length=UUID_LENGTH)
+        schema.add_field(CUSTOMER_FIELD, DataType.VARCHAR, max_length=UUID_LENGTH)
+        schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=self.dim)
+        index_params = self._client.prepare_index_params()
+        params = {"nlist": self.nlist} if self.index_type.startswith("IVF") else {}
+        index_params.add_index(VECTOR_FIELD, index_type=self.index_type, metric_type=METRIC, params=params)
+        self._client.create_collection(self.collection, schema=schema, consistency_level=CONSISTENCY)
+        # sync=False: the index of an empty collection needs no wait (pymilvus would sleep 0.5 s
+        # and poll AllocTimestamp, an RPC Lite does not implement).
+        self._client.create_index(self.collection, index_params, sync=False)
+        self._client.load_collection(self.collection)
+        log.info(
+            "created Milvus collection %s (%d-D, %s/%s)", self.collection, self.dim, self.index_type, METRIC
+        )
+
+    def drop_collection(self) -> None:
+        with self._write_lock:
+            self._client.drop_collection(self.collection)
+            self._partitions.clear()
+            self._unflushed = 0
+
+    # -- partitions ------------------------------------------------------------------------
+
+    def _has_partition(self, name: str) -> bool:
+        if name in self._partitions:
+            return True
+        if self._client.has_partition(self.collection, name):
+            self._partitions.add(name)
+            return True
+        return False
+
+    def ensure_partition(self, tenant_id: uuid.UUID) -> None:
+        name = partition_name(tenant_id)
+        if self._has_partition(name):
+            return
+        with self._write_lock:
+            if self._client.has_partition(self.collection, name):
+                self._partitions.add(name)
+                return
+            try:
+                self._client.create_partition(self.collection, name)
+            except MilvusException:
+                if not self._client.has_partition(self.collection, name):
+                    raise
+            if not self.is_lite:  # a server loads new partitions of a loaded collection; make sure
+                self._client.load_partitions(self.collection, [name])
+            self._partitions.add(name)
+
+    def drop_partition(self, tenant_id: uuid.UUID) -> None:
+        name = partition_name(tenant_id)
+        with self._write_lock:
+            self._partitions.discard(name)
+            if not self._client.has_partition(self.collection, name):
+                return
+            if not self.is_lite:  # a server drops only released partitions (Lite has no such RPC)
+                self._client.release_partitions(self.collection, [name])
+            self._client.drop_partition(self.collection, name)
+
+    def tenant_partitions(self) -> list[uuid.UUID]:
+        """Tenants that have a partition (for reindex to find leftovers of deleted tenants)."""
+        tenants = []
+        for name in self._client.list_partitions(self.collection):
+            if name.startswith("t_"):
+                try:
+                    tenants.append(uuid.UUID(hex=name[2:]))
+                except ValueError:
+                    continue
+        return tenants
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def upsert(self, tenant_id: uuid.UUID, items: Sequence[VectorItem]) -> None:
+        if not items:
+            return
+        vectors = self._normalised([item.vector for item in items]).tolist()
+        rows = [
+            {ID_FIELD: str(item.id), CUSTOMER_FIELD: str(item.customer_id), VECTOR_FIELD: vector}
+            for item, vector in zip(items, vectors, strict=True)
+        ]
+        self.ensure_partition(tenant_id)
+        name = partition_name(tenant_id)
+        with self._write_lock:
+            for chunk in _chunks(rows, WRITE_CHUNK):
+                self._client.upsert(self.collection, chunk, partition_name=name)
+            self._wrote(len(rows))
+
+    def delete(self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
+        name = partition_name(tenant_id)
+        if not ids or not self._has_partition(name):
+            return
+        with self._write_lock:
+            for chunk in _chunks([str(i) for i in ids], WRITE_CHUNK):
+                self._client.delete(self.collection, ids=chunk, partition_name=name)
+            self._wrote(len(ids))
+
+    def delete_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None:
+        name = partition_name(tenant_id)
+        if not self._has_partition(name):
+            return
+        with self._write_lock:
+            self._client.delete(self.collection, filter=_customer_filter(customer_id), partition_name=name)
+            self._wrote(1)
+
+    def _wrote(self, rows: int) -> None:
+        """Account for writes; called with the write lock held."""
+        self._unflushed += rows
+        if self.auto_flush_rows and self._unflushed >= self.auto_flush_rows:
+            self._flush_locked()
+
+    def flush(self) -> None:
+        with self._write_lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        self._client.flush(self.collection)
+        self._unflushed = 0
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def search(
+        self, tenant_id: uuid.UUID, vectors: Sequence[Sequence[float]], top_k: int = 5
+    ) -> list[list[SearchHit]]:
+        if len(vectors) == 0:
+            return []
+        queries = self._normalised(vectors)
+        name = partition_name(tenant_id)
+        empty: list[list[SearchHit]] = [[] for _ in range(len(queries))]
+        if top_k <= 0 or not self._has_partition(name):
+            return empty
+        try:
+            results = self._search(queries, name, top_k)
+        except MilvusException:
+            # The partition may have been dropped by another process since it was cached.
+            self._partitions.discard(name)
+            if not self._client.has_partition(self.collection, name):
+                return empty
+            raise
+        return [[_hit(raw) for raw in hits] for hits in results]
+
+    def _search(self, queries: np.ndarray[Any, Any], name: str, top_k: int) -> Any:
+        return self._client.search(
+            self.collection,
+            data=queries.tolist(),
+            limit=top_k,
+            partition_names=[name],
+            anns_field=VECTOR_FIELD,
+            output_fields=[CUSTOMER_FIELD],
+            search_params={"metric_type": METRIC, "params": {"nprobe": self.nprobe}},
+        )
+
+    def count(self, tenant_id: uuid.UUID) -> int:
+        # A filter is needed: Lite ignores partition_names for count(*) without one.
+        return self._count(partition_name(tenant_id), f'{ID_FIELD} != ""')
+
+    def count_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> int:
+        return self._count(partition_name(tenant_id), _customer_filter(customer_id))
+
+    def _count(self, name: str, expr: str) -> int:
+        if not self._has_partition(name):
+            return 0
+        rows = self._client.query(
+            self.collection,
+            filter=expr,
+            output_fields=["count(*)"],
+            partition_names=[name],
+            consistency_level="Strong",
+        )
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def close(self) -> None:
+        """Flush pending Lite writes (faster next start than a WAL replay) and close the client."""
+        try:
+            if self.is_lite and self._unflushed:
+                self.flush()
+        except MilvusException as exc:
+            log.warning("flush on close failed: %s", exc)
+        finally:
+            self._client.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _normalised(self, vectors: Sequence[Sequence[float]]) -> np.ndarray[Any, Any]:
+        array = np.asarray(vectors, dtype=np.float32)
+        if array.ndim != 2 or array.shape[1] != self.dim:
+            raise ValueError(f"expected {self.dim}-D vectors, got an array of shape {array.shape}")
+        norms = np.linalg.norm(array, axis=1, keepdims=True)
+        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+            raise ValueError("vectors must be finite and non-zero")
+        normalised: np.ndarray[Any, Any] = array / norms
+        return normalised
+
+
+def _hit(raw: Any) -> SearchHit:
+    return SearchHit(
+        id=uuid.UUID(str(raw["id"])),
+        customer_id=uuid.UUID(str(raw["entity"][CUSTOMER_FIELD])),
+        score=float(raw["distance"]),
+    )
+
+
+def _customer_filter(customer_id: uuid.UUID) -> str:
+    return f'{CUSTOMER_FIELD} == "{customer_id}"'  # a uuid's text needs no escaping
+
+
+def _chunks(rows: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]

@@ -1,0 +1,129 @@
+"""POST /v1/events/face end to end on PostgreSQL + Milvus Lite: matching, visits, idempotency,
+validation, staff, concurrency."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from appliance.config import Settings
+from tests.integration.recognition.conftest import DIM, Shop, near, unit
+
+
+def count(settings: Settings, table: str, tenant_id: str) -> int:
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table} WHERE tenant_id = %s", (tenant_id,)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_new_returning_and_visit_folding(shop: Shop, rec_settings: Settings) -> None:
+    rng = np.random.default_rng(1)
+    alice = unit(rng)
+    first = shop.post(shop.event(alice, "2026-11-20T10:00:00+01:00"))
+    assert first["is_new_customer"] and not first["is_staff"] and first["similarity"] is None
+    same_visit = shop.post(shop.event(near(alice, 0.9, rng), "2026-11-20T10:05:00+01:00"))
+    assert same_visit["customer_id"] == first["customer_id"]
+    assert same_visit["visit_id"] == first["visit_id"]
+    assert not same_visit["is_new_customer"] and same_visit["similarity"] >= 0.89
+    later = shop.post(shop.event(near(alice, 0.8, rng), "2026-11-20T14:00:00+01:00"))
+    assert later["customer_id"] == first["customer_id"] and later["visit_id"] != first["visit_id"]
+    bob = shop.post(shop.event(unit(rng), "2026-11-20T10:01:00+01:00"))
+    assert bob["is_new_customer"] and bob["customer_id"] != first["customer_id"]
+
+    visits = shop.admin.ok("GET", "/v1/visits")["items"]
+    by_id = {v["visit_id"]: v for v in visits}
+    assert len(visits) == 3
+    assert by_id[first["visit_id"]]["sightings"] == 2
+    assert by_id[first["visit_id"]]["is_new_customer"] is True
+    assert by_id[later["visit_id"]]["is_new_customer"] is False
+    customer = shop.admin.ok("GET", f"/v1/customers/{first['customer_id']}")
+    assert customer["visit_count"] == 2 and customer["exemplar_count"] >= 1
+    assert count(rec_settings, "sightings", shop.tenant["id"]) == 4
+
+
+def test_retry_returns_first_answer_and_writes_nothing(shop: Shop, rec_settings: Settings) -> None:
+    rng = np.random.default_rng(2)
+    body = shop.event(unit(rng))
+    first = shop.post(body)
+    again = shop.post(body)
+    assert again == first
+    assert count(rec_settings, "sightings", shop.tenant["id"]) == 1
+    assert count(rec_settings, "customers", shop.tenant["id"]) == 1
+
+
+def test_uncertain_band_assigns_best_candidate_and_suggests_merge(shop: Shop) -> None:
+    rng = np.random.default_rng(3)
+    carol = unit(rng)
+    first = shop.post(shop.event(carol))
+    doubtful = shop.post(shop.event(near(carol, 0.35, rng), "2026-11-20T10:02:00+01:00"))
+    assert doubtful["uncertain"] is True
+    assert doubtful["customer_id"] == first["customer_id"]
+    suggestions = shop.admin.ok("GET", "/v1/customers/merge-suggestions")
+    assert suggestions["total"] == 1
+    assert suggestions["items"][0]["customer_id"] == first["customer_id"]
+
+
+def test_bad_events_are_rejected_and_change_nothing(shop: Shop, rec_settings: Settings) -> None:
+    rng = np.random.default_rng(4)
+    good = unit(rng)
+    cases: list[tuple[dict[str, Any], int]] = [
+        (shop.event(unit(rng, DIM * 4)), 422),  # wrong dimension for the configured embedder
+        (shop.event(good * 2), 422),  # not L2-normalised
+        (shop.event(good, camera_id=str(uuid.uuid4())), 422),  # unknown camera
+        (shop.event(good, site_id=str(uuid.uuid4())), 403),  # a site outside the key's scope
+        (shop.event(good, captured_at="2026-11-20T10:00:00"), 400),  # no UTC offset
+        (shop.event(good, det_score=1.5), 400),
+        ({"event_id": "nope"}, 400),
+    ]
+    for body, status in cases:
+        response = shop.worker.post("/v1/events/face", json=body)
+        assert response.status_code == status, (body.get("captured_at"), response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    raw = shop.worker.post(
+        "/v1/events/face",
+        content=b'{"embedding": [NaN]}',
+        headers={"content-type": "application/json"},
+    )
+    assert raw.status_code == 400
+    for table in ("sightings", "customers", "visits"):
+        assert count(rec_settings, table, shop.tenant["id"]) == 0
+
+
+def test_only_workers_may_ingest(shop: Shop) -> None:
+    body = shop.event(unit(np.random.default_rng(5)))
+    assert shop.admin.post("/v1/events/face", json=body).status_code == 403
+
+
+def test_staff_never_become_customers(shop: Shop, rec_settings: Settings) -> None:
+    rng = np.random.default_rng(6)
+    face = unit(rng)
+    staff = shop.admin.ok("POST", "/v1/staff", 201, json={"name": "Till", "site_ids": [shop.site["id"]]})
+    with psycopg.connect(rec_settings.database_url) as conn:
+        conn.execute(
+            "INSERT INTO staff_embeddings (id, tenant_id, staff_id, embedding, created_at)"
+            " VALUES (gen_random_uuid(), %s, %s, %s, now())",
+            (shop.tenant["id"], staff["id"], [float(x) for x in face]),
+        )
+    seen = shop.post(shop.event(near(face, 0.9, rng)))
+    assert seen["is_staff"] and seen["staff_id"] == staff["id"] and seen["customer_id"] is None
+    local = shop.post(shop.event(unit(rng), is_staff_local=True))
+    assert local["is_staff"] and local["customer_id"] is None
+    assert count(rec_settings, "customers", shop.tenant["id"]) == 0
+    assert count(rec_settings, "visits", shop.tenant["id"]) == 0
+
+
+def test_simultaneous_first_events_of_one_person_make_one_customer(shop: Shop, rec_settings: Settings) -> None:
+    rng = np.random.default_rng(7)
+    dave = unit(rng)
+    bodies = [shop.event(near(dave, 0.95, rng), f"2026-11-20T10:00:0{i}+01:00") for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(shop.post, bodies))
+    assert len({a["customer_id"] for a in answers}) == 1
+    assert sum(a["is_new_customer"] for a in answers) == 1
+    assert count(rec_settings, "customers", shop.tenant["id"]) == 1
+    assert count(rec_settings, "visits", shop.tenant["id"]) == 1
