@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,10 @@ import psycopg
 import pytest
 
 from appliance.config import Settings, load_settings
+
+# Milvus Lite logs from an atexit hook after pytest closed its capture streams; don't print
+# "--- Logging error ---" tracebacks for that.
+logging.raiseExceptions = False
 
 PG_ADMIN_URL = os.environ.get("APPLIANCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from tests.integration.api import Api, bootstrap_system_admin
 
 from appliance.config import Settings
 from appliance.server.app import create_app
-from tests.integration.api import Api, bootstrap_system_admin
 
 DIM = 128
 
@@ -54,7 +54,9 @@ class Shop:
         token = api.client.post("/v1/auth/token", json={"grant_type": "api_key", "api_key": key["api_key"]})
         self.worker = Api(api.client, token.json()["access_token"])
 
-    def event(self, vector: np.ndarray[Any, Any], at: str = "2026-11-20T10:00:00+01:00", **extra: Any) -> dict[str, Any]:
+    def event(
+        self, vector: np.ndarray[Any, Any], at: str = "2026-11-20T10:00:00+01:00", **extra: Any
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "event_id": str(uuid.uuid4()),
             "site_id": self.site["id"],

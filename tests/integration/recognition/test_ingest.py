@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from tests.integration.recognition.conftest import DIM, Shop, near, unit
 
 from appliance.config import Settings
-from tests.integration.recognition.conftest import DIM, Shop, near, unit
 
 
 def count(settings: Settings, table: str, tenant_id: str) -> int:
@@ -117,7 +117,9 @@ def test_staff_never_become_customers(shop: Shop, rec_settings: Settings) -> Non
     assert count(rec_settings, "visits", shop.tenant["id"]) == 0
 
 
-def test_simultaneous_first_events_of_one_person_make_one_customer(shop: Shop, rec_settings: Settings) -> None:
+def test_simultaneous_first_events_of_one_person_make_one_customer(
+    shop: Shop, rec_settings: Settings
+) -> None:
     rng = np.random.default_rng(7)
     dave = unit(rng)
     bodies = [shop.event(near(dave, 0.95, rng), f"2026-11-20T10:00:0{i}+01:00") for i in range(8)]

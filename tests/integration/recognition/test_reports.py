@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.integration.api import Api
 
 from appliance.config import Settings
-from tests.integration.api import Api
 
 ZONE_NAME = "Europe/Berlin"
 ZONE = ZoneInfo(ZONE_NAME)
@@ -50,7 +51,9 @@ def local_naive(at: datetime) -> datetime:
     return at.astimezone(ZONE).replace(tzinfo=None)
 
 
-def reference(visits: list[dict[str, Any]], granularity: str, start: datetime, end: datetime) -> dict[str, Any]:
+def reference(
+    visits: list[dict[str, Any]], granularity: str, start: datetime, end: datetime
+) -> dict[str, Any]:
     """Local wall-clock buckets over [start, end), zero-filled — the documented semantics."""
     inside = [v for v in visits if start <= v["first_seen"] < end]
     buckets: dict[datetime, dict[str, Any]] = {}
@@ -60,14 +63,16 @@ def reference(visits: list[dict[str, Any]], granularity: str, start: datetime, e
         buckets[cursor] = {"visits": 0, "customers": set(), "new": set()}
         cursor = step(cursor, granularity)
     for v in inside:
-        b = buckets.setdefault(trunc(local_naive(v["first_seen"]), granularity), {"visits": 0, "customers": set(), "new": set()})
+        b = buckets.setdefault(
+            trunc(local_naive(v["first_seen"]), granularity), {"visits": 0, "customers": set(), "new": set()}
+        )
         b["visits"] += 1
         b["customers"].add(v["customer_id"])
         if v["is_new"]:
             b["new"].add(v["customer_id"])
-    return {
-        k: (b["visits"], len(b["customers"]), len(b["new"])) for k, b in sorted(buckets.items())
-    } | {"_total": (len(inside), len({v["customer_id"] for v in inside}))}
+    return {k: (b["visits"], len(b["customers"]), len(b["new"])) for k, b in sorted(buckets.items())} | {
+        "_total": (len(inside), len({v["customer_id"] for v in inside}))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +83,12 @@ def report_shop(api: Api, pg_settings: Settings) -> dict[str, Any]:
     with psycopg.connect(pg_settings.database_url) as conn:
         for cid in customers:
             conn.execute("INSERT INTO customers (id, tenant_id) VALUES (%s, %s)", (cid, made["tenant"]["id"]))
-    return {"admin": made["admin"], "tenant": made["tenant"]["id"], "site": site["id"], "customers": customers}
+    return {
+        "admin": made["admin"],
+        "tenant": made["tenant"]["id"],
+        "site": site["id"],
+        "customers": customers,
+    }
 
 
 def seed(settings: Settings, shop: dict[str, Any], visits: list[dict[str, Any]]) -> None:
@@ -88,7 +98,15 @@ def seed(settings: Settings, shop: dict[str, Any], visits: list[dict[str, Any]])
             conn.execute(
                 "INSERT INTO visits (id, tenant_id, site_id, customer_id, first_seen, last_seen, sightings,"
                 " is_new_customer, gender) VALUES (gen_random_uuid(), %s, %s, %s, %s, %s, 1, %s, %s)",
-                (shop["tenant"], shop["site"], v["customer_id"], v["first_seen"], v["first_seen"], v["is_new"], v["gender"]),
+                (
+                    shop["tenant"],
+                    shop["site"],
+                    v["customer_id"],
+                    v["first_seen"],
+                    v["first_seen"],
+                    v["is_new"],
+                    v["gender"],
+                ),
             )
 
 
@@ -113,7 +131,10 @@ visit_sets = st.integers(0, 1).flatmap(
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=visit_sets, granularity=st.sampled_from(["hour", "day", "week", "month"]))
 def test_visitor_report_matches_reference(
-    report_shop: dict[str, Any], pg_settings: Settings, data: tuple[int, list[dict[str, Any]]], granularity: str
+    report_shop: dict[str, Any],
+    pg_settings: Settings,
+    data: tuple[int, list[dict[str, Any]]],
+    granularity: str,
 ) -> None:
     window, raw = data
     start, end = WINDOWS[window]
@@ -132,12 +153,21 @@ def test_visitor_report_matches_reference(
     got = report_shop["admin"].ok(
         "GET",
         "/v1/reports/visitors",
-        params={"granularity": granularity, "site_id": report_shop["site"], "from": q_start.isoformat(), "to": q_end.isoformat()},
+        params={
+            "granularity": granularity,
+            "site_id": report_shop["site"],
+            "from": q_start.isoformat(),
+            "to": q_end.isoformat(),
+        },
     )
     expected = reference(visits, granularity, q_start, q_end)
     total = expected.pop("_total")
     actual = {
-        datetime.fromisoformat(b["start"]).replace(tzinfo=None): (b["visits"], b["unique_visitors"], b["new_visitors"])
+        datetime.fromisoformat(b["start"]).replace(tzinfo=None): (
+            b["visits"],
+            b["unique_visitors"],
+            b["new_visitors"],
+        )
         for b in got["buckets"]
     }
     assert actual == expected
@@ -147,7 +177,12 @@ def test_visitor_report_matches_reference(
     dist = report_shop["admin"].ok(
         "GET",
         "/v1/reports/distribution",
-        params={"kind": "dow", "site_id": report_shop["site"], "from": q_start.isoformat(), "to": q_end.isoformat()},
+        params={
+            "kind": "dow",
+            "site_id": report_shop["site"],
+            "from": q_start.isoformat(),
+            "to": q_end.isoformat(),
+        },
     )
     inside = [v for v in visits if q_start <= v["first_seen"] < q_end]
     by_dow: dict[str, int] = defaultdict(int)
@@ -166,9 +201,18 @@ def test_distribution_new_vs_repeat_and_gender(report_shop: dict[str, Any], pg_s
         {"first_seen": at + timedelta(days=2), "customer_id": c[2], "is_new": False, "gender": None},
     ]
     seed(pg_settings, report_shop, visits)
-    params = {"site_id": report_shop["site"], "from": "2026-06-01T00:00:00+02:00", "to": "2026-06-08T00:00:00+02:00"}
-    nvr = report_shop["admin"].ok("GET", "/v1/reports/distribution", params={**params, "kind": "new_vs_repeat"})
-    assert {s["key"]: (s["visits"], s["unique_visitors"]) for s in nvr["slices"]} == {"new": (2, 2), "repeat": (2, 2)}
+    params = {
+        "site_id": report_shop["site"],
+        "from": "2026-06-01T00:00:00+02:00",
+        "to": "2026-06-08T00:00:00+02:00",
+    }
+    nvr = report_shop["admin"].ok(
+        "GET", "/v1/reports/distribution", params={**params, "kind": "new_vs_repeat"}
+    )
+    assert {s["key"]: (s["visits"], s["unique_visitors"]) for s in nvr["slices"]} == {
+        "new": (2, 2),
+        "repeat": (2, 2),
+    }
     gender = report_shop["admin"].ok("GET", "/v1/reports/distribution", params={**params, "kind": "gender"})
     assert {s["key"]: s["visits"] for s in gender["slices"]} == {"female": 2, "male": 1, "unknown": 1}
     daily = report_shop["admin"].ok("GET", "/v1/reports/visitors", params={**params, "granularity": "day"})

@@ -7,7 +7,8 @@ import uuid
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from appliance.recognition.policy import (
     MatchKind,
@@ -53,7 +54,13 @@ def test_decision_is_consistent_with_thresholds(scores: list[float], a: float, b
     t = Thresholds(match=max(a, b), uncertain=min(a, b))
     decision = decide([hit(uuid.uuid4(), s) for s in scores], t)
     top = max(scores)
-    expected = MatchKind.RETURNING if top >= t.match else MatchKind.UNCERTAIN if top >= t.uncertain else MatchKind.NEW
+    expected = (
+        MatchKind.RETURNING
+        if top >= t.match
+        else MatchKind.UNCERTAIN
+        if top >= t.uncertain
+        else MatchKind.NEW
+    )
     assert decision.kind is expected
 
 
@@ -61,8 +68,8 @@ def test_embedding_problems() -> None:
     v = [1.0] + [0.0] * 127
     assert embedding_problem(v, 128) is None
     assert "512" in (embedding_problem(v, 512) or "")
-    assert "NaN" in (embedding_problem([math.nan] + v[1:], 128) or "")
-    assert "normalised" in (embedding_problem([2.0] + v[1:], 128) or "")
+    assert "NaN" in (embedding_problem([math.nan, *v[1:]], 128) or "")
+    assert "normalised" in (embedding_problem([2.0, *v[1:]], 128) or "")
 
 
 def unit(rng: np.random.Generator) -> np.ndarray:
