@@ -101,9 +101,23 @@ INSERTS: dict[str, str] = {
     "merge_suggestions": "INSERT INTO merge_suggestions"
     " (tenant_id, customer_id, candidate_id, similarity, status, created_at)"
     " VALUES (%(tenant)s, %(customer)s, %(candidate)s, 0.6, 'open', now())",
+    "visit_rollups": "INSERT INTO visit_rollups"
+    " (id, tenant_id, site_id, granularity, bucket, visits, unique_visitors, new_visitors, refreshed_at)"
+    " VALUES (%(id)s, %(tenant)s, %(site)s, 'day', now()::timestamp + random() * interval '9999 days',"
+    " 1, 1, 1, now())",
+    "rollup_dirty": "INSERT INTO rollup_dirty (id, tenant_id, site_id, day)"
+    " VALUES (%(id)s, %(tenant)s, %(site)s, current_date + (random() * 99999)::int)",
 }
 # No API writes these yet: the owner seeds them (it is only seeding, never under test). In order.
-OWNER_SEEDED = ("visits", "sightings", "customer_exemplars", "staff_embeddings", "merge_suggestions")
+OWNER_SEEDED = (
+    "visits",
+    "sightings",
+    "customer_exemplars",
+    "staff_embeddings",
+    "merge_suggestions",
+    "visit_rollups",
+    "rollup_dirty",
+)
 
 
 @dataclass
@@ -342,6 +356,8 @@ REFERENCES = [
     ("staff_embeddings", "staff"),
     ("merge_suggestions", "customer"),
     ("merge_suggestions", "candidate"),
+    ("visit_rollups", "site"),
+    ("rollup_dirty", "site"),
 ]
 
 

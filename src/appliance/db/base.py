@@ -55,4 +55,6 @@ TENANT_SCOPED_TABLES: tuple[str, ...] = (
     "customer_exemplars",
     "staff_embeddings",
     "merge_suggestions",
+    "visit_rollups",
+    "rollup_dirty",
 )

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 PURGE_EVERY = timedelta(hours=6)
 STAFF_REFRESH_EVERY = timedelta(minutes=1)
 INDEX_FLUSH_EVERY = timedelta(seconds=10)
+ROLLUP_REFRESH_EVERY = timedelta(minutes=1)
 
 
 def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
@@ -30,8 +31,14 @@ def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
     async def index_flush() -> bool:
         return await services.recognition.flush_if_dirty()
 
+    async def rollup_refresh() -> int:
+        from appliance.domain.reports.rollups import refresh_all_tenants
+
+        return await refresh_all_tenants(services.db)
+
     return {
         "retention_purge": (PURGE_EVERY, retention_purge),
+        "rollup_refresh": (ROLLUP_REFRESH_EVERY, rollup_refresh),
         "staff_refresh": (STAFF_REFRESH_EVERY, staff_refresh),
         "index_flush": (INDEX_FLUSH_EVERY, index_flush),
     }

@@ -7,6 +7,7 @@ from appliance.db.models.camera import Camera
 from appliance.db.models.customer import Customer
 from appliance.db.models.exemplar import CustomerExemplar, StaffEmbedding
 from appliance.db.models.merge_suggestion import MergeSuggestion
+from appliance.db.models.rollup import RollupDirty, VisitRollup
 from appliance.db.models.sighting import Sighting
 from appliance.db.models.site import Site
 from appliance.db.models.staff import Staff
@@ -22,6 +23,7 @@ __all__ = [
     "Customer",
     "CustomerExemplar",
     "MergeSuggestion",
+    "RollupDirty",
     "Sighting",
     "Site",
     "Staff",
@@ -29,4 +31,5 @@ __all__ = [
     "Tenant",
     "User",
     "Visit",
+    "VisitRollup",
 ]

@@ -4,12 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, get
+import msgspec
+from litestar import Controller, get, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appliance.domain.auth.principal import MANAGERS, Principal
-from appliance.domain.reports import services
+from appliance.domain.auth.principal import ADMINS, MANAGERS, Principal
+from appliance.domain.reports import rollups, services
 from appliance.domain.reports.schemas import DistributionKind, DistributionReport, Granularity, VisitorReport
 
 From = Annotated[
@@ -52,3 +53,12 @@ class ReportController(Controller):
         """Visits split by new vs repeat, gender, or local day of week."""
         window = await services.resolve_window(session, principal, site_id, since, until)
         return await services.distribution(session, principal, kind, window)
+
+    @post("/refresh", operation_id="refreshReportRollups", opt={"roles": ADMINS}, status_code=200)
+    async def refresh(self, session: AsyncSession) -> RefreshResult:
+        """Recompute the report rollups of every site-day changed since the last refresh (on demand)."""
+        return RefreshResult(days_refreshed=await rollups.refresh(session))
+
+
+class RefreshResult(msgspec.Struct):
+    days_refreshed: int

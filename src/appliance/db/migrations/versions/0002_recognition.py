@@ -201,9 +201,7 @@ def downgrade() -> None:
     disable_rls(TABLES)
     for table in ("visits", "audit_log"):
         op.alter_column(table, "created_at", server_default=None)
-    op.drop_constraint(op.f("uq_visits_tenant_id_id"), "visits", type_="unique")
     op.drop_column("visits", "best_quality")
-    op.drop_constraint(op.f("uq_staff_tenant_id_id"), "staff", type_="unique")
     op.drop_index("ix_sightings_visit", table_name="sightings")
     op.drop_index(op.f("ix_sightings_tenant_id"), table_name="sightings")
     op.drop_index("ix_sightings_tenant_captured", table_name="sightings")
@@ -224,3 +222,6 @@ def downgrade() -> None:
     op.drop_index("ix_customer_exemplars_tenant_created", table_name="customer_exemplars")
     op.drop_index("ix_customer_exemplars_customer", table_name="customer_exemplars")
     op.drop_table("customer_exemplars")
+    # Last: the composite foreign keys of the dropped tables relied on these.
+    op.drop_constraint(op.f("uq_visits_tenant_id_id"), "visits", type_="unique")
+    op.drop_constraint(op.f("uq_staff_tenant_id_id"), "staff", type_="unique")
