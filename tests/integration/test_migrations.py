@@ -31,7 +31,9 @@ def test_downgrade_to_base_and_back(tmp_path: object) -> None:
     from appliance.db.migrate import run_migrations
 
     name = f"appliance_mig_{uuid.uuid4().hex[:8]}"
-    settings = load_settings(env={}, database_url=f"postgresql://postgres@127.0.0.1:5432/{name}", app_role=name)
+    settings = load_settings(
+        env={}, database_url=f"postgresql://postgres@127.0.0.1:5432/{name}", app_role=name
+    )
     run_migrations(settings)
     engine = make_sync_engine(settings.database_url)
     try:
