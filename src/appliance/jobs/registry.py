@@ -28,8 +28,8 @@ def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
     async def staff_refresh() -> int:
         return await services.recognition.staff.refresh_all()
 
-    async def index_flush() -> bool:
-        return await services.recognition.flush_if_dirty()
+    async def index_flush() -> int:
+        return await services.recognition.flush_vectors()
 
     async def rollup_refresh() -> int:
         from appliance.domain.reports.rollups import refresh_all_tenants

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from appliance.edge.vision import Vision
     from appliance.storage.base import ObjectStore
     from appliance.vectors.base import VectorIndex
-    from appliance.vectors.batcher import SearchBatcher
+    from appliance.vectors.pending import WriteBehindIndex
 
 
 class RecognitionRuntime:
@@ -32,47 +32,45 @@ class RecognitionRuntime:
         self.staff = StaffGallery(db)
         self._lock = asyncio.Lock()
         self._index: VectorIndex | None = None
-        self._batcher: SearchBatcher | None = None
+        self._vectors: WriteBehindIndex | None = None
         self._store: ObjectStore | None = None
         self._ingest: IngestService | None = None
         self._vision: Vision | None = None
         self.dim: int | None = None
-        self._dirty = False
 
-    def mark_dirty(self) -> None:
-        """Vectors were written: the next flush job seals them (searches on unflushed rows are slow)."""
-        self._dirty = True
-
-    async def flush_if_dirty(self) -> bool:
-        if not self._dirty or self._index is None:
-            return False
-        self._dirty = False
-        await asyncio.to_thread(self._index.flush)
-        return True
+    async def flush_vectors(self) -> int:
+        """Apply pending vector writes now (the write-behind also does it every second)."""
+        if self._vectors is None:
+            return 0
+        pending = self._vectors.pending_count()
+        await self._vectors.flush()
+        return pending
 
     async def index(self) -> VectorIndex:
         await self._ensure_index()
         assert self._index is not None
         return self._index
 
-    async def batcher(self) -> SearchBatcher:
+    async def vectors(self) -> WriteBehindIndex:
+        """The index as request handlers use it: batched searches, write-behind writes."""
         await self._ensure_index()
-        assert self._batcher is not None
-        return self._batcher
+        assert self._vectors is not None
+        return self._vectors
 
     async def _ensure_index(self) -> None:
-        if self._batcher is not None:
+        if self._vectors is not None:
             return
         async with self._lock:
-            if self._batcher is not None:
+            if self._vectors is not None:
                 return
             from appliance.vectors.batcher import SearchBatcher
             from appliance.vectors.factory import embedding_dim_from_settings, vector_index_from_settings
+            from appliance.vectors.pending import WriteBehindIndex
 
             dim = embedding_dim_from_settings(self.settings)
             index = await asyncio.to_thread(vector_index_from_settings, self.settings, dim)
             await asyncio.to_thread(index.ensure_collection)
-            self.dim, self._index, self._batcher = dim, index, SearchBatcher(index)
+            self.dim, self._index, self._vectors = dim, index, WriteBehindIndex(SearchBatcher(index))
 
     async def store(self) -> ObjectStore:
         if self._store is None:
@@ -87,11 +85,9 @@ class RecognitionRuntime:
         if self._ingest is None:
             from appliance.domain.events.services import IngestService
 
-            batcher = await self.batcher()
+            vectors = await self.vectors()
             assert self.dim is not None
-            self._ingest = IngestService(
-                self.db, batcher, self.staff, self.settings, self.dim, on_index_write=self.mark_dirty
-            )
+            self._ingest = IngestService(self.db, vectors, self.staff, self.settings, self.dim)
         return self._ingest
 
     async def tenant_created(self, tenant_id: uuid.UUID) -> None:
@@ -117,5 +113,7 @@ class RecognitionRuntime:
         return self._vision
 
     async def close(self) -> None:
+        if self._vectors is not None:
+            await self._vectors.close()
         if self._index is not None:
             await asyncio.to_thread(self._index.close)

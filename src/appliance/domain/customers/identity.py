@@ -281,28 +281,26 @@ class IdentityService:
 
     async def merge(self, target_id: uuid.UUID, source_ids: list[uuid.UUID]) -> Customer:
         async with self.db.transaction(self.tenant_id) as session:
-            vectors, dropped = await merge_customers(
+            items, dropped = await merge_customers(
                 session, self.principal, self.tenant_id, target_id, source_ids
             )
             customer = await session.get(Customer, target_id)
-        batcher = await self.recognition.batcher()
+        vectors = await self.recognition.vectors()
         for source in dropped:
-            await batcher.delete_customer(self.tenant_id, source)
-        await batcher.upsert(self.tenant_id, vectors)
-        self.recognition.mark_dirty()
+            await vectors.delete_customer(self.tenant_id, source)
+        await vectors.upsert(self.tenant_id, items)
         assert customer is not None
         return customer
 
     async def split(self, customer_id: uuid.UUID, sighting_ids: list[uuid.UUID]) -> Customer:
         async with self.db.transaction(self.tenant_id) as session:
-            new, vectors, removed = await split_customer(
+            new, items, removed = await split_customer(
                 session, self.principal, self.tenant_id, customer_id, sighting_ids
             )
-        batcher = await self.recognition.batcher()
+        vectors = await self.recognition.vectors()
         if removed:
-            await batcher.delete(self.tenant_id, removed)
-        await batcher.upsert(self.tenant_id, vectors)
-        self.recognition.mark_dirty()
+            await vectors.delete(self.tenant_id, removed)
+        await vectors.upsert(self.tenant_id, items)
         return new
 
     async def erase(self, customer_id: uuid.UUID) -> ErasureReport:
@@ -313,9 +311,8 @@ class IdentityService:
         async with self.db.transaction(self.tenant_id) as session:
             found = await erase_customer(session, self.principal, self.tenant_id, customer_id)
         keys: list[str] = found["keys"]
-        batcher = await self.recognition.batcher()
-        await batcher.delete_customer(self.tenant_id, customer_id)
-        self.recognition.mark_dirty()
+        vectors = await self.recognition.vectors()
+        await vectors.delete_customer(self.tenant_id, customer_id)
         store = await self.recognition.store()
         for key in keys:
             await asyncio.to_thread(store.delete, RAW_BUCKET, key)
@@ -324,7 +321,7 @@ class IdentityService:
             for bucket in (RAW_BUCKET, DERIVED_BUCKET):
                 if await asyncio.to_thread(store.exists, bucket, key):
                     objects_remaining += 1
-        vectors_remaining = await batcher.count_customer(self.tenant_id, customer_id)
+        vectors_remaining = await vectors.count_customer(self.tenant_id, customer_id)
         report = ErasureReport(
             customer_id=customer_id,
             visits=found["counts"]["visits"],

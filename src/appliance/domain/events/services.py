@@ -13,11 +13,11 @@ Concurrency rules:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -49,13 +49,14 @@ from appliance.recognition.staff import StaffGallery
 from appliance.vectors.base import SearchHit, VectorItem
 
 if TYPE_CHECKING:
-    from appliance.vectors.batcher import SearchBatcher
+    from appliance.vectors.pending import WriteBehindIndex
 
 log = logging.getLogger("appliance.ingest")
 EVENTS_CHANNEL = "appliance_events"
-# Exemplars younger than this are re-checked in PostgreSQL before creating a customer:
-# the index may not serve them yet.
-RECENT_WINDOW = timedelta(minutes=2)
+# Exemplars younger than this are re-checked in PostgreSQL before creating a customer: another
+# API process may not have flushed them to the index yet (its write-behind flushes every
+# second). This process's own pending vectors are searched in memory.
+RECENT_WINDOW = timedelta(seconds=15)
 TOP_K = 5
 
 
@@ -73,18 +74,17 @@ class IngestService:
     def __init__(
         self,
         db: Database,
-        batcher: SearchBatcher,
+        vectors: WriteBehindIndex,
         staff: StaffGallery,
         settings: Settings,
         dim: int,
-        on_index_write: Callable[[], None] = lambda: None,
     ) -> None:
-        self.on_index_write = on_index_write
         self.db = db
-        self.batcher = batcher
+        self.vectors = vectors
         self.staff = staff
         self.settings = settings
         self.dim = dim
+        self._tenant_locks: dict[uuid.UUID, asyncio.Lock] = {}
         self.thresholds = Thresholds(match=settings.match_threshold, uncertain=settings.uncertain_threshold)
 
     # -- validation ------------------------------------------------------------------------
@@ -118,17 +118,20 @@ class IngestService:
         if event.is_staff_local or staff_id is not None:
             return await self._record_staff(tenant_id, event, staff_id)
 
-        hits = await self.batcher.search(tenant_id, event.embedding, TOP_K)
+        hits = await self.vectors.search(tenant_id, event.embedding, TOP_K)
         decision = decide(hits, self.thresholds)
-        answer, added, removed = await self._record_customer(tenant_id, event, vector, decision, hits)
+        created = False
+        if decision.kind is MatchKind.NEW:
+            decision, created = await self._resolve_new(tenant_id, event, vector, decision)
+        answer, added, removed = await self._record_customer(
+            tenant_id, event, vector, decision, hits, created
+        )
         # The index follows PostgreSQL only after the commit: a failed transaction leaves it
         # untouched, and a crash in between is repaired by `appliance reindex`.
         if removed:
-            await self.batcher.delete(tenant_id, removed)
+            await self.vectors.delete(tenant_id, removed)
         if added:
-            await self.batcher.upsert(tenant_id, added)
-        if added or removed:
-            self.on_index_write()
+            await self.vectors.upsert(tenant_id, added)
         return answer
 
     async def _stored_answer(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> FaceMatch | None:
@@ -173,18 +176,12 @@ class IngestService:
         vector: np.ndarray[Any, Any],
         decision: Decision,
         hits: list[SearchHit],
+        created: bool,
     ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID]]:
         async with self.db.transaction(tenant_id) as session:
             await self._check_camera(session, event)
-            is_new = False
+            is_new = created
             customer: Customer | None = None
-            if decision.kind is MatchKind.NEW:
-                await session.execute(select(func.pg_advisory_xact_lock(tenant_lock_key(tenant_id))))
-                recent_id, recent_score = await self._recent_match(session, vector)
-                if recent_id is not None and recent_score >= self.thresholds.match:
-                    decision = Decision(
-                        kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score
-                    )
             if decision.customer_id is not None:
                 customer = await self._lock_customer(session, decision.customer_id)
                 if customer is None:  # erased between search and now: treat as new
@@ -211,12 +208,62 @@ class IngestService:
             if not await self._insert_sighting(session, tenant_id, event, answer, customer.id):
                 await session.rollback()
                 return await self._replay(tenant_id, event.event_id), [], []
-            added, removed = await self._update_exemplars(session, tenant_id, customer, event, vector)
+            added, removed = (
+                ([], [])
+                if created
+                else await self._update_exemplars(session, tenant_id, customer, event, vector)
+            )
             self._update_customer(customer, event, is_new)
             if uncertain:
                 await self._suggest_merge(session, tenant_id, customer.id, event, hits)
             await self._notify(session, tenant_id, event, answer)
         return answer, added, removed
+
+    async def _resolve_new(
+        self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, vector: np.ndarray[Any, Any], first: Decision
+    ) -> tuple[Decision, bool]:
+        """Create the customer for a face nobody matched — once, even when the same new person
+        arrives in several concurrent requests or API processes.
+
+        One short transaction under a per-tenant lock (an asyncio lock in this process, a
+        PostgreSQL advisory lock across processes): re-check what committed while waiting (this
+        process's pending vectors in memory, other processes' recent exemplars in PostgreSQL),
+        then insert the customer with its first exemplar and put the vector in the pending
+        index before the commit releases the lock. The visit and sighting follow in the main
+        transaction; should that fail, a retry of the event finds this customer and completes it.
+        """
+        lock = self._tenant_locks.setdefault(tenant_id, asyncio.Lock())
+        async with lock, self.db.transaction(tenant_id) as session:
+            await self._check_camera(session, event)
+            await session.execute(select(func.pg_advisory_xact_lock(tenant_lock_key(tenant_id))))
+            again = decide(self.vectors.search_pending(tenant_id, event.embedding, TOP_K), self.thresholds)
+            if again.kind is not MatchKind.NEW:
+                return again, False
+            recent_id, recent_score = await self._recent_match(session, vector)
+            if recent_id is not None and recent_score >= self.thresholds.match:
+                return Decision(
+                    kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score
+                ), False
+            customer = Customer(
+                id=uuid.uuid4(), tenant_id=tenant_id, visit_count=0, exemplar_count=1, tags=[]
+            )
+            session.add(customer)
+            await session.flush()
+            exemplar = CustomerExemplar(
+                id=uuid.uuid4(),
+                tenant_id=tenant_id,
+                customer_id=customer.id,
+                sighting_id=event.event_id,
+                embedding=list(event.embedding),
+                quality=event.quality,
+                created_at=utcnow(),
+            )
+            session.add(exemplar)
+            await session.flush()
+            await self.vectors.upsert(
+                tenant_id, [VectorItem(id=exemplar.id, customer_id=customer.id, vector=list(event.embedding))]
+            )
+        return Decision(kind=MatchKind.NEW, customer_id=customer.id, similarity=first.similarity), True
 
     async def _replay(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> FaceMatch:
         stored = await self._stored_answer(tenant_id, event_id)
@@ -227,11 +274,13 @@ class IngestService:
     async def _recent_match(
         self, session: AsyncSession, vector: np.ndarray[Any, Any]
     ) -> tuple[uuid.UUID | None, float]:
+        # Only customers created recently can be missing from the index; older customers'
+        # new exemplars do not decide "new or not" (their older exemplars are indexed).
         since = utcnow() - RECENT_WINDOW
         rows = await session.execute(
-            select(CustomerExemplar.customer_id, CustomerExemplar.embedding).where(
-                CustomerExemplar.created_at >= since
-            )
+            select(CustomerExemplar.customer_id, CustomerExemplar.embedding)
+            .join(Customer, Customer.id == CustomerExemplar.customer_id)
+            .where(Customer.created_at >= since, CustomerExemplar.created_at >= since)
         )
         gallery = [(cid, as_vector(emb)) for cid, emb in rows]
         return best_match(vector, gallery)
