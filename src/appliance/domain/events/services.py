@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ EVENTS_CHANNEL = "appliance_events"
 # API process may not have flushed them to the index yet (its write-behind flushes every
 # second). This process's own pending vectors are searched in memory.
 RECENT_WINDOW = timedelta(seconds=15)
+RECENT_CACHE = 50_000
 TOP_K = 5
 
 
@@ -85,6 +87,8 @@ class IngestService:
         self.settings = settings
         self.dim = dim
         self._tenant_locks: dict[uuid.UUID, asyncio.Lock] = {}
+        # Recently created first exemplars (id → (customer, vector)), oldest first.
+        self._created: OrderedDict[uuid.UUID, tuple[uuid.UUID, np.ndarray[Any, Any]]] = OrderedDict()
         self.thresholds = Thresholds(match=settings.match_threshold, uncertain=settings.uncertain_threshold)
 
     # -- validation ------------------------------------------------------------------------
@@ -260,6 +264,7 @@ class IngestService:
             )
             session.add(exemplar)
             await session.flush()
+            self._remember(exemplar.id, customer.id, vector)
             await self.vectors.upsert(
                 tenant_id, [VectorItem(id=exemplar.id, customer_id=customer.id, vector=list(event.embedding))]
             )
@@ -274,16 +279,35 @@ class IngestService:
     async def _recent_match(
         self, session: AsyncSession, vector: np.ndarray[Any, Any]
     ) -> tuple[uuid.UUID | None, float]:
-        # Only customers created recently can be missing from the index; older customers'
-        # new exemplars do not decide "new or not" (their older exemplars are indexed).
+        """Best match among exemplars of customers created in the last ``RECENT_WINDOW``.
+
+        Only recently created customers can be missing from the index. Exemplars this process
+        created are known in memory; only other processes' embeddings are read (parsing REAL[]
+        arrays is the expensive part)."""
         since = utcnow() - RECENT_WINDOW
-        rows = await session.execute(
-            select(CustomerExemplar.customer_id, CustomerExemplar.embedding)
-            .join(Customer, Customer.id == CustomerExemplar.customer_id)
-            .where(Customer.created_at >= since, CustomerExemplar.created_at >= since)
-        )
-        gallery = [(cid, as_vector(emb)) for cid, emb in rows]
+        rows = (
+            await session.execute(
+                select(CustomerExemplar.id, CustomerExemplar.customer_id)
+                .join(Customer, Customer.id == CustomerExemplar.customer_id)
+                .where(Customer.created_at >= since, CustomerExemplar.created_at >= since)
+            )
+        ).all()
+        unknown = [exemplar_id for exemplar_id, _ in rows if exemplar_id not in self._created]
+        if unknown:
+            fetched = await session.execute(
+                select(CustomerExemplar.id, CustomerExemplar.customer_id, CustomerExemplar.embedding).where(
+                    CustomerExemplar.id.in_(unknown)
+                )
+            )
+            for exemplar_id, customer_id, embedding in fetched:
+                self._remember(exemplar_id, customer_id, as_vector(embedding))
+        gallery = [self._created[exemplar_id] for exemplar_id, _ in rows if exemplar_id in self._created]
         return best_match(vector, gallery)
+
+    def _remember(self, exemplar_id: uuid.UUID, customer_id: uuid.UUID, vector: np.ndarray[Any, Any]) -> None:
+        self._created[exemplar_id] = (customer_id, vector)
+        while len(self._created) > RECENT_CACHE:
+            self._created.popitem(last=False)
 
     async def _lock_customer(self, session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
         result = await session.execute(select(Customer).where(Customer.id == customer_id).with_for_update())
