@@ -67,7 +67,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     milvus_token: str | None = None
     milvus_collection: str = "face_embeddings"
     milvus_nlist: int = 128
-    milvus_nprobe: int = 16
+    milvus_nprobe: int = 32
 
     # -- object store ----------------------------------------------------------------------
     s3_endpoint: str | None = None

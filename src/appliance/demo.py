@@ -1,27 +1,45 @@
-"""``make demo``: migrate, seed a demo tenant, start the API, drive it over HTTP, print what it holds.
+"""``appliance demo`` / ``make demo``: the whole product on one machine, in about a minute.
 
-The recognition pipeline (video → edge → visits → reports) joins this demo with its issues;
-today it proves the foundation end to end: database + RLS, CLI bootstrap, tokens, CRUD.
+1. migrate the database (``APPLIANCE_DATABASE_URL``, default local) and create a demo tenant
+   (visit gap 1 minute), a tenant admin, then over HTTP a site, a camera and an edge API key;
+2. start the API (``python -m appliance serve``) on a free port, with Milvus Lite and the local
+   object store in the demo data dir, and the embedding dimension read from the embedder model;
+3. build a "store camera" video from a folder of face photos (each person ~2 s, gaps, several
+   people, some coming back after more than the visit gap → repeat visits) — or take ``--video``
+   / a live ``--source``;
+4. run the edge worker on it against the API: every face goes through the real detector, quality
+   gate, embedder, attribute models, tracker, on-disk queue and HTTP delivery;
+5. print the visits, the hourly visitors report, the new-vs-repeat split and a verdict.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
-from appliance.config import load_settings
+from appliance.config import Settings, load_settings
 
 console = Console()
 DEMO_PASSWORD = "demo-password"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_FACES = REPO_ROOT / ".." / "shared" / "faces"
+DEFAULT_MODELS = REPO_ROOT / ".." / "shared" / "models"
+VISIT_GAP_MINUTES = 1
 
 
 def _free_port() -> int:
@@ -31,78 +49,291 @@ def _free_port() -> int:
         return port
 
 
-def _cli(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "appliance", *args], check=True, capture_output=True, text=True, env=os.environ
+def resolve_models_dir(settings: Settings) -> Path:
+    """The configured models dir when it holds the detector, else ``../shared/models`` (dev box)."""
+    from appliance.edge.vision import DETECTOR_FILE
+
+    configured = Path(settings.models_dir)
+    if (configured / DETECTOR_FILE).is_file() or not (DEFAULT_MODELS / DETECTOR_FILE).is_file():
+        return configured.resolve()
+    return DEFAULT_MODELS.resolve()
+
+
+def demo_env(settings: Settings, data_dir: Path, models_dir: Path, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for key in (
+        "APPLIANCE_EMBEDDING_DIM",
+        "APPLIANCE_MILVUS_URI",
+        "APPLIANCE_S3_ENDPOINT",
+        "APPLIANCE_PUBLIC_URL",
+    ):
+        env.pop(key, None)  # embedded defaults: dim from the model, Milvus Lite, local object store
+    env.update(
+        {
+            "APPLIANCE_DATABASE_URL": settings.database_url,
+            "APPLIANCE_DATA_DIR": str(data_dir),
+            "APPLIANCE_MODELS_DIR": str(models_dir),
+            "APPLIANCE_HOST": "127.0.0.1",
+            "APPLIANCE_PORT": str(port),
+            "APPLIANCE_LOG_LEVEL": "WARNING",
+        }
     )
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance", *args], check=False, capture_output=True, text=True, env=env
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"appliance {' '.join(args[:2])} failed:\n{result.stderr or result.stdout}")
     return result.stdout
 
 
-def main() -> None:
+def run(
+    *,
+    faces: Path | None = None,
+    video: Path | None = None,
+    source: str | None = None,
+    seconds: float = 60.0,
+    data_dir: Path | None = None,
+    width: int = 1280,
+    height: int = 720,
+) -> int:
+    started = time.monotonic()
     settings = load_settings()
-    console.rule("[bold]appliance demo")
-    console.print(f"database: {settings.database_url.split('@')[-1]}")
-    _cli("migrate")
-    import json
-
-    suffix = uuid.uuid4().hex[:6]
-    tenant = json.loads(_cli("admin", "create-tenant", f"Demo Retail {suffix}", "--json"))
-    _cli(
-        "admin",
-        "create-user",
-        "--username",
-        f"demo-admin-{suffix}",
-        "--password",
-        DEMO_PASSWORD,
-        "--role",
-        "tenant_admin",
-        "--tenant",
-        tenant["id"],
-        "--json",
-    )
+    data = (data_dir or Path(settings.data_dir) / "demo").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    models = resolve_models_dir(settings)
     port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "serve", "--port", str(port)],
-        env={**os.environ, "APPLIANCE_LOG_LEVEL": "WARNING"},
+    env = demo_env(settings, data, models, port)
+    suffix = uuid.uuid4().hex[:6]
+    console.rule("[bold]appliance demo")
+    console.print(f"database {settings.database_url.split('@')[-1]} · data {data} · models {models}")
+
+    _cli(env, "migrate")
+    tenant = json.loads(
+        _cli(
+            env,
+            "admin",
+            "create-tenant",
+            f"Demo Retail {suffix}",
+            "--visit-gap-minutes",
+            str(VISIT_GAP_MINUTES),
+            "--json",
+        )
     )
+    username = f"demo-admin-{suffix}"
+    _cli(
+        env, "admin", "create-user", "--username", username, "--password", DEMO_PASSWORD,
+        "--role", "tenant_admin", "--tenant", tenant["id"], "--json",
+    )  # fmt: skip
+
+    plan_info = None
+    if source is None and video is None:
+        from appliance.edge.videogen import people_in, plan_visits, write_video
+
+        folder = (faces or DEFAULT_FACES).resolve()
+        if not folder.is_dir():
+            raise SystemExit(f"no face photos at {folder} (pass --faces DIR, --video FILE or --source URL)")
+        people = people_in(folder)
+        returning = [p for p in people if len(people[p]) > 1][1::2][:3]
+        plan = plan_visits(people, returning=returning, away_seconds=VISIT_GAP_MINUTES * 60 + 5)
+        with console.status("building the demo video"):
+            plan_info = write_video(plan, data / f"demo-{suffix}.mp4", width=width, height=height)
+        video = plan_info.path
+        people_count = len(plan_info.people)
+        console.print(
+            f"video {video.name}: {plan_info.duration:.0f} s {width}x{height}, {people_count} people, "
+            f"{len(plan_info.appearances)} appearances ({', '.join(returning)} come back after "
+            f"{VISIT_GAP_MINUTES * 60 + 5} s)"
+        )
+    camera_source = source or str(Path(str(video)).resolve())
+
+    log_path = data / "api.log"
+    with log_path.open("ab") as server_log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "appliance", "serve", "--port", str(port)],
+            env=env,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=10) as http:
-            _wait_ready(http)
-            token = http.post(
-                "/v1/auth/token",
-                json={
-                    "grant_type": "password",
-                    "username": f"demo-admin-{suffix}",
-                    "password": DEMO_PASSWORD,
-                },
-            ).json()["access_token"]
+        with httpx.Client(base_url=base, timeout=30) as http:
+            _wait_ready(http, server, log_path)
+            token = _ok(
+                http.post(
+                    "/v1/auth/token",
+                    json={"grant_type": "password", "username": username, "password": DEMO_PASSWORD},
+                )
+            )["access_token"]
             http.headers["Authorization"] = f"Bearer {token}"
             site = _ok(http.post("/v1/sites", json={"name": "Flagship", "timezone": "Europe/Berlin"}))
-            _ok(
+            camera = _ok(
                 http.post(
-                    "/v1/cameras",
-                    json={"site_id": site["id"], "name": "Entrance", "source": "rtsp://127.0.0.1/entrance"},
+                    "/v1/cameras", json={"site_id": site["id"], "name": "Entrance", "source": camera_source}
                 )
             )
-            _ok(http.post("/v1/staff", json={"name": "Store staff", "site_ids": [site["id"]]}))
             key = _ok(http.post("/v1/api-keys", json={"site_id": site["id"], "name": "entrance edge"}))
-            worker = _ok(
-                http.post("/v1/auth/token", json={"grant_type": "api_key", "api_key": key["api_key"]})
+            console.print(f"API {base} · tenant {tenant['id']} · camera {camera['id']} → {camera_source}")
+
+            window_start = datetime.now(UTC) - timedelta(seconds=_video_seconds(video) + 60)
+            summary = _run_edge(
+                base, key["api_key"], settings, models, data / f"edge-queue-{suffix}.sqlite3", source, seconds
             )
-            _print_table("sites", _ok(http.get("/v1/sites"))["items"], ["name", "timezone", "id"])
-            _print_table("cameras", _ok(http.get("/v1/cameras"))["items"], ["name", "source", "enabled"])
-            _print_table("audit", _ok(http.get("/v1/audit"))["items"], ["action", "actor_role", "target_id"])
-            console.print(f"worker token issued for key {key['id']} (expires in {worker['expires_in']} s)")
-            console.print(f"[green]demo ok[/] — API at {base} (stopped now); tenant {tenant['id']}")
+            window_end = datetime.now(UTC) + timedelta(minutes=1)
+            _report(http, site, window_start, window_end, plan_info, summary)
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    console.print(
+        f"[dim]demo finished in {time.monotonic() - started:.0f} s (API stopped; log {log_path})[/]"
+    )
+    return 0
 
 
-def _wait_ready(http: httpx.Client, timeout: float = 30) -> None:
+def _run_edge(
+    api: str, api_key: str, settings: Settings, models: Path, queue: Path, source: str | None, seconds: float
+) -> dict[str, Any]:
+    import msgspec
+
+    from appliance.edge.settings import load_edge_settings
+    from appliance.edge.worker import EdgeWorker
+
+    logging.getLogger("appliance.edge").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    worker = EdgeWorker(
+        api_url=api,
+        api_key=api_key,
+        settings=msgspec.structs.replace(settings, models_dir=str(models)),
+        edge=load_edge_settings(queue_path=str(queue)),
+    )
+    result: dict[str, int] = {}
+    thread = threading.Thread(target=lambda: result.setdefault("code", worker.run()), daemon=True)
+    thread.start()
+    begun = time.monotonic()
+    m = worker.metrics
+    with Live(console=console, refresh_per_second=4, transient=True) as live:
+        while thread.is_alive():
+            if source is not None and time.monotonic() - begun > seconds:
+                worker.request_stop()
+            frames = sum(m.value("edge_frames_total", {"camera": c.spec.camera_id}) for c in worker.cameras)
+            faces = m.value("edge_faces_detected_total", _one(worker))
+            live.update(
+                f"edge: {frames:.0f} frames · {faces:.0f} faces · "
+                f"{m.value('edge_events_queued_total'):.0f} events queued · "
+                f"{m.value('edge_events_sent_total'):.0f} sent · {time.monotonic() - begun:.0f} s"
+            )
+            thread.join(0.25)
+    if result.get("code", 1) != 0:
+        raise SystemExit(f"the edge worker failed (exit {result.get('code')}); see the log above")
+    rejected = {
+        reason: int(m.value("edge_face_rejections_total", {"reason": reason}))
+        for reason in ("small", "low_score", "roll", "yaw", "blur")
+    }
+    faces = int(m.value("edge_faces_detected_total", _one(worker)))
+    console.print(
+        f"edge: {worker.summary.get('frames')} frames analysed, {faces} faces, "
+        f"rejected by the quality gate {rejected}, {worker.summary.get('events_queued')} events → "
+        f"{int(m.value('edge_events_sent_total'))} delivered in {worker.summary.get('seconds')} s"
+    )
+    return worker.summary
+
+
+def _video_seconds(video: Path | None) -> float:
+    """A file is replayed as if it ended now: the report window must reach back its length."""
+    if video is None:
+        return 0.0
+    import cv2
+
+    from appliance.edge.capture import file_duration
+
+    capture = cv2.VideoCapture(str(video))
+    try:
+        return file_duration(capture)
+    finally:
+        capture.release()
+
+
+def _one(worker: Any) -> dict[str, str]:
+    return {"camera": worker.cameras[0].spec.camera_id} if worker.cameras else {}
+
+
+def _report(
+    http: httpx.Client,
+    site: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    plan_info: Any,
+    summary: dict[str, Any],
+) -> None:
+    visits = _ok(http.get("/v1/visits", params={"site_id": site["id"], "limit": 200}))["items"]
+    customers: dict[str, int] = {}
+    table = Table(
+        "first seen (UTC)", "last seen", "customer", "sightings", "new?", "gender", "age", title="visits"
+    )
+    for visit in sorted(visits, key=lambda v: v["first_seen"]):
+        customers.setdefault(visit["customer_id"], len(customers) + 1)
+        table.add_row(
+            visit["first_seen"][11:19],
+            visit["last_seen"][11:19],
+            f"#{customers[visit['customer_id']]} {visit['customer_id'][:8]}",
+            str(visit["sightings"]),
+            "new" if visit["is_new_customer"] else "[cyan]repeat[/]",
+            str(visit.get("gender") or "-"),
+            f"{visit['age']:.0f}" if visit.get("age") is not None else "-",
+        )
+    console.print(table)
+
+    window = {"site_id": site["id"], "from": start.isoformat(), "to": end.isoformat()}
+    report = _ok(http.get("/v1/reports/visitors", params={**window, "granularity": "hour"}))
+    hourly = Table(
+        "hour (site time)", "visits", "unique visitors", "new visitors", title="visitors report (hourly)"
+    )
+    for bucket in report["buckets"]:
+        hourly.add_row(
+            bucket["start"][:16],
+            str(bucket["visits"]),
+            str(bucket["unique_visitors"]),
+            str(bucket["new_visitors"]),
+        )
+    hourly.add_row(
+        "total", str(report["total_visits"]), str(report["total_unique_visitors"]), "", style="bold"
+    )
+    console.print(hourly)
+
+    split = _ok(http.get("/v1/reports/distribution", params={**window, "kind": "new_vs_repeat"}))
+    dist = Table("kind", "visits", "unique visitors", title="new vs repeat")
+    for piece in split["slices"]:
+        dist.add_row(piece["key"], str(piece["visits"]), str(piece["unique_visitors"]))
+    console.print(dist)
+
+    found = len(customers)
+    if plan_info is not None:
+        people = len(plan_info.people)
+        expected_visits = len(plan_info.appearances)
+        ok = found == people and len(visits) == expected_visits
+        mark = "[bold green]✔[/]" if ok else "[bold red]✘[/]"
+        console.print(
+            f"{mark} {found} customers found for {people} people in the video; {len(visits)} visits for "
+            f"{expected_visits} appearances ({expected_visits - people} repeat visits expected); "
+            f"{summary.get('events_queued')} events sent"
+        )
+    else:
+        console.print(f"{found} customers, {len(visits)} visits from {summary.get('events_queued')} events")
+
+
+def _wait_ready(
+    http: httpx.Client, server: subprocess.Popen[bytes], log_path: Path, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the API exited ({server.returncode}):\n{log_path.read_text()[-3000:]}")
         try:
             if http.get("/readyz").status_code == 200:
                 return
@@ -120,11 +351,8 @@ def _ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-def _print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    table = Table(*columns, title=title)
-    for row in rows:
-        table.add_row(*(str(row.get(c)) for c in columns))
-    console.print(table)
+def main() -> None:
+    raise SystemExit(run())
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from appliance.cli import admin, purge, server
+from appliance.cli import admin, demo, edge, models, purge, reindex, server
 
 app = typer.Typer(
     name="appliance",
@@ -13,7 +13,10 @@ app = typer.Typer(
         "serve: run the API and dashboard. migrate: create/upgrade the database. "
         "openapi: write the OpenAPI document. config: show the effective settings. "
         "admin: create tenants, users and edge API keys. "
-        "purge: delete raw snapshots past retention (for cron)."
+        "purge: delete raw snapshots past retention (for cron). "
+        "models: list/pull/verify model packs. edge: run the camera worker. "
+        "demo: the whole pipeline on a video of real faces. "
+        "reindex: rebuild the vector index from PostgreSQL."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -21,6 +24,10 @@ app = typer.Typer(
 )
 server.register(app)
 purge.register(app)
+reindex.register(app)
+models.register(app)
+edge.register(app)
+demo.register(app)
 app.add_typer(admin.app, name="admin")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from appliance.edge.detect import Image
-from appliance.edge.embed import Embeddings, arcface_input, l2_normalise, model_output_dim
+from appliance.edge.embed import INPUTS, Embeddings, l2_normalise, model_output_dim, normalisation_for
 
 
 class CoreMLEmbedder:  # pragma: no cover - exercised on macOS only
@@ -29,9 +29,10 @@ class CoreMLEmbedder:  # pragma: no cover - exercised on macOS only
         )
         self.name = onnx_path.stem
         self.version = "coreml"
+        self._prepare = INPUTS[normalisation_for(onnx_path)]
 
     def embed(self, chips: Sequence[Image]) -> Embeddings:
         if not chips:
             return np.zeros((0, self.dim), dtype=np.float32)
-        rows = [self._model.predict({self._input: arcface_input([chip])})[self._output] for chip in chips]
+        rows = [self._model.predict({self._input: self._prepare([chip])})[self._output] for chip in chips]
         return l2_normalise(np.concatenate([np.asarray(r).reshape(1, -1) for r in rows]))

@@ -74,11 +74,34 @@ def arcface_input(chips: Sequence[Image]) -> npt.NDArray[np.float32]:
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
 
 
+def raw_rgb_input(chips: Sequence[Image]) -> npt.NDArray[np.float32]:
+    """BGR uint8 chips → RGB, raw 0..255, NCHW float32 (OpenCV SFace convention)."""
+    batch = np.stack([chip[:, :, ::-1] for chip in chips]).astype(np.float32)
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+
+INPUTS = {"arcface": arcface_input, "raw": raw_rgb_input}
+
+
+def normalisation_for(model_path: Path) -> str:
+    """How the model wants its pixels: from the model-pack manifest, ArcFace's by default."""
+    from appliance.edge.models import MANIFEST
+
+    for pack in MANIFEST:
+        if pack.role == "embedder" and pack.file == model_path.name:
+            return pack.normalisation
+    return "arcface"
+
+
 class OnnxEmbedder:
     backend = "onnxruntime"
 
     def __init__(
-        self, model_path: Path, providers: Sequence[str] = ("CPUExecutionProvider",), threads: int = 1
+        self,
+        model_path: Path,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        threads: int = 1,
+        normalisation: str | None = None,
     ) -> None:
         import onnxruntime
 
@@ -96,11 +119,17 @@ class OnnxEmbedder:
         self.name = model_path.stem
         self.version = str(self._session.get_modelmeta().version or 1)
         self.providers = tuple(self._session.get_providers())
+        self.normalisation = normalisation or normalisation_for(model_path)
+        if self.normalisation not in INPUTS:
+            raise ValueError(
+                f"unknown input normalisation {self.normalisation!r}; one of {', '.join(INPUTS)}"
+            )
+        self._prepare = INPUTS[self.normalisation]
 
     def embed(self, chips: Sequence[Image]) -> Embeddings:
         if not chips:
             return np.zeros((0, self.dim), dtype=np.float32)
-        output = self._session.run(None, {self._input: arcface_input(chips)})[0]
+        output = self._session.run(None, {self._input: self._prepare(chips)})[0]
         return l2_normalise(np.asarray(output))
 
 

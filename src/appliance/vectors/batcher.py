@@ -36,6 +36,7 @@ class _Pending:
 @dataclass
 class _Batch:
     tenant_id: uuid.UUID
+    loop: asyncio.AbstractEventLoop
     items: list[_Pending] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
 
@@ -69,8 +70,8 @@ class SearchBatcher:
         future: asyncio.Future[list[SearchHit]] = loop.create_future()
         key = (id(loop), tenant_id)
         batch = self._batches.get(key)
-        if batch is None:
-            batch = self._batches[key] = _Batch(tenant_id)
+        if batch is None or batch.loop is not loop:  # (a dead loop's id can be reused)
+            batch = self._batches[key] = _Batch(tenant_id, loop)
             if self.max_batch > 1:
                 batch.timer = loop.call_later(self.max_wait, self._dispatch, key, batch)
         batch.items.append(_Pending(vector, top_k, future))
@@ -117,12 +118,13 @@ class SearchBatcher:
 
     async def drain(self) -> None:
         """Send every waiting batch now and wait until all in-flight searches finish."""
-        loop_id = id(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         for key, batch in list(self._batches.items()):
-            if key[0] == loop_id:
+            if batch.loop is loop:
                 self._dispatch(key, batch)
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        tasks = [task for task in self._tasks if task.get_loop() is loop]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- writes and other index calls, off the event loop ----------------------------------
 

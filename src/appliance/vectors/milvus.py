@@ -12,6 +12,7 @@ Every method is blocking: call them from a worker thread in async code (``Search
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -31,8 +32,10 @@ UUID_LENGTH = 36
 METRIC = "IP"
 WRITE_CHUNK = 1000
 """Rows per upsert RPC (1000 x 512-D float32 = 2 MB, far below the 64 MB gRPC limit)."""
-LITE_AUTO_FLUSH_ROWS = 256
-"""Lite searches un-flushed rows by brute force in Python (~10 us per row per call): flush early."""
+LITE_AUTO_FLUSH_VALUES = 32_768
+"""Lite searches un-flushed rows by brute force after converting them from Python lists, at
+~0.1 us per float per search call (bench/bench_vectors.py): auto-flush once the un-flushed rows
+hold this many floats (64 rows at 512-D, 256 at 128-D), which bounds that cost to a few ms."""
 CONSISTENCY = "Bounded"
 """Searches may miss writes of the last few seconds on a server (Lite: none); ingest re-checks
 recent exemplars in PostgreSQL. Counts (verification) always run with Strong consistency."""
@@ -44,6 +47,16 @@ def partition_name(tenant_id: uuid.UUID) -> str:
 
 def is_lite_uri(uri: str) -> bool:
     return uri.endswith(".db")
+
+
+def lite_auto_flush_rows(dim: int) -> int:
+    return max(16, LITE_AUTO_FLUSH_VALUES // dim)
+
+
+# Lite runs in this process (pymilvus starts one in-process server per file): count the indexes
+# using each file so the last close() stops it and frees the file lock.
+_lite_lock = threading.Lock()
+_lite_users: dict[str, int] = {}
 
 
 class MilvusIndex:
@@ -67,18 +80,24 @@ class MilvusIndex:
         self.uri, self.dim, self.collection = uri, dim, collection
         self.nlist, self.nprobe, self.index_type = nlist, nprobe, index_type.upper()
         self.is_lite = is_lite_uri(uri)
-        self.auto_flush_rows = (
-            auto_flush_rows if auto_flush_rows is not None else (LITE_AUTO_FLUSH_ROWS if self.is_lite else 0)
-        )
+        if auto_flush_rows is None:
+            auto_flush_rows = lite_auto_flush_rows(dim) if self.is_lite else 0
+        self.auto_flush_rows = auto_flush_rows
+        """Flush after this many written rows (0: never by itself; a server seals segments itself)."""
         self._write_lock = threading.Lock()
         self._unflushed = 0
         self._partitions: set[str] = set()
+        self._closed = False
+        self._lite_path = os.path.abspath(uri) if self.is_lite else None
         if self.is_lite:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._client = MilvusClient(uri=uri, token=token or "", timeout=timeout)
         except MilvusException as exc:
             raise VectorIndexError(self._open_error(exc)) from exc
+        if self._lite_path is not None:
+            with _lite_lock:
+                _lite_users[self._lite_path] = _lite_users.get(self._lite_path, 0) + 1
 
     def _open_error(self, exc: MilvusException) -> str:
         if self.is_lite:
@@ -293,7 +312,11 @@ class MilvusIndex:
         return int(rows[0]["count(*)"]) if rows else 0
 
     def close(self) -> None:
-        """Flush pending Lite writes (faster next start than a WAL replay) and close the client."""
+        """Flush pending Lite writes and close the client; the last index on a Lite file stops
+        its in-process server (which flushes, finishes index builds and frees the file lock)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             if self.is_lite and self._unflushed:
                 self.flush()
@@ -301,6 +324,23 @@ class MilvusIndex:
             log.warning("flush on close failed: %s", exc)
         finally:
             self._client.close()
+            self._release_lite()
+
+    def _release_lite(self) -> None:
+        if self._lite_path is None:
+            return
+        with _lite_lock:
+            users = _lite_users.get(self._lite_path, 1) - 1
+            if users > 0:
+                _lite_users[self._lite_path] = users
+                return
+            _lite_users.pop(self._lite_path, None)
+            try:
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(self._lite_path)
+            except Exception as exc:
+                log.warning("stopping Milvus Lite for %s failed: %s", self._lite_path, exc)
 
     # -- helpers ---------------------------------------------------------------------------
 

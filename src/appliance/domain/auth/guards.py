@@ -27,7 +27,8 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    if handler.opt.get("public"):
+    # CORS preflights (OPTIONS) carry no credentials by design and return no data.
+    if handler.opt.get("public") or connection.scope.get("method") == "OPTIONS":
         return
     services = connection.app.state.services
     principal: Principal = services.issuer.verify(bearer_token(connection))

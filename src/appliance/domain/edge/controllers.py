@@ -41,7 +41,7 @@ class EdgeController(Controller):
             site_id=site_id,
             camera_id=principal.camera_id,
             cameras=cameras,
-            embedding_dim=settings.embedding_dim,
+            embedding_dim=await _effective_dim(request),
             embedder=settings.embedder,
             match_threshold=settings.match_threshold,
             staff_threshold=settings.staff_threshold,
@@ -64,3 +64,16 @@ class EdgeController(Controller):
             digest.update(row_id.bytes)
             items.append(StaffVector(staff_id=staff_id, embedding=[float(x) for x in embedding]))
         return StaffGalleryView(site_id=site_id, version=digest.hexdigest()[:16], items=items)
+
+
+async def _effective_dim(request: Request[Any, Any, Any]) -> int | None:
+    """The dimension the server really uses (from the embedder model unless configured)."""
+    services = request.app.state.services
+    if services.settings.embedding_dim is not None:
+        return int(services.settings.embedding_dim)
+    try:
+        from appliance.vectors.factory import embedding_dim_from_settings
+
+        return embedding_dim_from_settings(services.settings)
+    except Exception:  # no model file on the server: the edge cannot cross-check
+        return None

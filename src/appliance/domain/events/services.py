@@ -116,7 +116,7 @@ class IngestService:
         if stored is not None:
             return stored
 
-        staff_id = None
+        staff_id = await self._claimed_staff(tenant_id, event)
         if not event.is_staff_local:
             staff_id = await self.staff.match(tenant_id, event.site_id, vector, self.settings.staff_threshold)
         if event.is_staff_local or staff_id is not None:
@@ -137,6 +137,14 @@ class IngestService:
         if added:
             await self.vectors.upsert(tenant_id, added)
         return answer
+
+    async def _claimed_staff(self, tenant_id: uuid.UUID, event: EventFaceDetectedV1) -> uuid.UUID | None:
+        """The staff member the edge matched, if it names one of this tenant's staff."""
+        claimed = event.staff_id if isinstance(event.staff_id, uuid.UUID) else None
+        if claimed is None or not event.is_staff_local:
+            return None
+        gallery = await self.staff.gallery(tenant_id)
+        return claimed if any(entry[0] == claimed for entry in gallery.entries) else None
 
     async def _stored_answer(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> FaceMatch | None:
         async with self.db.transaction(tenant_id) as session:

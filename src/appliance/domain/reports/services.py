@@ -30,6 +30,9 @@ from appliance.domain.reports.schemas import (
 from appliance.lib.errors import InvalidError, NotFoundError
 
 MAX_BUCKETS = 5000
+# Reports are about shop visits: anything outside these years is a typo (and would overflow).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 DOW_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STEP = {"hour": "1 hour", "day": "1 day", "week": "7 days", "month": "1 month"}
 
@@ -60,11 +63,13 @@ async def resolve_window(
             stmt = stmt.where(Site.id.in_(principal.site_ids))
         zones = list((await session.execute(stmt)).scalars())
         zone = zones[0] if len(zones) == 1 else "UTC"
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidError.field(name, "needs a UTC offset (RFC 3339)")
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise InvalidError.field(name, f"must lie between {EARLIEST.year} and {LATEST.year}")
     end = end or datetime.now(UTC)
     start = start or end - timedelta(days=7)
-    for name, value in (("from", start), ("to", end)):
-        if value.tzinfo is None:
-            raise InvalidError.field(name, "needs a UTC offset (RFC 3339)")
     if start >= end:
         raise InvalidError.field("to", "must be after from")
     return ReportWindow(site_id, start, end, zone)

@@ -1,0 +1,123 @@
+"""``appliance reindex``: rebuild the vector index (Milvus) from PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from appliance.cli.common import console, fail, out, settings_or_exit
+from appliance.config import ConfigError, mask_url
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        help=(
+            "Rebuild the vector index from the exemplars in PostgreSQL: per tenant, drop and refill "
+            "its partition, flush, and check the counts match (exit 1 if not). Without --tenant every "
+            "tenant is rebuilt and a collection of another dimension is recreated. With Milvus Lite, "
+            "stop `appliance serve` first (a Lite file serves one process)."
+        )
+    )(reindex)
+
+
+class _Bar:
+    """Feeds the reindex progress into a rich progress bar, one task per tenant."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def tenant_started(self, tenant_id: uuid.UUID, name: str, total: int) -> None:
+        self.task = self.progress.add_task(name, total=total)
+
+    def advanced(self, rows: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, rows)
+
+
+def reindex(
+    tenant: Annotated[
+        uuid.UUID | None, typer.Option(help="rebuild only this tenant's partition (default: all)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="rows per upsert")] = 1000,
+) -> None:
+    from pymilvus import MilvusException
+    from sqlalchemy.exc import DBAPIError
+
+    from appliance.db.engine import Database, make_async_engine
+    from appliance.vectors.base import VectorIndexError
+    from appliance.vectors.factory import (
+        embedding_dim_from_settings,
+        milvus_uri_from_settings,
+        vector_index_from_settings,
+    )
+    from appliance.vectors.reindex import ReindexReport
+    from appliance.vectors.reindex import reindex as run_reindex
+
+    settings = settings_or_exit()
+    try:
+        dim = embedding_dim_from_settings(settings)
+        index = vector_index_from_settings(settings, dim)
+    except (ConfigError, VectorIndexError) as exc:
+        fail(str(exc))
+
+    async def go(bar: _Bar) -> ReindexReport:
+        db = Database(make_async_engine(settings.database_url, pool_size=1))
+        try:
+            return await run_reindex(db, index, tenant, bar, batch_size)
+        finally:
+            await db.dispose()
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=console) as progress:
+            report = asyncio.run(go(_Bar(progress)))
+    except VectorIndexError as exc:
+        fail(str(exc))
+    except MilvusException as exc:
+        fail(f"Milvus error: {exc.message}")
+    except DBAPIError as exc:
+        fail(f"PostgreSQL error: {exc.orig}")
+    finally:
+        index.close()
+
+    uri = mask_url(milvus_uri_from_settings(settings))
+    console.print(f"collection [bold]{report.collection}[/] ({report.dim}-D) at {uri}")
+    if report.recreated_collection:
+        console.print("[yellow]the collection had another dimension or schema: dropped and recreated[/]")
+    for leftover in report.dropped_partitions:
+        console.print(f"dropped the partition of deleted tenant {leftover}")
+    table = Table("tenant", "name", "postgres", "milvus", "skipped", "status", title="reindex")
+    for row in report.tenants:
+        status = "[green]ok[/]" if row.ok else "[red]MISMATCH[/]"
+        table.add_row(
+            str(row.tenant_id), row.name, str(row.postgres), str(row.milvus), str(row.skipped), status
+        )
+    out.print(table)
+    total = sum(row.milvus for row in report.tenants)
+    if not report.ok:
+        bad = sum(1 for row in report.tenants if not row.ok)
+        fail(
+            f"{bad} tenant(s) do not match PostgreSQL (rows skipped for a wrong dimension, or writes "
+            "during the rebuild: stop the API and run `appliance reindex` again)"
+        )
+    console.print(f"[green]reindexed[/] {total} vectors in {len(report.tenants)} tenant(s)")

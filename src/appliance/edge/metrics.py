@@ -1,0 +1,135 @@
+"""Prometheus metrics of one edge worker (own registry: several workers per test process are fine),
+served with ``/healthz`` on the optional metrics port."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class EdgeMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.frames = Counter("edge_frames_total", "Frames analysed", ["camera"], registry=r)
+        self.frames_skipped = Counter(
+            "edge_frames_skipped_total", "Frames read but skipped by the fps limit", ["camera"], registry=r
+        )
+        self.frames_dropped = Counter(
+            "edge_frames_dropped_total",
+            "Live frames dropped because the analysis fell behind",
+            ["camera"],
+            registry=r,
+        )
+        self.frames_static = Counter(
+            "edge_frames_static_total",
+            "Analysed frames of an unchanged empty scene (detection skipped)",
+            ["camera"],
+            registry=r,
+        )
+        self.faces = Counter("edge_faces_detected_total", "Faces detected", ["camera"], registry=r)
+        self.rejections = Counter(
+            "edge_face_rejections_total", "Faces rejected by the quality gate", ["reason"], registry=r
+        )
+        self.tracks = Counter(
+            "edge_tracks_closed_total", "Tracks closed into an event", ["camera"], registry=r
+        )
+        self.staff_matches = Counter("edge_staff_matches_total", "Events matched to local staff", registry=r)
+        self.events_queued = Counter("edge_events_queued_total", "Events written to the queue", registry=r)
+        self.events_sent = Counter("edge_events_sent_total", "Events acknowledged by the API", registry=r)
+        self.events_failed = Counter(
+            "edge_events_failed_total",
+            "Delivery failures (transient: retried; dead: dead-lettered)",
+            ["kind"],
+            registry=r,
+        )
+        self.events_dropped = Counter(
+            "edge_events_dropped_total",
+            "Oldest pending events dropped because the queue was full",
+            registry=r,
+        )
+        self.snapshots_failed = Counter(
+            "edge_snapshots_failed_total", "Snapshots the store refused (event sent without)", registry=r
+        )
+        self.queue_depth = Gauge("edge_queue_depth", "Undelivered events on disk", registry=r)
+        self.camera_up = Gauge("edge_camera_up", "1 while the camera delivers frames", ["camera"], registry=r)
+        self.reconnects = Counter(
+            "edge_camera_reconnects_total", "Reconnections to a camera", ["camera"], registry=r
+        )
+        self.detect_seconds = Histogram(
+            "edge_detect_seconds", "Face detection time per frame", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.embed_seconds = Histogram(
+            "edge_embed_seconds",
+            "Alignment + embedding time per frame's faces",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.frame_seconds = Histogram(
+            "edge_frame_seconds", "Whole analysis time per frame", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.upload_seconds = Histogram(
+            "edge_upload_seconds",
+            "Delivery time per event (snapshot + event)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def value(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """A sample's current value (tests, health); 0 when never set."""
+        found = self.registry.get_sample_value(name, labels or {})
+        return float(found) if found is not None else 0.0
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsServer:
+    """``/metrics`` (Prometheus text) and ``/healthz`` (JSON; 503 when unhealthy)."""
+
+    def __init__(
+        self, metrics: EdgeMetrics, health: Callable[[], dict[str, Any]], port: int, host: str = "127.0.0.1"
+    ) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.startswith("/metrics"):
+                    self._reply(200, metrics.exposition(), CONTENT_TYPE_LATEST)
+                elif self.path.startswith("/healthz"):
+                    report = health()
+                    body = json.dumps(report, default=str).encode()
+                    self._reply(200 if report.get("ok") else 503, body, "application/json")
+                else:
+                    self._reply(404, b"not found\n", "text/plain")
+
+            def _reply(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="edge-metrics", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
