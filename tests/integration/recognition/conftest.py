@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -17,12 +19,19 @@ from appliance.config import Settings
 from appliance.server.app import create_app
 
 DIM = 128
+REPO = Path(__file__).resolve().parents[3]
+MODELS_DIR = Path(os.environ.get("APPLIANCE_MODELS_DIR") or REPO.parent / "shared" / "models")
+FACES_DIR = REPO.parent / "shared" / "faces"
 
 
 @pytest.fixture(scope="session")
 def rec_settings(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return msgspec.structs.replace(
-        pg_settings, embedding_dim=DIM, data_dir=str(tmp_path_factory.mktemp("rec-data")), scheduler=False
+        pg_settings,
+        embedding_dim=DIM,
+        data_dir=str(tmp_path_factory.mktemp("rec-data")),
+        scheduler=False,
+        models_dir=str(MODELS_DIR),
     )
 
 
