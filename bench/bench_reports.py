@@ -13,6 +13,7 @@ import argparse
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
@@ -23,6 +24,7 @@ from _common import bench_database, main_guard, print_latency, require_postgres,
 SITES = 10
 CUSTOMERS = 100_000
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def seed(settings, visits: int) -> dict[str, object]:
@@ -72,8 +74,9 @@ def measure(url: str, token: str, tenant: uuid.UUID, sites: list[uuid.UUID], lab
     with httpx.Client(base_url=url, timeout=60, headers=headers) as http:
         for i in range(60):
             month = 1 + i % 12
-            start = datetime(2025, month, 1).isoformat() + "+01:00"
-            end = (datetime(2025, month, 28) + timedelta(days=4)).replace(day=1).isoformat() + "+01:00"
+            # Local midnights of the site's zone: the window is exactly one calendar month.
+            start = datetime(2025, month, 1, tzinfo=BERLIN).isoformat()
+            end = (datetime(2025, month, 28) + timedelta(days=4)).replace(day=1, tzinfo=BERLIN).isoformat()
             params = {"granularity": "day", "site_id": str(sites[i % len(sites)]), "from": start, "to": end}
             t0 = time.perf_counter()
             response = http.get("/v1/reports/visitors", params=params)
