@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export APPLIANCE_MODELS_DIR ?= $(abspath ../shared/models)
 
-.PHONY: help setup web-deps system-deps test test-fast lint fmt typecheck contracts openapi bench demo serve clean
+.PHONY: help setup web-deps web web-test screenshots system-deps test test-fast lint fmt typecheck contracts openapi bench demo serve clean
 
 help:
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create the venv and install the package with dev tools
 
-test: setup web-deps system-deps ## lint, types, then every test with coverage (the CI command)
+test: setup web system-deps ## lint, types, then every test with coverage (the CI command)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -56,6 +56,16 @@ $(WEB_DEPS): src/web/package.json src/web/package-lock.json
 	npm --prefix src/web ci --no-audit --no-fund --loglevel=error
 
 web-deps: $(WEB_DEPS) ## install the SPA's npm packages (build-time only)
+
+web: web-deps ## build the dashboard into src/appliance/static (served by appliance serve)
+	npm --prefix src/web run build
+
+web-test: web-deps ## dashboard type check + Vitest unit tests
+	npm --prefix src/web run typecheck
+	npm --prefix src/web test
+
+screenshots: setup web ## refresh docs/screenshots from a real browser run
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e/test_dashboard.py -q
 
 contracts: setup web-deps ## regenerate msgspec Structs and TS types from the JSON Schemas
 	$(BIN)/python -m appliance.contracts.codegen

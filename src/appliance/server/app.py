@@ -25,6 +25,7 @@ from appliance.server.openapi import add_problem_responses, document_event_strea
 from appliance.server.problems import EXCEPTION_HANDLERS
 from appliance.server.routes import API_CONTROLLERS
 from appliance.server.services import Services
+from appliance.server.spa import SPA_ROUTES
 
 
 class MetricsController(PrometheusController):
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     prometheus = PrometheusConfig(app_name="appliance", prefix="appliance", group_path=True)
     app = Litestar(
-        route_handlers=[HealthController, MetricsController, AuthController, *API_CONTROLLERS],
+        route_handlers=[HealthController, MetricsController, AuthController, *API_CONTROLLERS, *SPA_ROUTES],
         guards=[authorize],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -12,11 +12,16 @@ from appliance.domain.auth.principal import Principal
 from appliance.domain.staff.schemas import StaffPhoto
 from appliance.domain.staff.services import StaffService
 from appliance.edge.vision import NoSingleFace
-from appliance.lib.errors import InvalidError
+from appliance.lib.errors import DomainError, InvalidError
 from appliance.recognition.runtime import RecognitionRuntime
 from appliance.storage.base import DERIVED_BUCKET
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
+
+
+class ModelsMissing(DomainError):
+    status = 503
+    title = "Models not installed"
 
 
 async def enrol_photo(
@@ -31,7 +36,10 @@ async def enrol_photo(
         raise InvalidError.field("body", "send the photo as the request body (image/jpeg or image/png)")
     if len(data) > MAX_PHOTO_BYTES:
         raise InvalidError.field("body", f"photo larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MiB")
-    vision = await recognition.vision()
+    try:
+        vision = await recognition.vision()
+    except FileNotFoundError as exc:
+        raise ModelsMissing(f"{exc}; the server cannot enrol photos until the models are installed") from exc
     try:
         embedding, face = await asyncio.to_thread(vision.enrol, data)
     except NoSingleFace as exc:

@@ -1,0 +1,14 @@
+import type { ReactNode } from "react";
+import { Navigate, useLocation } from "react-router-dom";
+
+import { useSession } from "./useSession";
+
+/** Signed-out visitors go to /login, which brings them back here afterwards. */
+export function RequireAuth({ children }: { children: ReactNode }) {
+  const { status } = useSession();
+  const location = useLocation();
+  if (status !== "authenticated") {
+    return <Navigate to="/login" replace state={{ from: `${location.pathname}${location.search}` }} />;
+  }
+  return <>{children}</>;
+}

@@ -1,0 +1,332 @@
+import { DeleteOutlined, EditOutlined, MergeCellsOutlined } from "@ant-design/icons";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { Alert, App, Breadcrumb, Button, Card, Descriptions, Form, Input, InputNumber, Modal, Result, Select, Skeleton } from "antd";
+import { useState } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+
+import { api, unwrap } from "../api/client";
+import { ApiError } from "../api/problem";
+import type { Customer, ErasureReport } from "../api/types";
+import { useRole, useSession } from "../auth/useSession";
+import { EmptyState } from "../components/EmptyState";
+import { FormModal } from "../components/FormModal";
+import { Pill, VisitorPill } from "../components/Pill";
+import { PageHeader } from "../components/PageHeader";
+import { ProblemAlert } from "../components/ProblemAlert";
+import { Snapshot } from "../components/Snapshot";
+import { customerName, formatDateTime, formatRelative, formatStay, plural, shortId } from "../lib/format";
+import { isAdmin } from "../lib/nav";
+import { invalidate, queryClient, useTenantQuery } from "../lib/query";
+import { useSites } from "../lib/sites";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface EditForm {
+  display_name?: string | null;
+  gender?: "female" | "male" | null;
+  age?: number | null;
+  tags?: string[];
+  notes?: string | null;
+}
+
+function MergeDialog({ customer, open, onClose }: { customer: Customer; open: boolean; onClose: () => void }) {
+  const { tenantId } = useSession();
+  const { message } = App.useApp();
+  const [search, setSearch] = useState("");
+  const [selected, setSelected] = useState<string[]>([]);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const candidates = useQuery({
+    queryKey: ["tenant", tenantId, "customers", "merge-candidates", search],
+    enabled: open,
+    queryFn: () =>
+      unwrap(api.GET("/v1/customers", { params: { query: { limit: 100, ...(search && !UUID.test(search) ? { q: search } : {}) } } })),
+  });
+  const options = [
+    ...(UUID.test(search) && search !== customer.customer_id ? [{ value: search.toLowerCase(), label: `Visitor ${shortId(search)} (by ID)` }] : []),
+    ...(candidates.data?.items ?? [])
+      .filter((c) => c.customer_id !== customer.customer_id)
+      .map((c) => ({ value: c.customer_id, label: `${customerName(c)} · ${c.visit_count} visits · last seen ${formatRelative(c.last_seen)}` })),
+  ];
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await unwrap(api.POST("/v1/customers/{customer_id}/merge", { params: { path: { customer_id: customer.customer_id } }, body: { source_ids: selected } }));
+      await invalidate(tenantId, "customers", "visits");
+      void message.success(`${selected.length} profile${selected.length > 1 ? "s" : ""} merged into ${customerName(customer)}`);
+      setSelected([]);
+      onClose();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal
+      open={open}
+      title={`Merge into ${customerName(customer)}`}
+      okText="Merge"
+      okButtonProps={{ disabled: !selected.length }}
+      confirmLoading={busy}
+      onOk={submit}
+      onCancel={onClose}
+      destroyOnHidden
+    >
+      <p className="text-slate-600">
+        Choose profiles of the <strong>same person</strong>. Their visits, sightings and face samples move to this profile and the
+        others are removed. This is recorded in the audit log.
+      </p>
+      <ProblemAlert error={error} className="mb-3" />
+      <label htmlFor="merge-sources" className="mb-1 block font-medium">
+        Profiles to merge
+      </label>
+      <Select
+        id="merge-sources"
+        mode="multiple"
+        className="w-full"
+        placeholder="Search by name or paste a customer ID"
+        filterOption={false}
+        onSearch={(v) => setSearch(v.trim())}
+        loading={candidates.isFetching}
+        value={selected}
+        onChange={setSelected}
+        options={options}
+        notFoundContent={candidates.isFetching ? "Searching…" : "No other profiles"}
+      />
+    </Modal>
+  );
+}
+
+function EraseDialog({ customer, open, onClose }: { customer: Customer; open: boolean; onClose: () => void }) {
+  const { tenantId } = useSession();
+  const navigate = useNavigate();
+  const { modal } = App.useApp();
+  const [typed, setTyped] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const report: ErasureReport = await unwrap(
+        api.DELETE("/v1/customers/{customer_id}", { params: { path: { customer_id: customer.customer_id } } }),
+      );
+      await invalidate(tenantId, "customers", "visits");
+      onClose();
+      navigate("/customers", { replace: true });
+      modal.success({
+        title: "Customer erased",
+        content: (
+          <ul className="mt-2 pl-5">
+            <li>{report.visits} visits and {report.sightings} sightings deleted</li>
+            <li>{report.exemplars} face samples deleted</li>
+            <li>{report.objects_deleted} snapshot files deleted</li>
+            {(report.objects_remaining > 0 || report.vectors_remaining > 0) && (
+              <li className="text-red-700">
+                Still present: {report.objects_remaining} files, {report.vectors_remaining} vectors — the purge job retries.
+              </li>
+            )}
+          </ul>
+        ),
+      });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal
+      open={open}
+      title={`Erase ${customerName(customer)}?`}
+      okText="Erase permanently"
+      okButtonProps={{ danger: true, disabled: typed.trim().toLowerCase() !== "erase" }}
+      confirmLoading={busy}
+      onOk={submit}
+      onCancel={() => {
+        setTyped("");
+        onClose();
+      }}
+      destroyOnHidden
+    >
+      <Alert
+        type="error"
+        showIcon
+        className="!mb-4"
+        message="This cannot be undone"
+        description="Every visit, sighting, face sample and snapshot of this person is deleted (right to erasure). Reports lose these visits."
+      />
+      <ProblemAlert error={error} className="mb-3" />
+      <label htmlFor="erase-confirm" className="mb-1 block">
+        Type <strong>erase</strong> to confirm
+      </label>
+      <Input id="erase-confirm" value={typed} onChange={(e) => setTyped(e.target.value)} autoComplete="off" />
+    </Modal>
+  );
+}
+
+export default function CustomerDetailPage() {
+  const { customerId = "" } = useParams();
+  const { tenantId } = useSession();
+  const admin = isAdmin(useRole());
+  const sites = useSites();
+  const [dialog, setDialog] = useState<"edit" | "merge" | "erase" | null>(null);
+  const customer = useTenantQuery(["customers", "one", customerId], () =>
+    unwrap(api.GET("/v1/customers/{customer_id}", { params: { path: { customer_id: customerId } } })),
+  );
+  const visits = useInfiniteQuery({
+    queryKey: ["tenant", tenantId, "visits", "customer", customerId],
+    enabled: tenantId !== null && customer.isSuccess,
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam }) =>
+      unwrap(api.GET("/v1/visits", { params: { query: { customer_id: customerId, limit: 24, ...(pageParam ? { cursor: pageParam } : {}) } } })),
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+
+  if (customer.error instanceof ApiError && (customer.error.status === 404 || customer.error.status === 422)) {
+    return (
+      <Result
+        status="404"
+        title="Customer not found"
+        subTitle="The profile does not exist (it may have been merged or erased)."
+        extra={
+          <Link to="/customers">
+            <Button type="primary">All customers</Button>
+          </Link>
+        }
+      />
+    );
+  }
+  if (customer.error) return <ProblemAlert error={customer.error} onRetry={() => void customer.refetch()} />;
+  if (!customer.data) return <Skeleton active paragraph={{ rows: 8 }} />;
+  const c = customer.data;
+  const rows = visits.data?.pages.flatMap((p) => p.items) ?? [];
+
+  return (
+    <>
+      <PageHeader
+        breadcrumb={<Breadcrumb items={[{ title: <Link to="/customers">Customers</Link> }, { title: customerName(c) }]} />}
+        title={customerName(c)}
+        subtitle={`${plural(c.visit_count, "visit")} · last seen ${formatRelative(c.last_seen)}`}
+        extra={
+          admin && (
+            <>
+              <Button icon={<EditOutlined />} onClick={() => setDialog("edit")}>
+                Edit
+              </Button>
+              <Button icon={<MergeCellsOutlined />} onClick={() => setDialog("merge")}>
+                Merge…
+              </Button>
+              <Button danger icon={<DeleteOutlined />} onClick={() => setDialog("erase")}>
+                Erase…
+              </Button>
+            </>
+          )
+        }
+      />
+      <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_minmax(0,2fr)]">
+        <Card title="Profile">
+          <Descriptions column={1} size="small">
+            <Descriptions.Item label="Name">{c.display_name || <span className="text-slate-600">Not named</span>}</Descriptions.Item>
+            <Descriptions.Item label="Gender">{c.gender ? c.gender[0]?.toUpperCase() + c.gender.slice(1) : "Unknown"}</Descriptions.Item>
+            <Descriptions.Item label="Age">{c.age ? `about ${Math.round(c.age)}` : "Unknown"}</Descriptions.Item>
+            <Descriptions.Item label="First seen">{formatDateTime(c.first_seen)}</Descriptions.Item>
+            <Descriptions.Item label="Last seen">{formatDateTime(c.last_seen)}</Descriptions.Item>
+            <Descriptions.Item label="Face samples">{c.exemplar_count}</Descriptions.Item>
+            <Descriptions.Item label="Tags">{c.tags.length ? c.tags.map((t) => <Pill key={t}>{t}</Pill>) : "–"}</Descriptions.Item>
+            <Descriptions.Item label="Notes">{c.notes || "–"}</Descriptions.Item>
+            <Descriptions.Item label="ID">
+              <code className="text-xs break-all">{c.customer_id}</code>
+            </Descriptions.Item>
+          </Descriptions>
+        </Card>
+        <Card title="Visits" extra={<Link to={`/visits`}>All visits</Link>}>
+          <ProblemAlert error={visits.error} className="mb-4" />
+          {visits.isLoading ? (
+            <Skeleton active />
+          ) : rows.length === 0 ? (
+            <EmptyState title="No visits" hint="Visits older than the retention period may have been removed." />
+          ) : (
+            <ul className="m-0 grid list-none gap-3 p-0 sm:grid-cols-2" aria-label="Visits of this customer">
+              {rows.map((v) => (
+                <li key={v.visit_id} className="flex items-center gap-3 rounded-lg border border-slate-200 p-3">
+                  <Snapshot visitId={v.visit_id} size={64} label={`Snapshot of the visit on ${formatDateTime(v.first_seen)}`} available={v.best_snapshot_key !== null} />
+                  <div className="min-w-0 text-sm">
+                    <div className="font-medium text-slate-900">{formatDateTime(v.first_seen)}</div>
+                    <div className="text-slate-600">
+                      {sites.name(v.site_id)}
+                      {formatStay(v.first_seen, v.last_seen, v.sightings) ? ` · stayed ${formatStay(v.first_seen, v.last_seen, v.sightings)}` : ""}
+                    </div>
+                    <div className="mt-1">
+                      <VisitorPill isNew={v.is_new_customer} newLabel="First visit" />
+                      <span className="text-xs text-slate-600">{plural(v.sightings, "sighting")}</span>
+                    </div>
+                  </div>
+                </li>
+              ))}
+            </ul>
+          )}
+          {visits.hasNextPage && (
+            <div className="mt-4 flex justify-center">
+              <Button onClick={() => void visits.fetchNextPage()} loading={visits.isFetchingNextPage}>
+                Load more
+              </Button>
+            </div>
+          )}
+        </Card>
+      </div>
+      <FormModal<EditForm>
+        open={dialog === "edit"}
+        title="Edit profile"
+        fields={["display_name", "gender", "age", "tags", "notes"]}
+        initialValues={{ display_name: c.display_name, gender: c.gender, age: c.age, tags: c.tags, notes: c.notes }}
+        onClose={() => setDialog(null)}
+        onSubmit={async (values) => {
+          const updated = await unwrap(
+            api.PATCH("/v1/customers/{customer_id}", {
+              params: { path: { customer_id: c.customer_id } },
+              body: {
+                display_name: values.display_name || null,
+                gender: values.gender ?? null,
+                age: values.age ?? null,
+                tags: values.tags ?? [],
+                notes: values.notes || null,
+              },
+            }),
+          );
+          queryClient.setQueryData(["tenant", tenantId, "customers", "one", customerId], updated);
+          await invalidate(tenantId, "customers");
+        }}
+      >
+        <Form.Item label="Name" name="display_name" rules={[{ max: 200 }]}>
+          <Input placeholder="e.g. a loyalty-card name" />
+        </Form.Item>
+        <div className="grid grid-cols-2 gap-4">
+          <Form.Item label="Gender" name="gender">
+            <Select
+              allowClear
+              placeholder="Unknown"
+              options={[
+                { value: "female", label: "Female" },
+                { value: "male", label: "Male" },
+              ]}
+            />
+          </Form.Item>
+          <Form.Item label="Age" name="age">
+            <InputNumber min={0} max={120} className="!w-full" />
+          </Form.Item>
+        </div>
+        <Form.Item label="Tags" name="tags">
+          <Select mode="tags" placeholder="Add tags" tokenSeparators={[","]} />
+        </Form.Item>
+        <Form.Item label="Notes" name="notes" rules={[{ max: 2000 }]}>
+          <Input.TextArea rows={3} />
+        </Form.Item>
+      </FormModal>
+      <MergeDialog customer={c} open={dialog === "merge"} onClose={() => setDialog(null)} />
+      <EraseDialog customer={c} open={dialog === "erase"} onClose={() => setDialog(null)} />
+    </>
+  );
+}

@@ -1,0 +1,194 @@
+import { Button, Card, Input, Popconfirm, Select, Table, Tabs } from "antd";
+import { useState } from "react";
+import { Link, useNavigate } from "react-router-dom";
+
+import { api, unwrap } from "../api/client";
+import type { Customer, MergeSuggestion } from "../api/types";
+import { useRole, useSession } from "../auth/useSession";
+import { EmptyState } from "../components/EmptyState";
+import { Pill } from "../components/Pill";
+import { PageHeader } from "../components/PageHeader";
+import { ProblemAlert } from "../components/ProblemAlert";
+import { customerName, formatDateTime, formatRelative, shortId } from "../lib/format";
+import { useAction } from "../lib/mutation";
+import { isAdmin } from "../lib/nav";
+import { usePagedQuery } from "../lib/paging";
+import { invalidate } from "../lib/query";
+
+type Gender = "female" | "male";
+
+function CustomerTable() {
+  const navigate = useNavigate();
+  const [q, setQ] = useState("");
+  const [gender, setGender] = useState<Gender | null>(null);
+  const { query, items, pagination, resetPage } = usePagedQuery(["customers", "list", q, gender], (limit, offset) =>
+    unwrap(api.GET("/v1/customers", { params: { query: { limit, offset, ...(q ? { q } : {}), ...(gender ? { gender } : {}) } } })),
+  );
+  return (
+    <>
+      <div className="flex flex-wrap items-center gap-3 border-b border-slate-100 p-4">
+        <Input.Search
+          aria-label="Search customers by name"
+          placeholder="Search by name"
+          allowClear
+          className="max-w-xs"
+          onSearch={(v) => {
+            setQ(v.trim());
+            resetPage();
+          }}
+        />
+        <label htmlFor="customer-gender" className="sr-only">
+          Gender
+        </label>
+        <Select<Gender | "">
+          id="customer-gender"
+          className="w-40"
+          value={gender ?? ""}
+          onChange={(v) => {
+            setGender(v || null);
+            resetPage();
+          }}
+          options={[
+            { value: "", label: "Any gender" },
+            { value: "female", label: "Female" },
+            { value: "male", label: "Male" },
+          ]}
+        />
+      </div>
+      <ProblemAlert error={query.error} className="m-4" onRetry={() => void query.refetch()} />
+      <Table<Customer>
+        rowKey="customer_id"
+        loading={query.isLoading}
+        dataSource={items}
+        pagination={pagination}
+        scroll={{ x: 860 }}
+        onRow={(c) => ({ onClick: () => navigate(`/customers/${c.customer_id}`), className: "cursor-pointer" })}
+        locale={{
+          emptyText: (
+            <EmptyState
+              title={q || gender ? "No customer matches" : "No customers yet"}
+              hint="Customers appear when the cameras see a face for the first time."
+            />
+          ),
+        }}
+        columns={[
+          {
+            title: "Customer",
+            key: "name",
+            render: (_, c) => (
+              <Link to={`/customers/${c.customer_id}`} className="font-medium" onClick={(e) => e.stopPropagation()}>
+                {customerName(c)}
+              </Link>
+            ),
+          },
+          { title: "Visits", dataIndex: "visit_count", width: 90, align: "right" },
+          { title: "First seen", dataIndex: "first_seen", render: formatDateTime, width: 180 },
+          { title: "Last seen", dataIndex: "last_seen", render: (t: string | null) => formatRelative(t), width: 140 },
+          {
+            title: "Gender / age",
+            key: "demo",
+            width: 130,
+            render: (_, c) => [c.gender ? c.gender[0]?.toUpperCase() + c.gender.slice(1) : null, c.age ? Math.round(c.age) : null].filter(Boolean).join(", ") || "–",
+          },
+          { title: "Tags", dataIndex: "tags", render: (tags: string[]) => tags.map((t) => <Pill key={t}>{t}</Pill>) },
+        ]}
+      />
+    </>
+  );
+}
+
+function Suggestions() {
+  const { tenantId } = useSession();
+  const admin = isAdmin(useRole());
+  const { run, busy } = useAction();
+  const { query, items, pagination } = usePagedQuery(["customers", "suggestions"], (limit, offset) =>
+    unwrap(api.GET("/v1/customers/merge-suggestions", { params: { query: { limit, offset, status: "open" } } })),
+  );
+  return (
+    <>
+      <ProblemAlert error={query.error} className="m-4" />
+      <Table<MergeSuggestion>
+        rowKey="id"
+        loading={query.isLoading}
+        dataSource={items}
+        pagination={pagination}
+        scroll={{ x: 720 }}
+        locale={{ emptyText: <EmptyState title="No possible duplicates" hint="Uncertain face matches land here for a decision." /> }}
+        columns={[
+          {
+            title: "Profiles",
+            key: "pair",
+            render: (_, s) => (
+              <span>
+                <Link to={`/customers/${s.customer_id}`}>Visitor {shortId(s.customer_id)}</Link>
+                <span className="mx-2 text-slate-500">↔</span>
+                <Link to={`/customers/${s.candidate_id}`}>Visitor {shortId(s.candidate_id)}</Link>
+              </span>
+            ),
+          },
+          { title: "Similarity", dataIndex: "similarity", width: 120, render: (v: number) => v.toFixed(2) },
+          { title: "Found", dataIndex: "created_at", render: formatDateTime, width: 180 },
+          {
+            title: "Decision",
+            key: "actions",
+            width: 240,
+            render: (_, s) =>
+              admin ? (
+                <div className="flex gap-2">
+                  <Popconfirm
+                    title="Merge these two profiles?"
+                    description="The second profile's visits move to the first."
+                    okText="Merge"
+                    onConfirm={() =>
+                      run(`merge-${s.id}`, async () => {
+                        await unwrap(
+                          api.POST("/v1/customers/{customer_id}/merge", { params: { path: { customer_id: s.customer_id } }, body: { source_ids: [s.candidate_id] } }),
+                        );
+                        await invalidate(tenantId, "customers", "visits");
+                      }, "Profiles merged")
+                    }
+                  >
+                    <Button size="small" type="primary" loading={busy === `merge-${s.id}`}>
+                      Same person
+                    </Button>
+                  </Popconfirm>
+                  <Button
+                    size="small"
+                    loading={busy === `dismiss-${s.id}`}
+                    onClick={() =>
+                      run(`dismiss-${s.id}`, async () => {
+                        await unwrap(api.POST("/v1/customers/merge-suggestions/{suggestion_id}/dismiss", { params: { path: { suggestion_id: s.id } } }));
+                        await invalidate(tenantId, "customers");
+                      }, "Suggestion dismissed")
+                    }
+                  >
+                    Different
+                  </Button>
+                </div>
+              ) : (
+                <span className="text-slate-600">An administrator decides</span>
+              ),
+          },
+        ]}
+      />
+    </>
+  );
+}
+
+export default function CustomersPage() {
+  return (
+    <>
+      <PageHeader title="Customers" subtitle="Everyone the cameras have recognised, without staff. Open one for visits and snapshots." />
+      <Card styles={{ body: { padding: 0 } }}>
+        <Tabs
+          className="customers-tabs"
+          tabBarStyle={{ padding: "0 16px", marginBottom: 0 }}
+          items={[
+            { key: "all", label: "All customers", children: <CustomerTable /> },
+            { key: "suggestions", label: "Possible duplicates", children: <Suggestions /> },
+          ]}
+        />
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,167 @@
+import { CameraOutlined, DeleteOutlined, EditOutlined, PlusOutlined } from "@ant-design/icons";
+import { App, Button, Card, Form, Input, Popconfirm, Select, Space, Table, Upload } from "antd";
+import { useState } from "react";
+
+import { api, postBinary, unwrap } from "../api/client";
+import { errorMessage } from "../api/problem";
+import type { StaffMember, StaffPhoto } from "../api/types";
+import { useSession } from "../auth/useSession";
+import { EmptyState } from "../components/EmptyState";
+import { FormModal } from "../components/FormModal";
+import { Pill } from "../components/Pill";
+import { PageHeader } from "../components/PageHeader";
+import { ProblemAlert } from "../components/ProblemAlert";
+import { SiteSelect } from "../components/SiteSelect";
+import { formatDateTime } from "../lib/format";
+import { useAction } from "../lib/mutation";
+import { usePagedQuery } from "../lib/paging";
+import { invalidate } from "../lib/query";
+import { useSites } from "../lib/sites";
+
+interface StaffForm {
+  name: string;
+  site_ids: string[];
+}
+
+const PHOTO_TYPES = ["image/jpeg", "image/png"];
+
+function EnrolButton({ staff }: { staff: StaffMember }) {
+  const { message } = App.useApp();
+  const [busy, setBusy] = useState(false);
+  return (
+    <Upload
+      accept={PHOTO_TYPES.join(",")}
+      showUploadList={false}
+      beforeUpload={(file) => {
+        if (!PHOTO_TYPES.includes(file.type)) {
+          void message.error("Choose a JPEG or PNG photo.");
+          return Upload.LIST_IGNORE;
+        }
+        if (file.size > 5 * 1024 * 1024) {
+          void message.error("The photo is larger than 5 MB.");
+          return Upload.LIST_IGNORE;
+        }
+        return true;
+      }}
+      customRequest={async ({ file, onSuccess, onError }) => {
+        const blob = file as File;
+        setBusy(true);
+        try {
+          const photo = await postBinary<StaffPhoto>(`/v1/staff/${staff.id}/photos`, blob, blob.type);
+          void message.success(`Photo enrolled for ${staff.name} (face score ${photo.det_score.toFixed(2)}).`);
+          onSuccess?.(photo);
+        } catch (error) {
+          void message.error(`Photo not enrolled: ${errorMessage(error)}`, 8);
+          onError?.(error as Error);
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      <Button size="small" icon={<CameraOutlined />} loading={busy}>
+        Enrol photo
+      </Button>
+    </Upload>
+  );
+}
+
+export default function StaffPage() {
+  const { tenantId } = useSession();
+  const sites = useSites();
+  const [siteId, setSiteId] = useState<string | null>(null);
+  const [editing, setEditing] = useState<StaffMember | "new" | null>(null);
+  const { run, busy } = useAction();
+  const { query, items, pagination, resetPage } = usePagedQuery(["staff", "list", siteId], (limit, offset) =>
+    unwrap(api.GET("/v1/staff", { params: { query: { limit, offset, ...(siteId ? { site_id: siteId } : {}) } } })),
+  );
+
+  return (
+    <>
+      <PageHeader
+        title="Staff"
+        subtitle="Employees are kept out of the visitor numbers: enrol a clear, front-facing photo of each."
+        extra={
+          <Button type="primary" icon={<PlusOutlined />} onClick={() => setEditing("new")}>
+            New staff member
+          </Button>
+        }
+      />
+      <ProblemAlert error={query.error} className="mb-4" onRetry={() => void query.refetch()} />
+      <Card styles={{ body: { padding: 0 } }}>
+        <div className="flex flex-wrap items-center gap-3 border-b border-slate-100 p-4">
+          <SiteSelect
+            value={siteId}
+            onChange={(v) => {
+              setSiteId(v);
+              resetPage();
+            }}
+          />
+        </div>
+        <Table<StaffMember>
+          rowKey="id"
+          loading={query.isLoading}
+          dataSource={items}
+          pagination={pagination}
+          scroll={{ x: 760 }}
+          locale={{ emptyText: <EmptyState title="No staff yet" hint="Add employees and enrol a photo so they are not counted as visitors." /> }}
+          columns={[
+            { title: "Name", dataIndex: "name", render: (n: string) => <span className="font-medium">{n}</span> },
+            {
+              title: "Sites",
+              dataIndex: "site_ids",
+              render: (ids: string[]) =>
+                ids.length ? ids.map((id) => <Pill key={id}>{sites.name(id)}</Pill>) : <span className="text-slate-600">All sites</span>,
+            },
+            { title: "Added", dataIndex: "created_at", render: formatDateTime, width: 180 },
+            {
+              title: "Actions",
+              key: "actions",
+              width: 220,
+              render: (_, m) => (
+                <Space>
+                  <EnrolButton staff={m} />
+                  <Button size="small" icon={<EditOutlined />} aria-label={`Edit ${m.name}`} onClick={() => setEditing(m)} />
+                  <Popconfirm
+                    title={`Remove ${m.name}?`}
+                    description="Their enrolled photos are deleted too."
+                    okText="Remove"
+                    okButtonProps={{ danger: true }}
+                    onConfirm={() =>
+                      run(`delete-${m.id}`, async () => {
+                        await unwrap(api.DELETE("/v1/staff/{staff_id}", { params: { path: { staff_id: m.id } } }));
+                        await invalidate(tenantId, "staff");
+                      }, "Staff member removed")
+                    }
+                  >
+                    <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Remove ${m.name}`} loading={busy === `delete-${m.id}`} />
+                  </Popconfirm>
+                </Space>
+              ),
+            },
+          ]}
+        />
+      </Card>
+      <FormModal<StaffForm>
+        open={editing !== null}
+        title={editing === "new" ? "New staff member" : "Edit staff member"}
+        okText={editing === "new" ? "Add" : "Save"}
+        fields={["name", "site_ids"]}
+        initialValues={editing && editing !== "new" ? editing : { site_ids: siteId ? [siteId] : [] }}
+        onClose={() => setEditing(null)}
+        onSubmit={async (values) => {
+          const body = { name: values.name, site_ids: values.site_ids ?? [] };
+          if (editing === "new") await unwrap(api.POST("/v1/staff", { body }));
+          else if (editing) await unwrap(api.PATCH("/v1/staff/{staff_id}", { params: { path: { staff_id: editing.id } }, body }));
+          await invalidate(tenantId, "staff");
+        }}
+      >
+        <Form.Item label="Name" name="name" rules={[{ required: true, message: "Enter the name" }, { max: 200 }]}>
+          <Input />
+        </Form.Item>
+        <Form.Item label="Works at" name="site_ids" extra="Leave empty for every site.">
+          <Select mode="multiple" allowClear placeholder="All sites" options={sites.sites.map((s) => ({ value: s.id, label: s.name }))} optionFilterProp="label" />
+        </Form.Item>
+      </FormModal>
+    </>
+  );
+}

@@ -1,0 +1,147 @@
+import { DownloadOutlined } from "@ant-design/icons";
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { Button, Card, Segmented, Table } from "antd";
+import { useMemo } from "react";
+import { Link, useSearchParams } from "react-router-dom";
+
+import { api, download, unwrap } from "../api/client";
+import type { Visit } from "../api/types";
+import { useSession } from "../auth/useSession";
+import { DateRange } from "../components/DateRange";
+import { EmptyState } from "../components/EmptyState";
+import { VisitorPill } from "../components/Pill";
+import { PageHeader } from "../components/PageHeader";
+import { ProblemAlert } from "../components/ProblemAlert";
+import { SiteSelect } from "../components/SiteSelect";
+import { Snapshot } from "../components/Snapshot";
+import { formatDateTime, formatStay, shortId } from "../lib/format";
+import { useAction } from "../lib/mutation";
+import { apiWindow, parseFilters, reportZone } from "../lib/reports";
+import { useSites } from "../lib/sites";
+
+type Kind = "all" | "new" | "repeat";
+
+export default function VisitsPage() {
+  const { tenantId } = useSession();
+  const sites = useSites();
+  const [params, setParams] = useSearchParams();
+  const filters = parseFilters(params);
+  const kind: Kind = params.get("kind") === "new" || params.get("kind") === "repeat" ? (params.get("kind") as Kind) : "all";
+  const { run, busy } = useAction();
+
+  const zone = reportZone(sites.sites, filters.siteId);
+  const query = useMemo(() => {
+    const range = apiWindow(filters, zone);
+    return {
+      from: range.from,
+      to: range.to,
+      ...(filters.siteId ? { site_id: filters.siteId } : {}),
+      ...(kind !== "all" ? { new: kind === "new" } : {}),
+    };
+  }, [filters.from, filters.to, filters.siteId, kind, zone]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const visits = useInfiniteQuery({
+    queryKey: ["tenant", tenantId, "visits", "list", query],
+    enabled: tenantId !== null && (sites.isSuccess || sites.isError),
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam }) =>
+      unwrap(api.GET("/v1/visits", { params: { query: { ...query, limit: 50, ...(pageParam ? { cursor: pageParam } : {}) } } })),
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+  const rows = visits.data?.pages.flatMap((p) => p.items) ?? [];
+
+  const update = (changes: Record<string, string | null>) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null || v === "") next.delete(k);
+      else next.set(k, v);
+    }
+    setParams(next, { replace: true });
+  };
+
+  const exportCsv = () =>
+    run(
+      "csv",
+      () => download(`/v1/visits/export.csv?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}`, "visits.csv", "text/csv"),
+      "CSV downloaded",
+    );
+
+  return (
+    <>
+      <PageHeader
+        title="Visits"
+        subtitle="Each visit is one person's stay at a site; sightings closer than the tenant's visit gap are folded together."
+        extra={
+          <Button icon={<DownloadOutlined />} onClick={exportCsv} loading={busy === "csv"} data-testid="export-csv">
+            Download CSV
+          </Button>
+        }
+      />
+      <Card styles={{ body: { padding: 0 } }}>
+        <div className="flex flex-wrap items-center gap-3 border-b border-slate-100 p-4">
+          <DateRange from={filters.from} to={filters.to} onChange={(from, to) => update({ from, to })} />
+          <SiteSelect value={filters.siteId} onChange={(site) => update({ site })} />
+          <Segmented<Kind>
+            aria-label="Visitor type"
+            value={kind}
+            onChange={(v) => update({ kind: v === "all" ? null : v })}
+            options={[
+              { value: "all", label: "All" },
+              { value: "new", label: "New" },
+              { value: "repeat", label: "Returning" },
+            ]}
+          />
+        </div>
+        <ProblemAlert error={visits.error} className="m-4" onRetry={() => void visits.refetch()} />
+        <Table<Visit>
+          rowKey="visit_id"
+          loading={visits.isLoading}
+          dataSource={rows}
+          pagination={false}
+          scroll={{ x: 900 }}
+          locale={{ emptyText: <EmptyState title="No visits in this period" hint="Widen the date range or choose another site." /> }}
+          columns={[
+            {
+              title: "Visitor",
+              key: "visitor",
+              render: (_, v) => (
+                <Link to={`/customers/${v.customer_id}`} className="flex items-center gap-3">
+                  <Snapshot visitId={v.visit_id} size={40} label={`Visitor ${shortId(v.customer_id)}`} available={v.best_snapshot_key !== null} />
+                  <span className="font-medium">Visitor {shortId(v.customer_id)}</span>
+                </Link>
+              ),
+            },
+            { title: "Arrived", dataIndex: "first_seen", render: formatDateTime, width: 180 },
+            { title: "Site", dataIndex: "site_id", render: (id: string) => sites.name(id) },
+            {
+              title: "Type",
+              dataIndex: "is_new_customer",
+              width: 110,
+              render: (isNew: boolean) => <VisitorPill isNew={isNew} />,
+            },
+            {
+              title: "Stayed",
+              key: "stay",
+              width: 110,
+              render: (_, v) => formatStay(v.first_seen, v.last_seen, v.sightings) ?? <span className="text-slate-600">–</span>,
+            },
+            { title: "Sightings", dataIndex: "sightings", width: 100, align: "right" },
+            {
+              title: "Gender / age",
+              key: "demo",
+              width: 130,
+              render: (_, v) => [v.gender ? v.gender[0]?.toUpperCase() + v.gender.slice(1) : null, v.age ? Math.round(v.age) : null].filter(Boolean).join(", ") || "–",
+            },
+          ]}
+        />
+        {visits.hasNextPage && (
+          <div className="flex justify-center border-t border-slate-100 p-4">
+            <Button onClick={() => void visits.fetchNextPage()} loading={visits.isFetchingNextPage}>
+              Load more
+            </Button>
+          </div>
+        )}
+      </Card>
+    </>
+  );
+}
