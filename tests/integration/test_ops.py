@@ -163,7 +163,7 @@ def test_incoming_request_id_is_echoed_in_header_and_problem(client: TestClient[
     assert ok.headers["x-request-id"] == incoming
     failed = client.get("/v1/sites", headers={"X-Request-ID": incoming})
     assert assert_problem(failed, 401)["request_id"] == incoming
-    missing = client.get("/nowhere", headers={"X-Request-ID": incoming})
+    missing = client.get("/v1/nowhere", headers={"X-Request-ID": incoming})
     assert assert_problem(missing, 404)["request_id"] == incoming
 
 
