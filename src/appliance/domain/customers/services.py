@@ -7,6 +7,7 @@ from sqlalchemy import Select, exists, select
 from appliance.db.models import Customer, Visit
 from appliance.domain.customers.schemas import Customer as CustomerSchema
 from appliance.lib.crud import CrudService
+from appliance.lib.errors import NotFoundError
 
 
 class CustomerService(CrudService[Customer]):
@@ -33,8 +34,6 @@ class CustomerService(CrudService[Customer]):
             # Visibility needs the visits table: check it in SQL rather than in Python.
             row = await self.session.execute(self.scope(select(Customer).where(Customer.id == obj_id)))
             if row.scalar() is None:
-                from appliance.lib.errors import NotFoundError
-
                 raise NotFoundError(f"customer {obj_id} not found")
         return await super().get(obj_id)
 

@@ -191,7 +191,8 @@ class IngestService:
         created: bool,
     ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID]]:
         async with self.db.transaction(tenant_id) as session:
-            await self._check_camera(session, event)
+            if not created:  # _resolve_new checked it before creating the customer
+                await self._check_camera(session, event)
             is_new = created
             customer: Customer | None = None
             if decision.customer_id is not None:

@@ -13,6 +13,7 @@ from appliance.domain.staff.enrolment import enrol_photo
 from appliance.domain.staff.schemas import StaffCreate, StaffMember, StaffPhoto, StaffUpdate
 from appliance.domain.staff.services import StaffService
 from appliance.lib.crud import Page, changes_of, to_schema
+from appliance.lib.errors import InvalidError
 from appliance.lib.http import Limit, Offset
 
 
@@ -78,8 +79,6 @@ class StaffController(Controller):
         """Enrol a photo (image/jpeg or image/png body) with exactly one face as a staff embedding."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         if content_type not in ("image/jpeg", "image/png"):
-            from appliance.lib.errors import InvalidError
-
             raise InvalidError.field("content-type", "send image/jpeg or image/png")
         services = request.app.state.services
         return await enrol_photo(
