@@ -43,6 +43,7 @@ def near(rng: np.random.Generator, base: np.ndarray, cosine: float) -> np.ndarra
 def seed(settings: Any, customers: int, rng: np.random.Generator) -> tuple[dict[str, str], np.ndarray]:
     """Tenant, site, camera and API key through the admin services; customers + exemplars with
     COPY; their vectors straight into the (not yet served) Milvus Lite file."""
+    from appliance.db.types import embedding_bytes
     from appliance.vectors.base import VectorItem
     from appliance.vectors.factory import vector_index_from_settings
 
@@ -70,9 +71,7 @@ def seed(settings: Any, customers: int, rng: np.random.Generator) -> tuple[dict[
             "COPY customer_exemplars (id, tenant_id, customer_id, embedding, quality, created_at) FROM STDIN"
         ) as copy:
             for eid, cid, vec in zip(exemplar_ids, ids, vectors, strict=True):
-                copy.write_row(
-                    (eid, tenant, cid, "{" + ",".join(f"{x:.6f}" for x in vec) + "}", 0.8, "2026-01-01")
-                )
+                copy.write_row((eid, tenant, cid, embedding_bytes(vec), 0.8, "2026-01-01"))
         del buf
     index = vector_index_from_settings(settings, DIM)
     index.ensure_collection()

@@ -93,11 +93,11 @@ INSERTS: dict[str, str] = {
     "sightings": "INSERT INTO sightings (id, tenant_id, site_id, camera_id, customer_id, visit_id, staff_id,"
     " captured_at, received_at, embedding, det_score, quality, uncertain, is_staff, is_new_customer,"
     " model, response) VALUES (%(id)s, %(tenant)s, %(site)s, %(camera)s, %(customer)s, %(visit)s, %(staff)s,"
-    " now(), now(), '{0.5,0.5}', 0.9, 0.8, false, false, false, 'test', '{}')",
+    " now(), now(), '\\x3f0000003f000000'::bytea, 0.9, 0.8, false, false, false, 'test', '{}')",
     "customer_exemplars": "INSERT INTO customer_exemplars (tenant_id, customer_id, embedding, quality,"
-    " created_at) VALUES (%(tenant)s, %(customer)s, '{0.5,0.5}', 0.8, now())",
+    " created_at) VALUES (%(tenant)s, %(customer)s, '\\x3f0000003f000000'::bytea, 0.8, now())",
     "staff_embeddings": "INSERT INTO staff_embeddings (tenant_id, staff_id, embedding, created_at)"
-    " VALUES (%(tenant)s, %(staff)s, '{0.5,0.5}', now())",
+    " VALUES (%(tenant)s, %(staff)s, '\\x3f0000003f000000'::bytea, now())",
     "merge_suggestions": "INSERT INTO merge_suggestions"
     " (tenant_id, customer_id, candidate_id, similarity, status, created_at)"
     " VALUES (%(tenant)s, %(customer)s, %(candidate)s, 0.6, 'open', now())",

@@ -12,6 +12,7 @@ import psycopg
 from tests.integration.recognition.conftest import DIM, Shop, near, unit
 
 from appliance.config import Settings
+from appliance.db.types import embedding_bytes
 
 
 def count(settings: Settings, table: str, tenant_id: str) -> int:
@@ -107,7 +108,7 @@ def test_staff_never_become_customers(shop: Shop, rec_settings: Settings) -> Non
         conn.execute(
             "INSERT INTO staff_embeddings (id, tenant_id, staff_id, embedding, created_at)"
             " VALUES (gen_random_uuid(), %s, %s, %s, now())",
-            (shop.tenant["id"], staff["id"], [float(x) for x in face]),
+            (shop.tenant["id"], staff["id"], embedding_bytes(face)),
         )
     seen = shop.post(shop.event(near(face, 0.9, rng)))
     assert seen["is_staff"] and seen["staff_id"] == staff["id"] and seen["customer_id"] is None

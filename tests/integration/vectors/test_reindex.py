@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from appliance.cli import reindex as reindex_cli
 from appliance.config import Settings
+from appliance.db.types import embedding_bytes
 from appliance.vectors.base import VectorIndexError
 from appliance.vectors.milvus import MilvusIndex
 from tests.conftest import PG_ADMIN_URL, _admin_exec
@@ -67,7 +68,7 @@ class Seeded:
             vector /= np.linalg.norm(vector)
             exemplar = uuid.uuid4()
             self.vectors[tenant][exemplar] = vector
-            rows.append((exemplar, tenant, customer, [float(x) for x in vector], 0.9, datetime.now(UTC)))
+            rows.append((exemplar, tenant, customer, embedding_bytes(vector), 0.9, datetime.now(UTC)))
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO customer_exemplars (id, tenant_id, customer_id, embedding, quality, created_at)"
@@ -183,7 +184,7 @@ def test_a_wrong_dimension_row_is_a_mismatch(
         assert "MISMATCH" in result.output and "do not match PostgreSQL" in flat(result.output)
     finally:
         with seeded.connect() as conn:
-            conn.execute("DELETE FROM customer_exemplars WHERE array_length(embedding, 1) <> %s", (DIM,))
+            conn.execute("DELETE FROM customer_exemplars WHERE length(embedding) <> %s", (4 * DIM,))
         seeded.vectors[a] = {k: v for k, v in seeded.vectors[a].items() if len(v) == DIM}
 
 

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import REAL, DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, Uuid
-from sqlalchemy.dialects.postgresql import ARRAY
+import numpy as np
+from sqlalchemy import DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, utcnow
+from appliance.db.types import Embedding
 
 
 class CustomerExemplar(IdMixin, Base):
@@ -28,7 +30,7 @@ class CustomerExemplar(IdMixin, Base):
     )
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     sighting_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
-    embedding: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    embedding: Mapped[np.ndarray[Any, Any]] = mapped_column(Embedding)
     quality: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -43,6 +45,6 @@ class StaffEmbedding(IdMixin, Base):
         Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
     )
     staff_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    embedding: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    embedding: Mapped[np.ndarray[Any, Any]] = mapped_column(Embedding)
     photo_key: Mapped[str | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

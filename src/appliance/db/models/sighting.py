@@ -4,8 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
-    REAL,
     Boolean,
     DateTime,
     Float,
@@ -16,10 +16,11 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, utcnow
+from appliance.db.types import Embedding
 
 
 class Sighting(Base):
@@ -67,7 +68,7 @@ class Sighting(Base):
     visit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    embedding: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    embedding: Mapped[np.ndarray[Any, Any]] = mapped_column(Embedding)
     det_score: Mapped[float] = mapped_column(Float)
     quality: Mapped[float] = mapped_column(Float)
     similarity: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -19,29 +19,31 @@ import json
 import logging
 import uuid
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import numpy as np
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.config import Settings
 from appliance.contracts import EventFaceDetectedV1
 from appliance.db.base import utcnow
 from appliance.db.engine import Database
-from appliance.db.models import Camera, Customer, CustomerExemplar, MergeSuggestion, Sighting, Tenant, Visit
+from appliance.db.models import Customer, CustomerExemplar, Sighting, Visit
+from appliance.db.types import embedding_array, embedding_bytes
 from appliance.domain.auth.principal import Principal
+from appliance.domain.events import statements
 from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import ForbiddenError, InvalidError
 from appliance.recognition.policy import (
     Decision,
     MatchKind,
     Thresholds,
+    Vector,
     as_vector,
     best_match,
+    best_per_customer,
     choose_exemplar,
     decide,
     embedding_problem,
@@ -88,7 +90,7 @@ class IngestService:
         self.dim = dim
         self._tenant_locks: dict[uuid.UUID, asyncio.Lock] = {}
         # Recently created first exemplars (id → (customer, vector)), oldest first.
-        self._created: OrderedDict[uuid.UUID, tuple[uuid.UUID, np.ndarray[Any, Any]]] = OrderedDict()
+        self._created: OrderedDict[uuid.UUID, tuple[uuid.UUID, Vector]] = OrderedDict()
         self.thresholds = Thresholds(match=settings.match_threshold, uncertain=settings.uncertain_threshold)
 
     # -- validation ------------------------------------------------------------------------
@@ -112,16 +114,14 @@ class IngestService:
         self.check_event(principal, event)
         vector = as_vector(event.embedding)
 
-        stored = await self._stored_answer(tenant_id, event.event_id)
-        if stored is not None:
-            return stored
-
         staff_id = await self._claimed_staff(tenant_id, event)
         if not event.is_staff_local:
             staff_id = await self.staff.match(tenant_id, event.site_id, vector, self.settings.staff_threshold)
         if event.is_staff_local or staff_id is not None:
-            return await self._record_staff(tenant_id, event, staff_id)
+            return await self._record_staff(tenant_id, event, vector, staff_id)
 
+        # A retry searches again before its stored answer is found (in the write transaction):
+        # cheaper than a transaction of its own for every first delivery.
         hits = await self.vectors.search(tenant_id, event.embedding, TOP_K)
         decision = decide(hits, self.thresholds)
         created = False
@@ -153,17 +153,34 @@ class IngestService:
             ).scalar()
         return msgspec.convert(response, FaceMatch) if response is not None else None
 
-    async def _check_camera(self, session: AsyncSession, event: EventFaceDetectedV1) -> None:
-        camera_site = (
-            await session.execute(select(Camera.site_id).where(Camera.id == event.camera_id))
-        ).scalar()
+    @staticmethod
+    def _check_camera(camera_site: uuid.UUID | None, event: EventFaceDetectedV1) -> None:
         if camera_site is None:
             raise InvalidError.field("camera_id", "unknown camera")
         if camera_site != event.site_id:
             raise InvalidError.field("camera_id", "this camera belongs to another site")
 
+    def _event_params(
+        self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, vector: Vector
+    ) -> dict[str, Any]:
+        snapshot = event.snapshot_key if isinstance(event.snapshot_key, str) else None
+        return {
+            "tenant_id": tenant_id,
+            "event_id": event.event_id,
+            "site_id": event.site_id,
+            "camera_id": event.camera_id,
+            "captured_at": event.captured_at,
+            "embedding": embedding_bytes(vector),
+            "det_score": event.det_score,
+            "quality": event.quality,
+            "gender": event.gender if isinstance(event.gender, str) else None,
+            "age": float(event.age) if isinstance(event.age, float | int) else None,
+            "snapshot_key": snapshot,
+            "model": f"{event.model.name}@{event.model.version}",
+        }
+
     async def _record_staff(
-        self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, staff_id: uuid.UUID | None
+        self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, vector: Vector, staff_id: uuid.UUID | None
     ) -> FaceMatch:
         answer = FaceMatch(
             event_id=event.event_id,
@@ -175,65 +192,160 @@ class IngestService:
             similarity=None,
             uncertain=False,
         )
+        params = self._event_params(tenant_id, event, vector)
         async with self.db.transaction(tenant_id) as session:
-            await self._check_camera(session, event)
-            if not await self._insert_sighting(session, tenant_id, event, answer, None):
+            stored, camera_site, _ = (await session.execute(statements.PREFLIGHT, params)).one()
+            if stored is not None:
+                return msgspec.convert(stored, FaceMatch)
+            self._check_camera(camera_site, event)
+            write = statements.EventWrite(params)
+            write.params.update(self._answer_params(answer))
+            if not (await session.execute(write.statement(), write.params)).scalar():
+                await session.rollback()
                 return await self._replay(tenant_id, event.event_id)
         return answer
+
+    @staticmethod
+    def _answer_params(answer: FaceMatch) -> dict[str, Any]:
+        return {
+            "sighting_customer_id": answer.customer_id,
+            "sighting_visit_id": answer.visit_id,
+            "staff_id": answer.staff_id,
+            "similarity": answer.similarity,
+            "uncertain": answer.uncertain,
+            "is_staff": answer.is_staff,
+            "is_new_customer": answer.is_new_customer,
+            "response": msgspec.json.encode(answer).decode(),
+        }
 
     async def _record_customer(
         self,
         tenant_id: uuid.UUID,
         event: EventFaceDetectedV1,
-        vector: np.ndarray[Any, Any],
+        vector: Vector,
         decision: Decision,
         hits: list[SearchHit],
         created: bool,
     ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID]]:
-        async with self.db.transaction(tenant_id) as session:
-            if not created:  # _resolve_new checked it before creating the customer
-                await self._check_camera(session, event)
-            is_new = created
-            customer: Customer | None = None
-            if decision.customer_id is not None:
-                customer = await self._lock_customer(session, decision.customer_id)
-                if customer is None:  # erased between search and now: treat as new
-                    decision = Decision(kind=MatchKind.NEW, customer_id=None, similarity=decision.similarity)
-            if customer is None:
-                customer = Customer(
-                    id=uuid.uuid4(), tenant_id=tenant_id, visit_count=0, exemplar_count=0, tags=[]
-                )
-                session.add(customer)
-                await session.flush()
-                is_new = True
+        """Fold the sighting into the customer's visit, keep its exemplars diverse, count it.
 
-            visit = await self._fold_visit(session, tenant_id, customer, event, is_new)
+        Round trips: context, preflight + customer lock, open visit + exemplars, one write."""
+        params = self._event_params(tenant_id, event, vector)
+        async with self.db.transaction(tenant_id) as session:
+            locked = None
+            if decision.customer_id is not None:
+                locked = (
+                    await session.execute(
+                        statements.PREFLIGHT_AND_LOCK, {**params, "customer_id": decision.customer_id}
+                    )
+                ).first()
+            if locked is not None:
+                visit_count, stored, camera_site, gap_minutes = locked
+            else:  # nobody matched, or the match was erased since the search: a new customer
+                stored, camera_site, gap_minutes = (await session.execute(statements.PREFLIGHT, params)).one()
+                visit_count = 0
+                if decision.customer_id is not None:
+                    decision = Decision(kind=MatchKind.NEW, customer_id=None, similarity=decision.similarity)
+                created = False
+            if stored is not None:
+                return msgspec.convert(stored, FaceMatch), [], []
+            self._check_camera(camera_site, event)
+
+            customer_is_new = locked is None
+            is_new = created or customer_is_new
+            customer_id = decision.customer_id if decision.customer_id is not None else uuid.uuid4()
+            write = statements.EventWrite({**params, "customer_id": customer_id})
+            visit_id, kept_ids, kept = None, [], []
+            if not customer_is_new and not created:
+                gap = timedelta(minutes=gap_minutes or 30)
+                visit_id, kept_ids, embeddings, qualities = (
+                    await session.execute(
+                        statements.OPEN_VISIT_AND_EXEMPLARS,
+                        {
+                            "customer_id": customer_id,
+                            "site_id": event.site_id,
+                            "earliest": event.captured_at - gap,
+                            "latest": event.captured_at + gap,
+                        },
+                    )
+                ).one()
+                kept = [
+                    (embedding_array(raw), quality)
+                    for raw, quality in zip(embeddings, qualities, strict=True)
+                ]
+            new_visit = visit_id is None
+            if new_visit:
+                visit_id = uuid.uuid4()
+                write.params["visit_is_new"] = is_new or visit_count == 0
+                write.add(statements.INSERT_VISIT)
+            else:
+                write.add(statements.UPDATE_VISIT)
+            write.params["visit_id"] = visit_id
+            write.params["customer_visits"] = 1 if new_visit else 0
+
+            added, removed = self._exemplar_writes(write, customer_id, event, vector, kept_ids, kept, created)
+            write.parts.insert(
+                0, statements.INSERT_CUSTOMER if customer_is_new else statements.UPDATE_CUSTOMER
+            )
+
             uncertain = decision.kind is MatchKind.UNCERTAIN
             answer = FaceMatch(
                 event_id=event.event_id,
-                customer_id=customer.id,
-                visit_id=visit.id,
+                customer_id=customer_id,
+                visit_id=visit_id,
                 is_new_customer=is_new,
                 is_staff=False,
                 similarity=None if decision.similarity is None else round(decision.similarity, 6),
                 uncertain=uncertain,
             )
-            if not await self._insert_sighting(session, tenant_id, event, answer, customer.id):
+            write.params.update(self._answer_params(answer))
+            if uncertain:
+                self._suggest_merge(write, customer_id, hits)
+            write.notify = True
+            write.params.update(channel=EVENTS_CHANNEL, payload=self._live_payload(tenant_id, event, answer))
+            if not (await session.execute(write.statement(), write.params)).scalar():
                 await session.rollback()
                 return await self._replay(tenant_id, event.event_id), [], []
-            added, removed = (
-                ([], [])
-                if created
-                else await self._update_exemplars(session, tenant_id, customer, event, vector)
-            )
-            self._update_customer(customer, event, is_new)
-            if uncertain:
-                await self._suggest_merge(session, tenant_id, customer.id, event, hits)
-            await self._notify(session, tenant_id, event, answer)
         return answer, added, removed
 
+    def _exemplar_writes(
+        self,
+        write: statements.EventWrite,
+        customer_id: uuid.UUID,
+        event: EventFaceDetectedV1,
+        vector: Vector,
+        kept_ids: list[uuid.UUID],
+        kept: list[tuple[Vector, float]],
+        created: bool,
+    ) -> tuple[list[VectorItem], list[uuid.UUID]]:
+        """Keep a few diverse exemplars per customer; returns the index changes for after commit.
+
+        A customer created by ``_resolve_new`` already has its first exemplar."""
+        write.params["exemplar_count"] = None
+        if created:
+            return [], []
+        choice = choose_exemplar(
+            vector,
+            event.quality,
+            kept,
+            max_exemplars=self.settings.max_exemplars,
+            diversity=self.settings.exemplar_diversity,
+        )
+        if choice.action == "skip":
+            return [], []
+        removed: list[uuid.UUID] = []
+        if choice.action == "replace" and choice.replace_index is not None:
+            removed.append(kept_ids[choice.replace_index])
+            write.params["replaced_exemplar_id"] = removed[0]
+            write.add(statements.DELETE_EXEMPLAR)
+        exemplar_id = uuid.uuid4()
+        write.params["exemplar_id"] = exemplar_id
+        write.params["exemplar_count"] = len(kept) + (0 if removed else 1)
+        write.add(statements.INSERT_EXEMPLAR)
+        return [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector.tolist())], removed
+
     async def _resolve_new(
-        self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, vector: np.ndarray[Any, Any], first: Decision
+        self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, vector: Vector, first: Decision
     ) -> tuple[Decision, bool]:
         """Create the customer for a face nobody matched — once, even when the same new person
         arrives in several concurrent requests or API processes.
@@ -247,8 +359,13 @@ class IngestService:
         """
         lock = self._tenant_locks.setdefault(tenant_id, asyncio.Lock())
         async with lock, self.db.transaction(tenant_id) as session:
-            await self._check_camera(session, event)
-            await session.execute(select(func.pg_advisory_xact_lock(tenant_lock_key(tenant_id))))
+            _, camera_site = (
+                await session.execute(
+                    statements.LOCK_FOR_NEW_CUSTOMER,
+                    {"lock_key": tenant_lock_key(tenant_id), "camera_id": event.camera_id},
+                )
+            ).one()
+            self._check_camera(camera_site, event)
             again = decide(self.vectors.search_pending(tenant_id, event.embedding, TOP_K), self.thresholds)
             if again.kind is not MatchKind.NEW:
                 return again, False
@@ -257,27 +374,28 @@ class IngestService:
                 return Decision(
                     kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score
                 ), False
-            customer = Customer(
-                id=uuid.uuid4(), tenant_id=tenant_id, visit_count=0, exemplar_count=1, tags=[]
+            customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
+            await session.execute(
+                text(
+                    f"WITH c AS ({statements.INSERT_CUSTOMER.strip()})\n{statements.INSERT_EXEMPLAR.strip()}"
+                ),
+                {
+                    **self._event_params(tenant_id, event, vector),
+                    "customer_id": customer_id,
+                    "exemplar_id": exemplar_id,
+                    # The main transaction counts the visit and sets first/last seen.
+                    "customer_visits": 0,
+                    "exemplar_count": 1,
+                    "captured_at": None,
+                    "gender": None,
+                    "age": None,
+                },
             )
-            session.add(customer)
-            await session.flush()
-            exemplar = CustomerExemplar(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                customer_id=customer.id,
-                sighting_id=event.event_id,
-                embedding=list(event.embedding),
-                quality=event.quality,
-                created_at=utcnow(),
-            )
-            session.add(exemplar)
-            await session.flush()
-            self._remember(exemplar.id, customer.id, vector)
+            self._remember(exemplar_id, customer_id, vector)
             await self.vectors.upsert(
-                tenant_id, [VectorItem(id=exemplar.id, customer_id=customer.id, vector=list(event.embedding))]
+                tenant_id, [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector.tolist())]
             )
-        return Decision(kind=MatchKind.NEW, customer_id=customer.id, similarity=first.similarity), True
+        return Decision(kind=MatchKind.NEW, customer_id=customer_id, similarity=first.similarity), True
 
     async def _replay(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> FaceMatch:
         stored = await self._stored_answer(tenant_id, event_id)
@@ -285,253 +403,56 @@ class IngestService:
             raise InvalidError.field("event_id", "conflicts with an event of another tenant")
         return stored
 
-    async def _recent_match(
-        self, session: AsyncSession, vector: np.ndarray[Any, Any]
-    ) -> tuple[uuid.UUID | None, float]:
+    async def _recent_match(self, session: AsyncSession, vector: Vector) -> tuple[uuid.UUID | None, float]:
         """Best match among exemplars of customers created in the last ``RECENT_WINDOW``.
 
         Only recently created customers can be missing from the index. Exemplars this process
-        created are known in memory; only other processes' embeddings are read (parsing REAL[]
-        arrays is the expensive part)."""
-        since = utcnow() - RECENT_WINDOW
-        rows = (
-            await session.execute(
-                select(CustomerExemplar.id, CustomerExemplar.customer_id)
-                .join(Customer, Customer.id == CustomerExemplar.customer_id)
-                .where(Customer.created_at >= since, CustomerExemplar.created_at >= since)
-            )
-        ).all()
+        created are known in memory; only other processes' embeddings are read."""
+        rows = (await session.execute(statements.RECENT_EXEMPLARS, {"since": utcnow() - RECENT_WINDOW})).all()
         unknown = [exemplar_id for exemplar_id, _ in rows if exemplar_id not in self._created]
         if unknown:
-            fetched = await session.execute(
-                select(CustomerExemplar.id, CustomerExemplar.customer_id, CustomerExemplar.embedding).where(
-                    CustomerExemplar.id.in_(unknown)
-                )
-            )
+            fetched = await session.execute(statements.EXEMPLAR_VECTORS, {"ids": unknown})
             for exemplar_id, customer_id, embedding in fetched:
-                self._remember(exemplar_id, customer_id, as_vector(embedding))
+                self._remember(exemplar_id, customer_id, embedding_array(embedding))
         gallery = [self._created[exemplar_id] for exemplar_id, _ in rows if exemplar_id in self._created]
         return best_match(vector, gallery)
 
-    def _remember(self, exemplar_id: uuid.UUID, customer_id: uuid.UUID, vector: np.ndarray[Any, Any]) -> None:
+    def _remember(self, exemplar_id: uuid.UUID, customer_id: uuid.UUID, vector: Vector) -> None:
         self._created[exemplar_id] = (customer_id, vector)
         while len(self._created) > RECENT_CACHE:
             self._created.popitem(last=False)
 
-    async def _lock_customer(self, session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
-        result = await session.execute(select(Customer).where(Customer.id == customer_id).with_for_update())
-        return result.scalar()
-
-    async def _gap(self, session: AsyncSession, tenant_id: uuid.UUID) -> timedelta:
-        minutes = (
-            await session.execute(select(Tenant.visit_gap_minutes).where(Tenant.id == tenant_id))
-        ).scalar()
-        return timedelta(minutes=minutes or 30)
-
-    async def _fold_visit(
-        self,
-        session: AsyncSession,
-        tenant_id: uuid.UUID,
-        customer: Customer,
-        event: EventFaceDetectedV1,
-        is_new: bool,
-    ) -> Visit:
-        """Sightings of one customer at one site within the gap window are one visit."""
-        at = event.captured_at
-        gap = await self._gap(session, tenant_id)
-        visit = (
-            await session.execute(
-                select(Visit)
-                .where(
-                    Visit.customer_id == customer.id,
-                    Visit.site_id == event.site_id,
-                    Visit.last_seen >= at - gap,
-                    Visit.first_seen <= at + gap,
-                )
-                .order_by(Visit.last_seen.desc())
-                .limit(1)
-                .with_for_update()
-            )
-        ).scalar()
-        snapshot = event.snapshot_key if isinstance(event.snapshot_key, str) else None
-        gender = event.gender if isinstance(event.gender, str) else None
-        age = event.age if isinstance(event.age, float | int) else None
-        if visit is None:
-            visit = Visit(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                site_id=event.site_id,
-                customer_id=customer.id,
-                first_seen=at,
-                last_seen=at,
-                sightings=1,
-                is_new_customer=is_new or customer.visit_count == 0,
-                best_snapshot_key=snapshot,
-                best_quality=event.quality if snapshot else 0.0,
-                gender=gender,
-                age=age,
-            )
-            session.add(visit)
-            customer.visit_count += 1
-        else:
-            visit.first_seen = min(visit.first_seen, at)
-            visit.last_seen = max(visit.last_seen, at)
-            visit.sightings += 1
-            if snapshot and event.quality > visit.best_quality:
-                visit.best_snapshot_key, visit.best_quality = snapshot, event.quality
-            if gender and visit.gender is None:
-                visit.gender = gender
-            if age is not None and visit.age is None:
-                visit.age = age
-        await session.flush()
-        return visit
-
-    async def _insert_sighting(
-        self,
-        session: AsyncSession,
-        tenant_id: uuid.UUID,
-        event: EventFaceDetectedV1,
-        answer: FaceMatch,
-        customer_id: uuid.UUID | None,
-    ) -> bool:
-        """False when the event id is already recorded (a concurrent retry won)."""
-        values: dict[str, Any] = {
-            "id": event.event_id,
-            "tenant_id": tenant_id,
-            "site_id": event.site_id,
-            "camera_id": event.camera_id,
-            "customer_id": customer_id,
-            "staff_id": answer.staff_id,
-            "visit_id": answer.visit_id,
-            "captured_at": event.captured_at,
-            "received_at": utcnow(),
-            "embedding": list(event.embedding),
-            "det_score": event.det_score,
-            "quality": event.quality,
-            "similarity": answer.similarity,
-            "uncertain": answer.uncertain,
-            "is_staff": answer.is_staff,
-            "is_new_customer": answer.is_new_customer,
-            "gender": event.gender if isinstance(event.gender, str) else None,
-            "age": event.age if isinstance(event.age, float | int) else None,
-            "image_path": event.snapshot_key if isinstance(event.snapshot_key, str) else None,
-            "model": f"{event.model.name}@{event.model.version}",
-            "response": msgspec.to_builtins(answer),
-        }
-        result = await session.execute(
-            insert(Sighting)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(Sighting.id)
-        )
-        return result.scalar() is not None
-
-    async def _update_exemplars(
-        self,
-        session: AsyncSession,
-        tenant_id: uuid.UUID,
-        customer: Customer,
-        event: EventFaceDetectedV1,
-        vector: np.ndarray[Any, Any],
-    ) -> tuple[list[VectorItem], list[uuid.UUID]]:
-        """Returns the vectors to add to and the ids to remove from the index after commit."""
-        kept_rows = (
-            (
-                await session.execute(
-                    select(CustomerExemplar)
-                    .where(CustomerExemplar.customer_id == customer.id)
-                    .order_by(CustomerExemplar.created_at)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        kept = [(as_vector(row.embedding), row.quality) for row in kept_rows]
-        choice = choose_exemplar(
-            vector,
-            event.quality,
-            kept,
-            max_exemplars=self.settings.max_exemplars,
-            diversity=self.settings.exemplar_diversity,
-        )
-        if choice.action == "skip":
-            return [], []
-        removed: list[uuid.UUID] = []
-        if choice.action == "replace" and choice.replace_index is not None:
-            old = kept_rows[choice.replace_index]
-            await session.delete(old)
-            removed.append(old.id)
-        exemplar = CustomerExemplar(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            customer_id=customer.id,
-            sighting_id=event.event_id,
-            embedding=list(event.embedding),
-            quality=event.quality,
-            created_at=utcnow(),
-        )
-        session.add(exemplar)
-        await session.flush()
-        customer.exemplar_count = len(kept) + (1 if choice.action == "add" else 0)
-        return [VectorItem(id=exemplar.id, customer_id=customer.id, vector=list(event.embedding))], removed
-
-    def _update_customer(self, customer: Customer, event: EventFaceDetectedV1, is_new: bool) -> None:
-        at: datetime = event.captured_at
-        customer.first_seen = at if customer.first_seen is None else min(customer.first_seen, at)
-        customer.last_seen = at if customer.last_seen is None else max(customer.last_seen, at)
-        if isinstance(event.gender, str) and customer.gender is None:
-            customer.gender = event.gender
-        if isinstance(event.age, float | int) and customer.age is None:
-            customer.age = float(event.age)
-
-    async def _suggest_merge(
-        self,
-        session: AsyncSession,
-        tenant_id: uuid.UUID,
-        customer_id: uuid.UUID,
-        event: EventFaceDetectedV1,
-        hits: list[SearchHit],
+    def _suggest_merge(
+        self, write: statements.EventWrite, customer_id: uuid.UUID, hits: list[SearchHit]
     ) -> None:
-        from appliance.recognition.policy import best_per_customer
-
         ranked = best_per_customer(hits)
         similarity = ranked[0].score if ranked else 0.0
         # The sighting went to the best candidate; the runner-up (if any, and close) is the
         # other possibility. Without one, the suggestion records the doubt itself.
         runner_up = next((h for h in ranked[1:] if h.score >= self.thresholds.uncertain), None)
-        session.add(
-            MergeSuggestion(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                customer_id=customer_id,
-                candidate_id=runner_up.customer_id if runner_up else customer_id,
-                sighting_id=event.event_id,
-                similarity=runner_up.score if runner_up else similarity,
-                status="open",
-                created_at=utcnow(),
-            )
+        write.params.update(
+            suggestion_id=uuid.uuid4(),
+            candidate_id=runner_up.customer_id if runner_up else customer_id,
+            suggestion_similarity=runner_up.score if runner_up else similarity,
         )
-        await session.flush()
+        write.add(statements.INSERT_SUGGESTION)
 
-    async def _notify(
-        self, session: AsyncSession, tenant_id: uuid.UUID, event: EventFaceDetectedV1, answer: FaceMatch
-    ) -> None:
+    @staticmethod
+    def _live_payload(tenant_id: uuid.UUID, event: EventFaceDetectedV1, answer: FaceMatch) -> str:
         """Delivered at commit to every API process listening (the live stream)."""
-        payload = {
-            "type": "sighting",
-            "tenant_id": str(tenant_id),
-            "site_id": str(event.site_id),
-            "camera_id": str(event.camera_id),
-            "event_id": str(event.event_id),
-            "customer_id": str(answer.customer_id),
-            "visit_id": str(answer.visit_id),
-            "is_new_customer": answer.is_new_customer,
-            "captured_at": event.captured_at.isoformat(),
-            "snapshot_key": event.snapshot_key if isinstance(event.snapshot_key, str) else None,
-        }
-        await session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": EVENTS_CHANNEL, "payload": json.dumps(payload)},
+        return json.dumps(
+            {
+                "type": "sighting",
+                "tenant_id": str(tenant_id),
+                "site_id": str(event.site_id),
+                "camera_id": str(event.camera_id),
+                "event_id": str(event.event_id),
+                "customer_id": str(answer.customer_id),
+                "visit_id": str(answer.visit_id),
+                "is_new_customer": answer.is_new_customer,
+                "captured_at": event.captured_at.isoformat(),
+                "snapshot_key": event.snapshot_key if isinstance(event.snapshot_key, str) else None,
+            }
         )
 
 
