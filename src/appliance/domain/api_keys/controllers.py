@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,19 +57,28 @@ class ApiKeyController(Controller):
     @patch("/{key_id:uuid}", operation_id="updateApiKey")
     async def update_api_key(
         self,
+        request: Request[Any, Any, Any],
         session: AsyncSession,
         principal: Principal,
         tenant: uuid.UUID,
         key_id: uuid.UUID,
         data: ApiKeyUpdate,
     ) -> ApiKey:
-        """Rename or revoke a key; a revoked key's tokens stop working at once."""
+        """Rename or revoke a key; a revoked key's tokens stop working at once (within a second on
+        other API processes)."""
         row = await ApiKeyService(session, principal, tenant).update(key_id, changes_of(data))
+        request.app.state.services.auth.forget_api_key(key_id)
         return to_schema(row, ApiKey)
 
     @delete("/{key_id:uuid}", operation_id="deleteApiKey")
     async def delete_api_key(
-        self, session: AsyncSession, principal: Principal, tenant: uuid.UUID, key_id: uuid.UUID
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        principal: Principal,
+        tenant: uuid.UUID,
+        key_id: uuid.UUID,
     ) -> None:
         """Delete a key (audited)."""
         await ApiKeyService(session, principal, tenant).delete(key_id)
+        request.app.state.services.auth.forget_api_key(key_id)
