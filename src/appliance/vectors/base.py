@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
+import numpy as np
 
 
 class VectorItem(msgspec.Struct, frozen=True):
     id: uuid.UUID
     """The exemplar id (primary key in the index and in PostgreSQL)."""
     customer_id: uuid.UUID
-    vector: list[float]
+    vector: Sequence[float] | np.ndarray[Any, Any]
+    """A numpy array where one is at hand: the write-behind layer searches pending items by
+    brute force, and stacking arrays is much cheaper than converting lists."""
 
 
 class SearchHit(msgspec.Struct, frozen=True):

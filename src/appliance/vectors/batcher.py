@@ -1,8 +1,9 @@
 """Micro-batching of vector searches for async request handlers.
 
-Concurrent ``await batcher.search(tenant, vector, k)`` calls for one tenant are grouped (up to
-``max_batch`` queries, or whatever arrived within ``max_wait_ms`` of the first one) into one
-``index.search`` call, run in a worker thread; each caller gets its own hits. A Milvus search
+Concurrent ``await batcher.search(tenant, vector, k)`` calls for one tenant are grouped into one
+``index.search`` call, run in a worker thread; each caller gets its own hits. At most
+``max_inflight`` calls per tenant run at once; queries arriving meanwhile wait for a slot and
+leave together, so batches grow with the load and shrink to one query when idle. A Milvus search
 has a fixed per-call cost (an RPC, and on Lite a Python pass over the partition's keys) that a
 batch pays once. An exception from the index reaches every caller of that batch.
 
@@ -34,10 +35,13 @@ class _Pending:
 
 
 @dataclass
-class _Batch:
+class _Lane:
+    """One tenant's searches on one event loop: queries waiting, index calls in flight."""
+
     tenant_id: uuid.UUID
     loop: asyncio.AbstractEventLoop
-    items: list[_Pending] = field(default_factory=list)
+    waiting: list[_Pending] = field(default_factory=list)
+    inflight: int = 0
     timer: asyncio.TimerHandle | None = None
 
 
@@ -45,15 +49,17 @@ class SearchBatcher:
     def __init__(
         self,
         index: VectorIndex,
-        max_batch: int = 16,
-        max_wait_ms: float = 2.0,
+        max_batch: int = 64,
+        max_wait_ms: float = 1.0,
+        max_inflight: int = 2,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        if max_batch < 1 or max_inflight < 1:
+            raise ValueError("max_batch and max_inflight must be at least 1")
         self.index = index
         self.max_batch = max_batch
         self.max_wait = max(max_wait_ms, 0.0) / 1000.0
-        self._batches: dict[tuple[int, uuid.UUID], _Batch] = {}
+        self.max_inflight = max_inflight
+        self._lanes: dict[tuple[int, uuid.UUID], _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.calls = 0
         """Index search calls made (for metrics and tests)."""
@@ -63,44 +69,60 @@ class SearchBatcher:
     # -- search ----------------------------------------------------------------------------
 
     async def search(self, tenant_id: uuid.UUID, vector: Sequence[float], top_k: int = 5) -> list[SearchHit]:
-        """The best ``top_k`` hits for one vector in the tenant's partition, best first."""
+        """The best ``top_k`` hits for one vector in the tenant's partition, best first.
+
+        Batches form by themselves under load: while ``max_inflight`` index calls of this
+        tenant are running, new queries wait and leave together (up to ``max_batch``) as soon
+        as one returns. When idle, a query waits at most ``max_wait_ms`` for company."""
         if len(vector) != self.index.dim:
             raise ValueError(f"expected a {self.index.dim}-D vector, got {len(vector)} values")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[SearchHit]] = loop.create_future()
         key = (id(loop), tenant_id)
-        batch = self._batches.get(key)
-        if batch is None or batch.loop is not loop:  # (a dead loop's id can be reused)
-            batch = self._batches[key] = _Batch(tenant_id, loop)
-            if self.max_batch > 1:
-                batch.timer = loop.call_later(self.max_wait, self._dispatch, key, batch)
-        batch.items.append(_Pending(vector, top_k, future))
-        if len(batch.items) >= self.max_batch:
-            self._dispatch(key, batch)
+        lane = self._lanes.get(key)
+        if lane is None or lane.loop is not loop:  # (a dead loop's id can be reused)
+            lane = self._lanes[key] = _Lane(tenant_id, loop)
+        lane.waiting.append(_Pending(vector, top_k, future))
+        if lane.inflight < self.max_inflight:
+            if len(lane.waiting) >= self.max_batch or self.max_batch == 1:
+                self._dispatch(lane)
+            elif lane.timer is None:
+                lane.timer = loop.call_later(self.max_wait, self._on_timer, lane)
         return await future
 
-    def _dispatch(self, key: tuple[int, uuid.UUID], batch: _Batch) -> None:
-        if self._batches.get(key) is batch:
-            del self._batches[key]
-        if batch.timer is not None:
-            batch.timer.cancel()
-            batch.timer = None
-        if not batch.items:
+    def _on_timer(self, lane: _Lane) -> None:
+        lane.timer = None
+        if lane.inflight < self.max_inflight:
+            self._dispatch(lane)
+
+    def _dispatch(self, lane: _Lane) -> None:
+        if lane.timer is not None:
+            lane.timer.cancel()
+            lane.timer = None
+        items = [item for item in lane.waiting[: self.max_batch] if not item.future.done()]
+        del lane.waiting[: self.max_batch]
+        if not items:
             return
-        task = asyncio.get_running_loop().create_task(self._run(batch))
+        lane.inflight += 1
+        task = lane.loop.create_task(self._run(lane, items))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, batch: _Batch) -> None:
-        items = [item for item in batch.items if not item.future.done()]  # drop cancelled waiters
-        if not items:
-            return
+    async def _run(self, lane: _Lane, items: list[_Pending]) -> None:
+        try:
+            await self._search(lane.tenant_id, items)
+        finally:
+            lane.inflight -= 1
+            if lane.waiting:  # they waited for this call already: go now
+                self._dispatch(lane)
+
+    async def _search(self, tenant_id: uuid.UUID, items: list[_Pending]) -> None:
         top_k = max(item.top_k for item in items)
         vectors = [item.vector for item in items]
         self.calls += 1
         self.queries += len(items)
         try:
-            results = await anyio.to_thread.run_sync(self.index.search, batch.tenant_id, vectors, top_k)
+            results = await anyio.to_thread.run_sync(self.index.search, tenant_id, vectors, top_k)
             if len(results) != len(items):
                 raise RuntimeError(f"the index answered {len(results)} queries for {len(items)}")
         except Exception as exc:  # every waiter of the batch sees the failure
@@ -117,11 +139,12 @@ class SearchBatcher:
                 item.future.set_result(hits[: item.top_k])
 
     async def drain(self) -> None:
-        """Send every waiting batch now and wait until all in-flight searches finish."""
+        """Send every waiting query now and wait until all in-flight searches finish."""
         loop = asyncio.get_running_loop()
-        for key, batch in list(self._batches.items()):
-            if batch.loop is loop:
-                self._dispatch(key, batch)
+        for lane in list(self._lanes.values()):
+            if lane.loop is loop:
+                while lane.waiting:
+                    self._dispatch(lane)
         tasks = [task for task in self._tasks if task.get_loop() is loop]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -351,3 +352,30 @@ def test_batcher_write_wrappers(batch_index: MilvusIndex) -> None:
         return full, left, customer_left, await batcher.count(t.id)
 
     assert asyncio.run(run()) == (9, 5, 0, 0)
+
+
+class SlowIndex(CountingIndex):
+    def search(
+        self, tenant_id: uuid.UUID, vectors: Sequence[Sequence[float]], top_k: int = 5
+    ) -> list[list[SearchHit]]:
+        time.sleep(0.05)
+        return super().search(tenant_id, vectors, top_k)
+
+
+def test_batcher_queues_behind_a_busy_index(
+    batch_index: MilvusIndex, batch_tenants: tuple[Tenant, Tenant]
+) -> None:
+    """With every slot busy, queries wait and then leave as one batch (up to max_batch)."""
+    a, _ = batch_tenants
+    slow = SlowIndex(batch_index)
+    batcher = SearchBatcher(slow, max_batch=8, max_wait_ms=1, max_inflight=1)  # type: ignore[arg-type]
+
+    async def run() -> list[list[SearchHit]]:
+        first = asyncio.create_task(batcher.search(a.id, a.items[0].vector, 1))
+        await asyncio.sleep(0.01)  # the first call is running now
+        rest = [asyncio.create_task(batcher.search(a.id, a.items[i].vector, 1)) for i in range(1, 11)]
+        return await asyncio.gather(first, *rest)
+
+    results = asyncio.run(run())
+    assert [hits[0].id for hits in results] == [a.items[i].id for i in range(11)]
+    assert slow.calls == [1, 8, 2]

@@ -342,7 +342,7 @@ class IngestService:
         write.params["exemplar_id"] = exemplar_id
         write.params["exemplar_count"] = len(kept) + (0 if removed else 1)
         write.add(statements.INSERT_EXEMPLAR)
-        return [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector.tolist())], removed
+        return [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector)], removed
 
     async def _resolve_new(
         self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, vector: Vector, first: Decision
@@ -393,7 +393,7 @@ class IngestService:
             )
             self._remember(exemplar_id, customer_id, vector)
             await self.vectors.upsert(
-                tenant_id, [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector.tolist())]
+                tenant_id, [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector)]
             )
         return Decision(kind=MatchKind.NEW, customer_id=customer_id, similarity=first.similarity), True
 
