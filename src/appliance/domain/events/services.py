@@ -256,7 +256,9 @@ class IngestService:
             customer_id = decision.customer_id if decision.customer_id is not None else uuid.uuid4()
             write = statements.EventWrite({**params, "customer_id": customer_id})
             visit_id, kept_ids, kept = None, [], []
-            if not customer_is_new and not created:
+            # Even a customer created for this very event may have a visit by now: a concurrent
+            # event of the same person can take the customer lock first.
+            if not customer_is_new:
                 gap = timedelta(minutes=gap_minutes or 30)
                 visit_id, kept_ids, embeddings, qualities = (
                     await session.execute(
