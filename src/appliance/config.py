@@ -68,6 +68,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     milvus_collection: str = "face_embeddings"
     milvus_nlist: int = 128
     milvus_nprobe: int = 32
+    milvus_lite_sidecar: bool = True
+    """Without ``milvus_uri``, ``serve`` runs Milvus Lite in a child process (off the API's GIL,
+    shared by its workers and the CLI); off → each process opens the Lite file itself."""
 
     # -- object store ----------------------------------------------------------------------
     s3_endpoint: str | None = None

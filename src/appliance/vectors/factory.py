@@ -7,14 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import ConfigError, Settings
+from appliance.vectors.lite_server import find_sidecar, lite_data_dir
 from appliance.vectors.milvus import MilvusIndex
 
 
 def milvus_uri_from_settings(settings: Settings) -> str:
-    """``APPLIANCE_MILVUS_URI``, or the Milvus Lite file ``<data_dir>/milvus/vectors.db``."""
+    """``APPLIANCE_MILVUS_URI``; else the Milvus Lite sidecar of a running ``appliance serve`` on
+    this data dir (its discovery file, checked live), so CLI commands share that server; else the
+    Milvus Lite file ``<data_dir>/milvus/vectors.db``, opened in this process."""
     if settings.milvus_uri:
         return settings.milvus_uri
-    return str(Path(settings.data_dir) / "milvus" / "vectors.db")
+    sidecar = find_sidecar(settings.data_dir)
+    if sidecar is not None:
+        return sidecar.uri
+    return str(lite_data_dir(settings.data_dir))
 
 
 def vector_index_from_settings(settings: Settings, dim: int | None = None) -> MilvusIndex:

@@ -3,8 +3,9 @@
 One collection (``face_embeddings``): ``id`` VARCHAR primary key (the exemplar uuid),
 ``customer_id`` VARCHAR, ``vector`` FLOAT_VECTOR(dim), IVF_FLAT index with inner product on
 L2-normalised vectors (= cosine). One partition per tenant, ``t_<tenant hex>``. The same code
-runs against ``http://host:19530`` and against ``<data_dir>/milvus/vectors.db`` (Lite); the few
-Lite differences are handled here and written down in docs/adr/0004-vector-index-milvus.md.
+runs against ``http://host:19530`` and against ``<data_dir>/milvus/vectors.db`` (Lite, in this
+process) or a Lite sidecar behind ``http://127.0.0.1:<port>`` (recognised by its server version);
+the few Lite differences are handled here and written down in docs/adr/0004-vector-index-milvus.md.
 
 Every method is blocking: call them from a worker thread in async code (``SearchBatcher`` does).
 """
@@ -45,8 +46,17 @@ def partition_name(tenant_id: uuid.UUID) -> str:
     return f"t_{tenant_id.hex}"
 
 
+LITE_VERSION_PREFIX = "milvus_lite"
+"""Milvus Lite answers GetVersion with ``milvus_lite-<version>`` (a server with ``v2.x``)."""
+
+
 def is_lite_uri(uri: str) -> bool:
+    """A Milvus Lite file, run inside this process by pymilvus."""
     return uri.endswith(".db")
+
+
+def is_lite_version(version: str) -> bool:
+    return version.startswith(LITE_VERSION_PREFIX)
 
 
 def lite_auto_flush_rows(dim: int) -> int:
@@ -79,17 +89,13 @@ class MilvusIndex:
             raise ValueError(f"the vector dimension must be positive, got {dim}")
         self.uri, self.dim, self.collection = uri, dim, collection
         self.nlist, self.nprobe, self.index_type = nlist, nprobe, index_type.upper()
-        self.is_lite = is_lite_uri(uri)
-        if auto_flush_rows is None:
-            auto_flush_rows = lite_auto_flush_rows(dim) if self.is_lite else 0
-        self.auto_flush_rows = auto_flush_rows
-        """Flush after this many written rows (0: never by itself; a server seals segments itself)."""
         self._write_lock = threading.Lock()
         self._unflushed = 0
         self._partitions: set[str] = set()
         self._closed = False
-        self._lite_path = os.path.abspath(uri) if self.is_lite else None
-        if self.is_lite:
+        self._lite_path = os.path.abspath(uri) if is_lite_uri(uri) else None
+        """The Lite file this process serves itself (None for an http URI, sidecar included)."""
+        if self._lite_path is not None:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._client = MilvusClient(uri=uri, token=token or "", timeout=timeout)
@@ -98,9 +104,24 @@ class MilvusIndex:
         if self._lite_path is not None:
             with _lite_lock:
                 _lite_users[self._lite_path] = _lite_users.get(self._lite_path, 0) + 1
+        self.is_lite = self._lite_path is not None or self._serves_lite(timeout)
+        """Milvus Lite (a file here or a sidecar): no partition load/release, auto-flush."""
+        if auto_flush_rows is None:
+            auto_flush_rows = lite_auto_flush_rows(dim) if self.is_lite else 0
+        self.auto_flush_rows = auto_flush_rows
+        """Flush after this many written rows (0: never by itself; a server seals segments itself)."""
+
+    def _serves_lite(self, timeout: float | None) -> bool:
+        """Ask an http URI what answers: a Lite sidecar needs the Lite code paths."""
+        try:
+            version = str(self._client.get_server_version(timeout=timeout or 10.0))
+        except MilvusException as exc:  # every server implements GetVersion; assume a server
+            log.warning("cannot read the Milvus server version at %s: %s", self.uri, exc.message)
+            return False
+        return is_lite_version(version)
 
     def _open_error(self, exc: MilvusException) -> str:
-        if self.is_lite:
+        if self._lite_path is not None:
             return (
                 f"cannot open the Milvus Lite file {self.uri}: it is probably open in another process "
                 "(a Lite file serves one process only). Stop that process (e.g. `appliance serve`), or "
@@ -313,7 +334,8 @@ class MilvusIndex:
 
     def close(self) -> None:
         """Flush pending Lite writes and close the client; the last index on a Lite file stops
-        its in-process server (which flushes, finishes index builds and frees the file lock)."""
+        its in-process server (which flushes, finishes index builds and frees the file lock).
+        A Lite sidecar keeps running (its owner, ``appliance serve``, stops it)."""
         if self._closed:
             return
         self._closed = True
@@ -344,7 +366,7 @@ class MilvusIndex:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _normalised(self, vectors: Sequence[Sequence[float]]) -> np.ndarray[Any, Any]:
+    def _normalised(self, vectors: Sequence[Sequence[float] | np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
         array = np.asarray(vectors, dtype=np.float32)
         if array.ndim != 2 or array.shape[1] != self.dim:
             raise ValueError(f"expected {self.dim}-D vectors, got an array of shape {array.shape}")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from appliance.config import ConfigError, load_settings
@@ -15,6 +17,7 @@ from appliance.vectors.factory import (
     onnx_output_dim,
     vector_index_from_settings,
 )
+from appliance.vectors.lite_server import SidecarInfo, discovery_path, find_sidecar, free_port, lite_data_dir
 
 REPO = Path(__file__).resolve().parents[3]
 MODELS = Path(os.environ.get("APPLIANCE_MODELS_DIR") or REPO.parent / "shared" / "models")
@@ -73,6 +76,55 @@ def test_milvus_uri_defaults_to_a_lite_file_in_the_data_dir(tmp_path: Path) -> N
     )
     server = load_settings(env={"APPLIANCE_MILVUS_URI": "http://milvus:19530"})
     assert milvus_uri_from_settings(server) == "http://milvus:19530"
+
+
+def write_discovery(data_dir: Path, pid: int, *, lite_dir: Path | None = None) -> None:
+    port = free_port()
+    info = SidecarInfo(
+        pid=pid,
+        port=port,
+        uri=f"http://127.0.0.1:{port}",
+        data_dir=str((lite_dir or lite_data_dir(data_dir)).resolve()),
+    )
+    path = discovery_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(msgspec.json.encode(info))
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.parametrize(
+    "stale",
+    ["dead pid", "nothing answers", "another data dir", "garbage"],
+)
+def test_a_stale_sidecar_file_falls_back_to_the_lite_file(tmp_path: Path, stale: str) -> None:
+    if stale == "dead pid":
+        write_discovery(tmp_path, dead_pid())
+    elif stale == "nothing answers":  # a live pid (ours) but no server on the port
+        write_discovery(tmp_path, os.getpid())
+    elif stale == "another data dir":  # e.g. a restored copy of another box's data dir
+        write_discovery(tmp_path, os.getpid(), lite_dir=tmp_path / "elsewhere" / "vectors.db")
+    else:
+        discovery_path(tmp_path).parent.mkdir(parents=True)
+        discovery_path(tmp_path).write_text("{not json")
+    assert find_sidecar(tmp_path) is None
+    settings = load_settings(env={}, data_dir=str(tmp_path))
+    assert milvus_uri_from_settings(settings) == str(tmp_path / "milvus" / "vectors.db")
+
+
+def test_an_explicit_uri_wins_over_a_sidecar_file(tmp_path: Path) -> None:
+    write_discovery(tmp_path, os.getpid())
+    settings = load_settings(env={"APPLIANCE_MILVUS_URI": "http://milvus:19530"}, data_dir=str(tmp_path))
+    assert milvus_uri_from_settings(settings) == "http://milvus:19530"
+
+
+def test_the_sidecar_is_on_by_default() -> None:
+    assert load_settings(env={}).milvus_lite_sidecar
+    assert not load_settings(env={"APPLIANCE_MILVUS_LITE_SIDECAR": "false"}).milvus_lite_sidecar
 
 
 def test_index_from_settings_uses_the_settings(tmp_path: Path) -> None:

@@ -1,0 +1,530 @@
+"""Milvus Lite as a sidecar process of ``appliance serve``.
+
+Milvus Lite is pure Python: opened in-process (a ``.db`` URI) its searches hold the API's GIL, and
+its data dir is locked by that one process. ``appliance serve`` therefore starts Lite in a child
+process (``python -m appliance.vectors.lite_server``, a thin entry point around Lite's own
+``run_server``) on a free loopback port, hands ``http://127.0.0.1:<port>`` to its workers, and
+writes ``<data_dir>/milvus/server.json`` so CLI commands (reindex, purge, admin) use the same
+server while it runs. See docs/adr/0004-vector-index-milvus.md and docs/runbooks/milvus-lite-sidecar.md.
+
+The child serves the same directory an in-process Lite would open (``<data_dir>/milvus/vectors.db``),
+so switching between the two keeps the data. It dies with its parent (PR_SET_PDEATHSIG on Linux
+plus a watchdog thread polling the parent pid), ignores SIGINT/SIGHUP (a terminal Ctrl-C reaches
+the whole process group; the parent stops it only after its workers flushed), and shuts down
+gracefully on SIGTERM (Lite flushes and releases its lock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import functools
+import importlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import IO, Any
+
+import msgspec
+
+log = logging.getLogger("appliance.vectors")
+
+LITE_DIR_NAME = "vectors.db"
+DISCOVERY_FILE = "server.json"
+LOG_FILE = "sidecar.log"
+DEFAULT_HOST = "127.0.0.1"
+STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+"""Seconds a stopping sidecar gets to flush and close before it is killed."""
+WATCHDOG_INTERVAL = 0.5
+LOG_TAIL_LINES = 25
+_PORT_ATTEMPTS = 3
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_LITE_VERSION_PREFIX = "milvus_lite"  # = appliance.vectors.milvus.LITE_VERSION_PREFIX (not imported: slow)
+
+# RPCs that change a collection. Lite is single-writer per collection (in one process
+# MilvusIndex serialises its writes); with several client processes the sidecar must do it.
+_WRITE_RPCS = (
+    "CreateCollection",
+    "DropCollection",
+    "RenameCollection",
+    "AlterCollection",
+    "TruncateCollection",
+    "CreatePartition",
+    "DropPartition",
+    "CreateIndex",
+    "DropIndex",
+    "LoadCollection",
+    "ReleaseCollection",
+    "Insert",
+    "Upsert",
+    "Delete",
+    "Flush",
+    "ManualCompaction",
+    "CreateDatabase",
+    "DropDatabase",
+    "AlterDatabase",
+    "CreateAlias",
+    "AlterAlias",
+    "DropAlias",
+)
+
+
+class SidecarError(RuntimeError):
+    """The sidecar could not be started (the message says why, with its log's last lines)."""
+
+
+class SidecarInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """The discovery file ``<data_dir>/milvus/server.json``."""
+
+    pid: int
+    port: int
+    uri: str
+    data_dir: str
+    """The Lite data directory the sidecar serves (absolute)."""
+    log: str = ""
+
+
+def lite_data_dir(data_dir: str | Path) -> Path:
+    """The directory Lite keeps its data in: the same one an in-process ``.db`` URI opens."""
+    return Path(data_dir) / "milvus" / LITE_DIR_NAME
+
+
+def discovery_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "milvus" / DISCOVERY_FILE
+
+
+def read_discovery(path: Path) -> SidecarInfo | None:
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=SidecarInfo)
+    except (OSError, msgspec.DecodeError):
+        return None
+
+
+def find_sidecar(data_dir: str | Path, timeout: float = 2.0) -> SidecarInfo | None:
+    """The live sidecar serving this data dir, or None (no file, or a stale one: dead pid, another
+    data dir, or nothing Lite answering on its port)."""
+    info = read_discovery(discovery_path(data_dir))
+    if info is None:
+        return None
+    if Path(info.data_dir) != lite_data_dir(data_dir).resolve() or not pid_alive(info.pid):
+        return None
+    version = server_version(info.uri, timeout)
+    if version is None or not version.startswith(_LITE_VERSION_PREFIX):
+        return None
+    return info
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    try:  # a crashed child not yet reaped by its parent still has a pid
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def server_version(uri: str, timeout: float = 2.0) -> str | None:
+    """What the Milvus at ``uri`` answers to GetVersion, or None if nothing answers in time."""
+    from pymilvus import MilvusClient
+
+    client = None
+    try:
+        client = MilvusClient(uri=uri, timeout=timeout)
+        return str(client.get_server_version(timeout=timeout))
+    except Exception:
+        return None
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_open(host: str, port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class _PortTaken(Exception):
+    pass
+
+
+class LiteSidecar:
+    """Starts and stops one sidecar for a data dir; usable as a context manager.
+
+    Call ``start()`` from a long-lived thread (the main thread): Linux sends the parent-death
+    signal when the *thread* that spawned the child exits, not only the process.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        host: str = DEFAULT_HOST,
+        startup_timeout: float = STARTUP_TIMEOUT,
+        stop_timeout: float = STOP_TIMEOUT,
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()  # the child and CLI commands may run elsewhere
+        self.host = host
+        self.startup_timeout = startup_timeout
+        self.stop_timeout = stop_timeout
+        self.lite_dir = lite_data_dir(self.data_dir)
+        self.discovery = discovery_path(self.data_dir)
+        self.log_path = self.data_dir / "milvus" / LOG_FILE
+        self.info: SidecarInfo | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        if self.info is None:
+            raise RuntimeError("the sidecar is not running")
+        return self.info.uri
+
+    def start(self) -> SidecarInfo:
+        """Start the server, wait until it answers, write the discovery file. Blocking."""
+        if self._proc is not None:
+            raise RuntimeError("the sidecar is already started")
+        self.lite_dir.parent.mkdir(parents=True, exist_ok=True)
+        live = find_sidecar(self.data_dir)
+        if live is not None:
+            raise SidecarError(
+                f"a Milvus Lite sidecar (pid {live.pid}, {live.uri}) already serves {self.lite_dir}: "
+                "is another `appliance serve` running on this data dir? Stop it first "
+                "(see docs/runbooks/milvus-lite-sidecar.md)"
+            )
+        if self.discovery.exists():
+            stale = read_discovery(self.discovery)
+            log.warning(
+                "ignoring a stale Milvus Lite discovery file",
+                extra={"file": str(self.discovery), "stale_pid": stale.pid if stale else None},
+            )
+            self.discovery.unlink(missing_ok=True)
+        started = time.monotonic()
+        for _ in range(_PORT_ATTEMPTS):
+            port = free_port(self.host)
+            self._spawn(port)
+            try:
+                version = self._wait_ready(port)
+                break
+            except _PortTaken:  # another process took the port between our probe and the bind
+                self._reap()
+        else:
+            raise SidecarError(f"the Milvus Lite sidecar could not bind a port; see {self.log_path}")
+        assert self._proc is not None
+        self.info = SidecarInfo(
+            pid=self._proc.pid,
+            port=port,
+            uri=f"http://{self.host}:{port}",
+            data_dir=str(self.lite_dir.resolve()),
+            log=str(self.log_path),
+        )
+        self._write_discovery(self.info)
+        log.info(
+            "milvus lite sidecar started",
+            extra={
+                "uri": self.info.uri,
+                "sidecar_pid": self.info.pid,
+                "data_dir": self.info.data_dir,
+                "log_file": self.info.log,
+                "version": version,
+                "startup_s": round(time.monotonic() - started, 2),
+            },
+        )
+        return self.info
+
+    def _spawn(self, port: int) -> None:
+        if self.log_path.exists():  # keep the previous run's log for a post-mortem
+            os.replace(self.log_path, self.log_path.with_name(LOG_FILE + ".1"))
+        self._log_file = self.log_path.open("wb")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "appliance.vectors.lite_server",
+                "--data-dir",
+                str(self.lite_dir),
+                "--host",
+                self.host,
+                "--port",
+                str(port),
+                "--parent-pid",
+                str(os.getpid()),
+                "--discovery-file",
+                str(self.discovery),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            close_fds=True,
+        )
+
+    def _wait_ready(self, port: int) -> str:
+        assert self._proc is not None
+        uri = f"http://{self.host}:{port}"
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            code = self._proc.poll()
+            if code is not None:
+                tail = self.log_tail()
+                if "Failed to bind" in tail:
+                    raise _PortTaken
+                self._reap()
+                hint = ""
+                if "DataDirLockedError" in tail:
+                    hint = (
+                        " — another process has the Lite data dir open (an `appliance` command, or a "
+                        "serve with APPLIANCE_MILVUS_LITE_SIDECAR=false); stop it and start again"
+                    )
+                raise SidecarError(
+                    f"the Milvus Lite sidecar exited with code {code} while starting "
+                    f"(data dir {self.lite_dir}){hint}; last lines of {self.log_path}:\n{tail}"
+                )
+            if _port_open(self.host, port):
+                version = server_version(uri, timeout=2.0)
+                if version is not None and version.startswith(_LITE_VERSION_PREFIX):
+                    return version
+            if time.monotonic() > deadline:
+                tail = self.log_tail()
+                self._terminate()
+                raise SidecarError(
+                    f"the Milvus Lite sidecar did not answer on {uri} within {self.startup_timeout:.0f} s; "
+                    f"last lines of {self.log_path}:\n{tail}"
+                )
+            time.sleep(0.1)
+
+    def _write_discovery(self, info: SidecarInfo) -> None:
+        tmp = self.discovery.with_name(DISCOVERY_FILE + ".tmp")
+        tmp.write_bytes(msgspec.json.format(msgspec.json.encode(info)) + b"\n")
+        os.replace(tmp, self.discovery)  # readers never see half a file
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self) -> None:
+        """Remove the discovery file, SIGTERM the sidecar, kill it after ``stop_timeout``."""
+        proc = self._proc
+        if proc is None:
+            return
+        remove_discovery(self.discovery, proc.pid)  # first: no new client finds a stopping server
+        code = self._terminate()
+        self.info = None
+        log.info("milvus lite sidecar stopped", extra={"sidecar_pid": proc.pid, "returncode": code})
+
+    def _terminate(self) -> int | None:
+        proc = self._proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                log.warning(
+                    "milvus lite sidecar did not stop in time; killing it",
+                    extra={"sidecar_pid": proc.pid, "timeout_s": self.stop_timeout},
+                )
+                proc.kill()
+                proc.wait()
+        self._reap()
+        return proc.returncode
+
+    def _reap(self) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(5)
+        self._proc = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self) -> LiteSidecar:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def remove_discovery(path: Path, pid: int) -> None:
+    """Remove the discovery file if it still names ``pid`` (a newer sidecar may own it)."""
+    info = read_discovery(path)
+    if info is not None and info.pid == pid:
+        path.unlink(missing_ok=True)
+
+
+# -- the child process -------------------------------------------------------------------------
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    """Linux: have the kernel send ``sig`` to this process when its parent (thread) dies."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        result = libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        return False
+    return bool(result == 0)
+
+
+def _watch_parent(parent_pid: int, on_orphaned: Callable[[], None]) -> None:
+    """Fallback for the death signal (other OSes, or a lost race): an orphan is re-parented."""
+    while os.getppid() == parent_pid:
+        time.sleep(WATCHDOG_INTERVAL)
+    on_orphaned()
+
+
+def _install_fastpath() -> bool:
+    """Patch Lite's search with the vectorised one when that module is there."""
+    try:
+        module = importlib.import_module("appliance.vectors.lite_fastpath")
+    except ImportError as exc:
+        missing = isinstance(exc, ModuleNotFoundError) and exc.name == "appliance.vectors.lite_fastpath"
+        log.info(
+            "milvus lite fastpath not installed",
+            extra={"fastpath": False, "reason": "module absent" if missing else repr(exc)},
+        )
+        return False
+    try:
+        installed = bool(module.install())
+    except Exception:  # a broken patch must not take the index down: Lite's own search still works
+        log.exception("milvus lite fastpath failed to install", extra={"fastpath": False})
+        return False
+    log.info("milvus lite fastpath", extra={"fastpath": installed})
+    return installed
+
+
+def _serialise_writes() -> None:
+    """Run the servicer's write RPCs one at a time (reads stay concurrent, as in one process)."""
+    from milvus_lite.adapter.grpc import server as grpc_server
+
+    base: Any = grpc_server.MilvusServicer
+    lock = threading.Lock()
+
+    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def call(self: Any, request: Any, context: Any) -> Any:
+            with lock:
+                return method(self, request, context)
+
+        return call
+
+    methods = {name: locked(getattr(base, name)) for name in _WRITE_RPCS if hasattr(base, name)}
+    # run_server builds its servicer from this module attribute.
+    grpc_server.MilvusServicer = type("SerialisedWritesServicer", (base,), methods)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m appliance.vectors.lite_server", description="Milvus Lite sidecar"
+    )
+    parser.add_argument("--data-dir", required=True, help="Lite data directory (created if missing)")
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--max-workers", type=int, default=10, help="gRPC thread pool size")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when it dies (default: ours)")
+    parser.add_argument("--discovery-file", default=None, help="removed at exit if it names this pid")
+    args = parser.parse_args(argv)
+
+    from appliance.lib.logging import configure_logging
+
+    configure_logging("INFO", json_output=True)
+    logging.getLogger("faiss").setLevel(logging.WARNING)  # which CPU build it loaded, at every start
+    parent_pid: int = args.parent_pid if args.parent_pid is not None else os.getppid()
+    discovery = Path(args.discovery_file) if args.discovery_file else None
+    stopping = threading.Event()
+
+    def shutdown(signum: int, frame: FrameType | None) -> None:
+        if stopping.is_set():
+            return  # a second request must not abort the graceful close
+        stopping.set()
+        if discovery is not None:
+            remove_discovery(discovery, os.getpid())
+        log.info("milvus lite sidecar stopping", extra={"signal": signal.Signals(signum).name})
+        raise KeyboardInterrupt  # run_server stops the gRPC server and closes Lite on it
+
+    # The parent decides when we stop: Ctrl-C in a terminal signals the whole process group,
+    # and the API workers still flush their writes to us while they shut down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, shutdown)
+    death_signal = _set_parent_death_signal(signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        log.warning("parent process is gone; not starting", extra={"parent_pid": parent_pid})
+        return 1
+    threading.Thread(
+        target=_watch_parent,
+        args=(parent_pid, lambda: os.kill(os.getpid(), signal.SIGTERM)),
+        name="parent-watchdog",
+        daemon=True,
+    ).start()
+
+    try:
+        fastpath = _install_fastpath()
+        _serialise_writes()
+        from milvus_lite.adapter.grpc.server import run_server
+
+        log.info(
+            "milvus lite sidecar starting",
+            extra={
+                "data_dir": args.data_dir,
+                "port": args.port,
+                "parent_pid": parent_pid,
+                "death_signal": death_signal,
+                "fastpath": fastpath,
+            },
+        )
+        run_server(data_dir=args.data_dir, host=args.host, port=args.port, max_workers=args.max_workers)
+    except KeyboardInterrupt:  # SIGTERM before run_server's own handler was reached
+        pass
+    finally:
+        if discovery is not None:
+            remove_discovery(discovery, os.getpid())
+    log.info("milvus lite sidecar stopped cleanly")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
