@@ -130,3 +130,63 @@ def test_simultaneous_first_events_of_one_person_make_one_customer(
     assert sum(a["is_new_customer"] for a in answers) == 1
     assert count(rec_settings, "customers", shop.tenant["id"]) == 1
     assert count(rec_settings, "visits", shop.tenant["id"]) == 1
+
+
+def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_settings: Settings) -> None:
+    """What another API process created seconds ago (not yet searchable in its index) is found
+    through PostgreSQL, and each new customer's exemplar is read about once, not per new face."""
+    import asyncio
+    from datetime import timedelta
+
+    from appliance.db.engine import Database, make_async_engine
+    from appliance.domain.events import statements
+    from appliance.domain.events.recent import RECENT_WINDOW, RecentFirsts
+
+    rng = np.random.default_rng(11)
+    faces = [unit(rng) for _ in range(3)]
+    tenant = uuid.UUID(shop.tenant["id"])
+
+    async def create(db: Database, face: np.ndarray[Any, Any]) -> uuid.UUID:
+        customer = uuid.uuid4()
+        async with db.transaction(tenant) as session:
+            await session.execute(
+                statements.INSERT_FIRST_EXEMPLAR,
+                {
+                    "customer_id": customer,
+                    "tenant_id": tenant,
+                    "exemplar_id": uuid.uuid4(),
+                    "event_id": uuid.uuid4(),
+                    "embedding": embedding_bytes(face),
+                    "quality": 0.8,
+                },
+            )
+        return customer
+
+    async def scenario() -> None:
+        db = Database(make_async_engine(rec_settings.runtime_database_url, 2))
+        gallery = RecentFirsts()
+        try:
+            first = await create(db, faces[0])
+            async with db.transaction(tenant) as session:
+                assert await gallery.refresh(session) == 1
+            assert gallery.best(near(faces[0], 0.9, rng).astype(np.float32))[0] == first
+            second = await create(db, faces[1])
+            async with db.transaction(tenant) as session:
+                read = await gallery.refresh(session)
+            assert read == 2  # the new row, and the previous one inside the overlap
+            assert [c for c, _, _ in gallery.entries.values()] == [first, second]
+            assert gallery.best(near(faces[1], 0.9, rng).astype(np.float32))[0] == second
+            # Past the window, old entries leave the gallery (aged here instead of waiting).
+            assert gallery.watermark is not None
+            aged = RECENT_WINDOW + timedelta(seconds=1)
+            for key, (customer, vector, created_at) in list(gallery.entries.items()):
+                gallery.entries[key] = (customer, vector, created_at - aged)
+            gallery.watermark -= aged
+            third = await create(db, faces[2])
+            async with db.transaction(tenant) as session:
+                await gallery.refresh(session)
+            assert [c for c, _, _ in gallery.entries.values()] == [third]
+        finally:
+            await db.dispose()
+
+    asyncio.run(scenario())

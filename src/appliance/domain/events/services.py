@@ -18,22 +18,21 @@ import hashlib
 import json
 import logging
 import uuid
-from collections import OrderedDict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.config import Settings
 from appliance.contracts import EventFaceDetectedV1
-from appliance.db.base import utcnow
 from appliance.db.engine import Database
 from appliance.db.models import Customer, CustomerExemplar, Sighting, Visit
 from appliance.db.types import embedding_array, embedding_bytes
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events import statements
+from appliance.domain.events.recent import RecentFirsts
 from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import ForbiddenError, InvalidError
 from appliance.recognition.policy import (
@@ -42,7 +41,6 @@ from appliance.recognition.policy import (
     Thresholds,
     Vector,
     as_vector,
-    best_match,
     best_per_customer,
     choose_exemplar,
     decide,
@@ -56,11 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("appliance.ingest")
 EVENTS_CHANNEL = "appliance_events"
-# Exemplars younger than this are re-checked in PostgreSQL before creating a customer: another
-# API process may not have flushed them to the index yet (its write-behind flushes every
-# second). This process's own pending vectors are searched in memory.
-RECENT_WINDOW = timedelta(seconds=15)
-RECENT_CACHE = 50_000
 TOP_K = 5
 
 
@@ -89,8 +82,7 @@ class IngestService:
         self.settings = settings
         self.dim = dim
         self._tenant_locks: dict[uuid.UUID, asyncio.Lock] = {}
-        # Recently created first exemplars (id → (customer, vector)), oldest first.
-        self._created: OrderedDict[uuid.UUID, tuple[uuid.UUID, Vector]] = OrderedDict()
+        self._recent: dict[uuid.UUID, RecentFirsts] = {}
         self.thresholds = Thresholds(match=settings.match_threshold, uncertain=settings.uncertain_threshold)
 
     # -- validation ------------------------------------------------------------------------
@@ -371,29 +363,23 @@ class IngestService:
             again = decide(self.vectors.search_pending(tenant_id, event.embedding, TOP_K), self.thresholds)
             if again.kind is not MatchKind.NEW:
                 return again, False
-            recent_id, recent_score = await self._recent_match(session, vector)
+            recent = self._recent.setdefault(tenant_id, RecentFirsts())
+            await recent.refresh(session)
+            recent_id, recent_score = recent.best(vector)
             if recent_id is not None and recent_score >= self.thresholds.match:
                 return Decision(
                     kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score
                 ), False
             customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
+            # The main transaction counts the visit and sets first/last seen.
             await session.execute(
-                text(
-                    f"WITH c AS ({statements.INSERT_CUSTOMER.strip()})\n{statements.INSERT_EXEMPLAR.strip()}"
-                ),
+                statements.INSERT_FIRST_EXEMPLAR,
                 {
                     **self._event_params(tenant_id, event, vector),
                     "customer_id": customer_id,
                     "exemplar_id": exemplar_id,
-                    # The main transaction counts the visit and sets first/last seen.
-                    "customer_visits": 0,
-                    "exemplar_count": 1,
-                    "captured_at": None,
-                    "gender": None,
-                    "age": None,
                 },
             )
-            self._remember(exemplar_id, customer_id, vector)
             await self.vectors.upsert(
                 tenant_id, [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector)]
             )
@@ -404,25 +390,6 @@ class IngestService:
         if stored is None:  # pragma: no cover - the conflicting row must exist
             raise InvalidError.field("event_id", "conflicts with an event of another tenant")
         return stored
-
-    async def _recent_match(self, session: AsyncSession, vector: Vector) -> tuple[uuid.UUID | None, float]:
-        """Best match among exemplars of customers created in the last ``RECENT_WINDOW``.
-
-        Only recently created customers can be missing from the index. Exemplars this process
-        created are known in memory; only other processes' embeddings are read."""
-        rows = (await session.execute(statements.RECENT_EXEMPLARS, {"since": utcnow() - RECENT_WINDOW})).all()
-        unknown = [exemplar_id for exemplar_id, _ in rows if exemplar_id not in self._created]
-        if unknown:
-            fetched = await session.execute(statements.EXEMPLAR_VECTORS, {"ids": unknown})
-            for exemplar_id, customer_id, embedding in fetched:
-                self._remember(exemplar_id, customer_id, embedding_array(embedding))
-        gallery = [self._created[exemplar_id] for exemplar_id, _ in rows if exemplar_id in self._created]
-        return best_match(vector, gallery)
-
-    def _remember(self, exemplar_id: uuid.UUID, customer_id: uuid.UUID, vector: Vector) -> None:
-        self._created[exemplar_id] = (customer_id, vector)
-        while len(self._created) > RECENT_CACHE:
-            self._created.popitem(last=False)
 
     def _suggest_merge(
         self, write: statements.EventWrite, customer_id: uuid.UUID, hits: list[SearchHit]

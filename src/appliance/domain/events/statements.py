@@ -62,14 +62,18 @@ SELECT (SELECT v.id FROM visits v
 """Read after the customer lock (a fresh snapshot): the visit this sighting folds into, if any,
 and the customer's exemplars in age order."""
 
-RECENT_EXEMPLARS = text(
+INSERT_FIRST_EXEMPLAR = text(
     """
-SELECT e.id, e.customer_id FROM customer_exemplars e JOIN customers c ON c.id = e.customer_id
-WHERE c.created_at >= :since AND e.created_at >= :since
+WITH c AS (
+    INSERT INTO customers (id, tenant_id, visit_count, exemplar_count, created_at, updated_at)
+    VALUES (:customer_id, :tenant_id, 0, 1, clock_timestamp(), clock_timestamp())
+)
+INSERT INTO customer_exemplars (id, tenant_id, customer_id, sighting_id, embedding, quality, created_at)
+VALUES (:exemplar_id, :tenant_id, :customer_id, :event_id, :embedding, :quality, clock_timestamp())
 """
 )
-
-EXEMPLAR_VECTORS = text("SELECT id, customer_id, embedding FROM customer_exemplars WHERE id = ANY(:ids)")
+"""A new customer and its first exemplar, under the tenant's new-customer lock: the clock time
+(not the transaction's start) makes ``created_at`` grow with the lock order (see recent.py)."""
 
 INSERT_CUSTOMER = """
 INSERT INTO customers (id, tenant_id, visit_count, exemplar_count, first_seen, last_seen, gender, age)

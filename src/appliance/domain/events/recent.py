@@ -1,0 +1,72 @@
+"""Customers created in the last seconds, by any API process: they may not be searchable yet.
+
+A new customer's first exemplar reaches the vector index through a write-behind flush (about a
+second later, longer on a busy Milvus server). Before creating another customer, ingest checks
+the face against every first exemplar of the last ``RECENT_WINDOW``. Those rows are written
+under the tenant's new-customer lock with the database clock (``clock_timestamp()``), so their
+``created_at`` only grows; this gallery reads each of them once, from a watermark, instead of
+the whole window on every new face.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appliance.db.base import utcnow
+from appliance.db.types import embedding_array
+from appliance.recognition.policy import Vector, best_match
+
+RECENT_WINDOW = timedelta(seconds=15)
+OVERLAP = timedelta(seconds=1)
+"""Read again behind the watermark, for clock adjustments on the database server."""
+
+FIRST_EXEMPLARS_SINCE = text(
+    """
+SELECT e.id, e.customer_id, e.embedding, c.created_at
+FROM customers c JOIN customer_exemplars e ON e.customer_id = c.id
+WHERE c.created_at > :since AND e.created_at > :since
+ORDER BY c.created_at
+"""
+)
+
+
+@dataclass
+class RecentFirsts:
+    """One tenant's recent first exemplars: id → (customer, vector, created_at)."""
+
+    entries: OrderedDict[uuid.UUID, tuple[uuid.UUID, Vector, datetime]] = field(default_factory=OrderedDict)
+    watermark: datetime | None = None
+
+    async def refresh(self, session: AsyncSession) -> int:
+        """Read what other transactions created since the last call; call it under the tenant's
+        new-customer lock. Returns the rows read."""
+        since = utcnow() - RECENT_WINDOW
+        if self.watermark is not None:
+            since = max(since, self.watermark - OVERLAP)
+        rows = (await session.execute(FIRST_EXEMPLARS_SINCE, {"since": since})).all()
+        for exemplar_id, customer_id, embedding, created_at in rows:
+            if exemplar_id not in self.entries:
+                self.entries[exemplar_id] = (customer_id, embedding_array(embedding), created_at)
+            if self.watermark is None or created_at > self.watermark:
+                self.watermark = created_at
+        self._prune()
+        return len(rows)
+
+    def _prune(self) -> None:
+        if self.watermark is None:
+            return
+        horizon = self.watermark - RECENT_WINDOW
+        while self.entries:
+            first = next(iter(self.entries.values()))
+            if first[2] >= horizon:
+                break
+            self.entries.popitem(last=False)
+
+    def best(self, vector: Vector) -> tuple[uuid.UUID | None, float]:
+        return best_match(vector, [(customer_id, vec) for customer_id, vec, _ in self.entries.values()])
