@@ -34,6 +34,7 @@ from _common import BenchError, bench_database, main_guard, print_latency, requi
 
 DIM = 512
 CONCURRENCY = 16
+NEW_SHARE = 0.3
 
 
 def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -118,7 +119,7 @@ def event_bodies(
     well above the match threshold), ~30 % random faces (new customers)."""
     bodies = []
     for i in range(count):
-        returning = rng.random() < 0.7
+        returning = rng.random() >= NEW_SHARE
         vec = near(rng, vectors[rng.integers(len(vectors))], 0.8) if returning else unit_rows(rng, 1)[0]
         body = {
             "event_id": str(uuid.uuid4()),
@@ -248,7 +249,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="API worker processes (appliance serve)")
     parser.add_argument("--client", choices=["wrk", "python"], default=None, help="default: wrk if installed")
     parser.add_argument("--quick", action="store_true", help="2 k customers, 5 s")
+    parser.add_argument("--new-share", type=float, default=NEW_SHARE, help="share of never-seen faces")
     args = parser.parse_args()
+    globals()["NEW_SHARE"] = args.new_share
     require_postgres()
     client = args.client or ("wrk" if shutil.which("wrk") else "python")
     if args.quick:

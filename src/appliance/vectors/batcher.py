@@ -51,7 +51,7 @@ class SearchBatcher:
         index: VectorIndex,
         max_batch: int = 64,
         max_wait_ms: float = 1.0,
-        max_inflight: int = 2,
+        max_inflight: int = 1,
     ) -> None:
         if max_batch < 1 or max_inflight < 1:
             raise ValueError("max_batch and max_inflight must be at least 1")

@@ -148,8 +148,8 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
 
     async def create(db: Database, face: np.ndarray[Any, Any]) -> uuid.UUID:
         customer = uuid.uuid4()
-        async with db.transaction(tenant) as session:
-            await session.execute(
+        async with db.pipeline(tenant) as conn:
+            await conn.execute(
                 statements.INSERT_FIRST_EXEMPLAR,
                 {
                     "customer_id": customer,
@@ -167,12 +167,12 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
         gallery = RecentFirsts()
         try:
             first = await create(db, faces[0])
-            async with db.transaction(tenant) as session:
-                assert await gallery.refresh(session) == 1
+            async with db.pipeline(tenant) as conn:
+                assert await gallery.refresh(conn) == 1
             assert gallery.best(near(faces[0], 0.9, rng).astype(np.float32))[0] == first
             second = await create(db, faces[1])
-            async with db.transaction(tenant) as session:
-                read = await gallery.refresh(session)
+            async with db.pipeline(tenant) as conn:
+                read = await gallery.refresh(conn)
             assert read == 2  # the new row, and the previous one inside the overlap
             assert [c for c, _, _ in gallery.entries.values()] == [first, second]
             assert gallery.best(near(faces[1], 0.9, rng).astype(np.float32))[0] == second
@@ -183,10 +183,33 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
                 gallery.entries[key] = (customer, vector, created_at - aged)
             gallery.watermark -= aged
             third = await create(db, faces[2])
-            async with db.transaction(tenant) as session:
-                await gallery.refresh(session)
+            async with db.pipeline(tenant) as conn:
+                await gallery.refresh(conn)
             assert [c for c, _, _ in gallery.entries.values()] == [third]
         finally:
             await db.dispose()
 
     asyncio.run(scenario())
+
+
+def test_concurrent_deliveries_of_one_event_write_it_once(shop: Shop, rec_settings: Settings) -> None:
+    """An edge retrying while its first delivery is still in flight: one sighting, one answer."""
+    rng = np.random.default_rng(12)
+    erin = unit(rng)
+    first = shop.post(shop.event(erin, "2026-11-20T09:00:00+01:00"))
+    repeat = shop.event(near(erin, 0.9, rng), "2026-11-20T09:10:00+01:00")
+    newcomer = shop.event(unit(rng), "2026-11-20T09:11:00+01:00")
+    for body in (repeat, newcomer):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(shop.post, [body] * 8))
+        assert all(a == answers[0] for a in answers)
+    with psycopg.connect(rec_settings.database_url) as conn:
+        rows = conn.execute(
+            "SELECT count(*), count(DISTINCT id) FROM sightings WHERE tenant_id = %s", (shop.tenant["id"],)
+        ).fetchone()
+        visits = conn.execute(
+            "SELECT sum(sightings) FROM visits WHERE tenant_id = %s", (shop.tenant["id"],)
+        ).fetchone()
+    assert rows == (3, 3)
+    assert visits is not None and visits[0] == 3  # the losers rolled their visit update back
+    assert first["customer_id"] != answers[0]["customer_id"]

@@ -14,9 +14,9 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+import psycopg
 
 from appliance.db.base import utcnow
 from appliance.db.types import embedding_array
@@ -26,14 +26,12 @@ RECENT_WINDOW = timedelta(seconds=15)
 OVERLAP = timedelta(seconds=1)
 """Read again behind the watermark, for clock adjustments on the database server."""
 
-FIRST_EXEMPLARS_SINCE = text(
-    """
+FIRST_EXEMPLARS_SINCE = """
 SELECT e.id, e.customer_id, e.embedding, c.created_at
 FROM customers c JOIN customer_exemplars e ON e.customer_id = c.id
-WHERE c.created_at > :since AND e.created_at > :since
+WHERE c.created_at > %(since)s AND e.created_at > %(since)s
 ORDER BY c.created_at
 """
-)
 
 
 @dataclass
@@ -43,13 +41,14 @@ class RecentFirsts:
     entries: OrderedDict[uuid.UUID, tuple[uuid.UUID, Vector, datetime]] = field(default_factory=OrderedDict)
     watermark: datetime | None = None
 
-    async def refresh(self, session: AsyncSession) -> int:
+    async def refresh(self, conn: psycopg.AsyncConnection[Any]) -> int:
         """Read what other transactions created since the last call; call it under the tenant's
         new-customer lock. Returns the rows read."""
         since = utcnow() - RECENT_WINDOW
         if self.watermark is not None:
             since = max(since, self.watermark - OVERLAP)
-        rows = (await session.execute(FIRST_EXEMPLARS_SINCE, {"since": since})).all()
+        cursor = await conn.execute(FIRST_EXEMPLARS_SINCE, {"since": since})
+        rows = await cursor.fetchall()
         for exemplar_id, customer_id, embedding, created_at in rows:
             if exemplar_id not in self.entries:
                 self.entries[exemplar_id] = (customer_id, embedding_array(embedding), created_at)

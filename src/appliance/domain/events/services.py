@@ -22,6 +22,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import psycopg
+from psycopg.errors import UniqueViolation
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -185,16 +187,17 @@ class IngestService:
             uncertain=False,
         )
         params = self._event_params(tenant_id, event, vector)
-        async with self.db.transaction(tenant_id) as session:
-            stored, camera_site, _ = (await session.execute(statements.PREFLIGHT, params)).one()
-            if stored is not None:
-                return msgspec.convert(stored, FaceMatch)
-            self._check_camera(camera_site, event)
-            write = statements.EventWrite(params)
-            write.params.update(self._answer_params(answer))
-            if not (await session.execute(write.statement(), write.params)).scalar():
-                await session.rollback()
-                return await self._replay(tenant_id, event.event_id)
+        try:
+            async with self.db.pipeline(tenant_id) as conn:
+                stored, camera_site, _ = await fetch_one(conn, statements.PREFLIGHT, params)
+                if stored is not None:
+                    return msgspec.convert(stored, FaceMatch)
+                self._check_camera(camera_site, event)
+                write = statements.EventWrite(params)
+                write.params.update(self._answer_params(answer))
+                await conn.execute(write.statement(), write.params)
+        except UniqueViolation:  # a concurrent delivery of this event won
+            return await self._replay(tenant_id, event.event_id)
         return answer
 
     @staticmethod
@@ -223,83 +226,92 @@ class IngestService:
 
         Round trips: context, preflight + customer lock, open visit + exemplars, one write."""
         params = self._event_params(tenant_id, event, vector)
-        async with self.db.transaction(tenant_id) as session:
-            locked = None
+        try:
+            async with self.db.pipeline(tenant_id) as conn:
+                return await self._record_customer_in(conn, params, event, vector, decision, hits, created)
+        except UniqueViolation:  # a concurrent delivery of this event won
+            return await self._replay(tenant_id, event.event_id), [], []
+
+    async def _record_customer_in(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        params: dict[str, Any],
+        event: EventFaceDetectedV1,
+        vector: Vector,
+        decision: Decision,
+        hits: list[SearchHit],
+        created: bool,
+    ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID]]:
+        tenant_id: uuid.UUID = params["tenant_id"]
+        locked = None
+        if decision.customer_id is not None:
+            locked = await fetch_optional(
+                conn, statements.PREFLIGHT_AND_LOCK, {**params, "customer_id": decision.customer_id}
+            )
+        if locked is not None:
+            visit_count, stored, camera_site, gap_minutes = locked
+        else:  # nobody matched, or the match was erased since the search: a new customer
+            stored, camera_site, gap_minutes = await fetch_one(conn, statements.PREFLIGHT, params)
+            visit_count = 0
             if decision.customer_id is not None:
-                locked = (
-                    await session.execute(
-                        statements.PREFLIGHT_AND_LOCK, {**params, "customer_id": decision.customer_id}
-                    )
-                ).first()
-            if locked is not None:
-                visit_count, stored, camera_site, gap_minutes = locked
-            else:  # nobody matched, or the match was erased since the search: a new customer
-                stored, camera_site, gap_minutes = (await session.execute(statements.PREFLIGHT, params)).one()
-                visit_count = 0
-                if decision.customer_id is not None:
-                    decision = Decision(kind=MatchKind.NEW, customer_id=None, similarity=decision.similarity)
-                created = False
-            if stored is not None:
-                return msgspec.convert(stored, FaceMatch), [], []
-            self._check_camera(camera_site, event)
+                decision = Decision(kind=MatchKind.NEW, customer_id=None, similarity=decision.similarity)
+            created = False
+        if stored is not None:
+            return msgspec.convert(stored, FaceMatch), [], []
+        self._check_camera(camera_site, event)
 
-            customer_is_new = locked is None
-            is_new = created or customer_is_new
-            customer_id = decision.customer_id if decision.customer_id is not None else uuid.uuid4()
-            write = statements.EventWrite({**params, "customer_id": customer_id})
-            visit_id, kept_ids, kept = None, [], []
-            # Even a customer created for this very event may have a visit by now: a concurrent
-            # event of the same person can take the customer lock first.
-            if not customer_is_new:
-                gap = timedelta(minutes=gap_minutes or 30)
-                visit_id, kept_ids, embeddings, qualities = (
-                    await session.execute(
-                        statements.OPEN_VISIT_AND_EXEMPLARS,
-                        {
-                            "customer_id": customer_id,
-                            "site_id": event.site_id,
-                            "earliest": event.captured_at - gap,
-                            "latest": event.captured_at + gap,
-                        },
-                    )
-                ).one()
-                kept = [
-                    (embedding_array(raw), quality)
-                    for raw, quality in zip(embeddings, qualities, strict=True)
-                ]
-            new_visit = visit_id is None
-            if new_visit:
-                visit_id = uuid.uuid4()
-                write.params["visit_is_new"] = is_new or visit_count == 0
-                write.add(statements.INSERT_VISIT)
-            else:
-                write.add(statements.UPDATE_VISIT)
-            write.params["visit_id"] = visit_id
-            write.params["customer_visits"] = 1 if new_visit else 0
-
-            added, removed = self._exemplar_writes(write, customer_id, event, vector, kept_ids, kept, created)
-            write.parts.insert(
-                0, statements.INSERT_CUSTOMER if customer_is_new else statements.UPDATE_CUSTOMER
+        customer_is_new = locked is None
+        is_new = created or customer_is_new
+        customer_id = decision.customer_id if decision.customer_id is not None else uuid.uuid4()
+        write = statements.EventWrite({**params, "customer_id": customer_id})
+        visit_id, kept_ids, kept = None, [], []
+        # Even a customer created for this very event may have a visit by now: a concurrent
+        # event of the same person can take the customer lock first.
+        if not customer_is_new:
+            gap = timedelta(minutes=gap_minutes or 30)
+            visit_id, kept_ids, embeddings, qualities = await fetch_one(
+                conn,
+                statements.OPEN_VISIT_AND_EXEMPLARS,
+                {
+                    "customer_id": customer_id,
+                    "site_id": event.site_id,
+                    "earliest": event.captured_at - gap,
+                    "latest": event.captured_at + gap,
+                },
             )
+            kept = [
+                (embedding_array(raw), quality) for raw, quality in zip(embeddings, qualities, strict=True)
+            ]
+        new_visit = visit_id is None
+        if new_visit:
+            visit_id = uuid.uuid4()
+            write.params["visit_is_new"] = is_new or visit_count == 0
+            write.add(statements.INSERT_VISIT)
+        else:
+            write.add(statements.UPDATE_VISIT)
+        write.params["visit_id"] = visit_id
+        write.params["customer_visits"] = 1 if new_visit else 0
 
-            uncertain = decision.kind is MatchKind.UNCERTAIN
-            answer = FaceMatch(
-                event_id=event.event_id,
-                customer_id=customer_id,
-                visit_id=visit_id,
-                is_new_customer=is_new,
-                is_staff=False,
-                similarity=None if decision.similarity is None else round(decision.similarity, 6),
-                uncertain=uncertain,
-            )
-            write.params.update(self._answer_params(answer))
-            if uncertain:
-                self._suggest_merge(write, customer_id, hits)
-            write.notify = True
-            write.params.update(channel=EVENTS_CHANNEL, payload=self._live_payload(tenant_id, event, answer))
-            if not (await session.execute(write.statement(), write.params)).scalar():
-                await session.rollback()
-                return await self._replay(tenant_id, event.event_id), [], []
+        added, removed = self._exemplar_writes(write, customer_id, event, vector, kept_ids, kept, created)
+        write.parts.insert(0, statements.INSERT_CUSTOMER if customer_is_new else statements.UPDATE_CUSTOMER)
+
+        uncertain = decision.kind is MatchKind.UNCERTAIN
+        answer = FaceMatch(
+            event_id=event.event_id,
+            customer_id=customer_id,
+            visit_id=visit_id,
+            is_new_customer=is_new,
+            is_staff=False,
+            similarity=None if decision.similarity is None else round(decision.similarity, 6),
+            uncertain=uncertain,
+        )
+        write.params.update(self._answer_params(answer))
+        if uncertain:
+            self._suggest_merge(write, customer_id, hits)
+        write.notify = True
+        write.params.update(channel=EVENTS_CHANNEL, payload=self._live_payload(tenant_id, event, answer))
+        # Sent with the COMMIT (one round trip); a unique violation surfaces there.
+        await conn.execute(write.statement(), write.params)
         return answer, added, removed
 
     def _exemplar_writes(
@@ -352,19 +364,18 @@ class IngestService:
         transaction; should that fail, a retry of the event finds this customer and completes it.
         """
         lock = self._tenant_locks.setdefault(tenant_id, asyncio.Lock())
-        async with lock, self.db.transaction(tenant_id) as session:
-            _, camera_site = (
-                await session.execute(
-                    statements.LOCK_FOR_NEW_CUSTOMER,
-                    {"lock_key": tenant_lock_key(tenant_id), "camera_id": event.camera_id},
-                )
-            ).one()
+        async with lock, self.db.pipeline(tenant_id) as conn:
+            _, camera_site = await fetch_one(
+                conn,
+                statements.LOCK_FOR_NEW_CUSTOMER,
+                {"lock_key": tenant_lock_key(tenant_id), "camera_id": event.camera_id},
+            )
             self._check_camera(camera_site, event)
             again = decide(self.vectors.search_pending(tenant_id, event.embedding, TOP_K), self.thresholds)
             if again.kind is not MatchKind.NEW:
                 return again, False
             recent = self._recent.setdefault(tenant_id, RecentFirsts())
-            await recent.refresh(session)
+            await recent.refresh(conn)
             recent_id, recent_score = recent.best(vector)
             if recent_id is not None and recent_score >= self.thresholds.match:
                 return Decision(
@@ -372,7 +383,7 @@ class IngestService:
                 ), False
             customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
             # The main transaction counts the visit and sets first/last seen.
-            await session.execute(
+            await conn.execute(
                 statements.INSERT_FIRST_EXEMPLAR,
                 {
                     **self._event_params(tenant_id, event, vector),
@@ -423,6 +434,20 @@ class IngestService:
                 "snapshot_key": event.snapshot_key if isinstance(event.snapshot_key, str) else None,
             }
         )
+
+
+async def fetch_one(conn: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
+    row = await fetch_optional(conn, sql, params)
+    if row is None:  # pragma: no cover - the statements above always return a row
+        raise RuntimeError("expected a row")
+    return row
+
+
+async def fetch_optional(
+    conn: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    cursor = await conn.execute(sql, params)
+    return await cursor.fetchone()
 
 
 async def touch_customer_stats(session: AsyncSession, customer_id: uuid.UUID) -> None:
