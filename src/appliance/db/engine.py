@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -76,27 +77,33 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def pipeline(self, tenant_id: uuid.UUID) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """The psycopg connection under a pooled SQLAlchemy connection, in a transaction with
-        the tenant's RLS context, in pipeline mode: statements are sent without waiting, and a
-        round trip happens only when a result is fetched (or at the COMMIT when leaving the
-        block). For the hot ingest path, where SQLAlchemy's per-statement cost and the extra
-        round trips for BEGIN and the context showed. An exception rolls the transaction back.
+    async def fast_transaction(self, tenant_id: uuid.UUID) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """The psycopg connection under a pooled SQLAlchemy connection, in a transaction with the
+        tenant's RLS context, for the hot ingest path: BEGIN and the context go in one round trip
+        (simple query protocol, the tenant id as a literal), then the caller's statements, then
+        COMMIT when the block ends; an exception rolls back. SQLAlchemy's per-statement cost and
+        its separate round trips for BEGIN and the context showed at hundreds of events a second.
+        (psycopg's pipeline mode saves one more round trip but busy-polls the socket meanwhile.)
         """
+        begin = sql.SQL(
+            "BEGIN; SELECT set_config('app.tenant_id', {}, true), set_config('app.platform_admin', '', true),"
+            " set_config('app.login_username', '', true)"
+        ).format(sql.Literal(str(uuid.UUID(str(tenant_id)))))
         async with self.engine.connect() as pooled:
             raw = await pooled.get_raw_connection()
             conn: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+            await conn.set_autocommit(True)  # the transaction is ours: no implicit BEGIN round trip
             try:
-                async with conn.pipeline():
-                    await conn.execute(
-                        SET_CONTEXT_SQL,
-                        {"tenant_id": str(tenant_id), "platform_admin": "", "login_username": ""},
-                    )
-                    yield conn
-                    await conn.commit()
+                await conn.execute(begin)
+                yield conn
+                await conn.execute("COMMIT")
             except BaseException:
-                await conn.rollback()
+                if not conn.closed:
+                    await conn.execute("ROLLBACK")
                 raise
+            finally:
+                if not conn.closed:
+                    await conn.set_autocommit(False)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -148,7 +148,7 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
 
     async def create(db: Database, face: np.ndarray[Any, Any]) -> uuid.UUID:
         customer = uuid.uuid4()
-        async with db.pipeline(tenant) as conn:
+        async with db.fast_transaction(tenant) as conn:
             await conn.execute(
                 statements.INSERT_FIRST_EXEMPLAR,
                 {
@@ -167,11 +167,11 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
         gallery = RecentFirsts()
         try:
             first = await create(db, faces[0])
-            async with db.pipeline(tenant) as conn:
+            async with db.fast_transaction(tenant) as conn:
                 assert await gallery.refresh(conn) == 1
             assert gallery.best(near(faces[0], 0.9, rng).astype(np.float32))[0] == first
             second = await create(db, faces[1])
-            async with db.pipeline(tenant) as conn:
+            async with db.fast_transaction(tenant) as conn:
                 read = await gallery.refresh(conn)
             assert read == 2  # the new row, and the previous one inside the overlap
             assert [c for c, _, _ in gallery.entries.values()] == [first, second]
@@ -183,7 +183,7 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
                 gallery.entries[key] = (customer, vector, created_at - aged)
             gallery.watermark -= aged
             third = await create(db, faces[2])
-            async with db.pipeline(tenant) as conn:
+            async with db.fast_transaction(tenant) as conn:
                 await gallery.refresh(conn)
             assert [c for c, _, _ in gallery.entries.values()] == [third]
         finally:

@@ -188,7 +188,7 @@ class IngestService:
         )
         params = self._event_params(tenant_id, event, vector)
         try:
-            async with self.db.pipeline(tenant_id) as conn:
+            async with self.db.fast_transaction(tenant_id) as conn:
                 stored, camera_site, _ = await fetch_one(conn, statements.PREFLIGHT, params)
                 if stored is not None:
                     return msgspec.convert(stored, FaceMatch)
@@ -227,7 +227,7 @@ class IngestService:
         Round trips: context, preflight + customer lock, open visit + exemplars, one write."""
         params = self._event_params(tenant_id, event, vector)
         try:
-            async with self.db.pipeline(tenant_id) as conn:
+            async with self.db.fast_transaction(tenant_id) as conn:
                 return await self._record_customer_in(conn, params, event, vector, decision, hits, created)
         except UniqueViolation:  # a concurrent delivery of this event won
             return await self._replay(tenant_id, event.event_id), [], []
@@ -310,7 +310,7 @@ class IngestService:
             self._suggest_merge(write, customer_id, hits)
         write.notify = True
         write.params.update(channel=EVENTS_CHANNEL, payload=self._live_payload(tenant_id, event, answer))
-        # Sent with the COMMIT (one round trip); a unique violation surfaces there.
+        # A unique violation on the sighting (a concurrent delivery won) raises here.
         await conn.execute(write.statement(), write.params)
         return answer, added, removed
 
@@ -364,7 +364,7 @@ class IngestService:
         transaction; should that fail, a retry of the event finds this customer and completes it.
         """
         lock = self._tenant_locks.setdefault(tenant_id, asyncio.Lock())
-        async with lock, self.db.pipeline(tenant_id) as conn:
+        async with lock, self.db.fast_transaction(tenant_id) as conn:
             _, camera_site = await fetch_one(
                 conn,
                 statements.LOCK_FOR_NEW_CUSTOMER,

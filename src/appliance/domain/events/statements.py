@@ -1,13 +1,12 @@
 """The SQL of the ingest hot path.
 
 Ingest is the one write path that runs hundreds of times a second, so it talks to PostgreSQL in
-as few round trips as the rules allow (see ``IngestService``), through psycopg's pipeline mode
-(``Database.pipeline``): the transaction's start, its row-level-security context and one
-statement that reads what the event needs (its stored answer, its camera, the tenant's visit
-gap) while locking the matched customer go in one round trip; one statement reads the
-customer's open visit and exemplars; one writes everything — visit, sighting, exemplars,
-counters, merge suggestion, live notification — and goes with the COMMIT. Parameters are
-psycopg's ``%(name)s``.
+as few round trips as the rules allow (see ``IngestService``), on a raw psycopg connection
+(``Database.fast_transaction``: BEGIN and the row-level-security context in one round trip):
+one statement reads what the event needs (its stored answer, its camera, the tenant's visit
+gap) while locking the matched customer; one reads the customer's open visit and exemplars;
+one writes everything — visit, sighting, exemplars, counters, merge suggestion, live
+notification; then COMMIT. Parameters are psycopg's ``%(name)s``.
 """
 
 from __future__ import annotations
@@ -142,8 +141,8 @@ class EventWrite:
 
     PostgreSQL runs every CTE even when nothing reads it and checks foreign keys at the end of
     the statement (so a new customer and its first visit can go together). A sighting that
-    exists already (a concurrent retry won) fails the statement with a unique violation, so
-    the commit can be sent in the same round trip; the caller rolls back and replays.
+    exists already (a concurrent retry won) fails the statement with a unique violation; the
+    caller rolls back and replays the stored answer.
     """
 
     params: dict[str, Any]
