@@ -35,6 +35,7 @@ from _common import BenchError, bench_database, main_guard, print_latency, requi
 DIM = 512
 CONCURRENCY = 16
 NEW_SHARE = 0.3
+NPROBE: int | None = None
 
 
 def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -228,8 +229,13 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
         # wrk: enough distinct events for the run at up to 800 events/s; python: a fixed count.
         count = seconds * (800 if client == "wrk" else 60)
         bodies = event_bodies(ids, vectors, count + 40, rng)
+        extra = {"APPLIANCE_MILVUS_NPROBE": str(NPROBE)} if NPROBE else {}
         with serve(
-            settings, workers=workers, APPLIANCE_EMBEDDING_DIM=str(DIM), APPLIANCE_LOG_LEVEL="WARNING"
+            settings,
+            workers=workers,
+            APPLIANCE_EMBEDDING_DIM=str(DIM),
+            APPLIANCE_LOG_LEVEL="WARNING",
+            **extra,
         ) as url:
             token = worker_token(url, ids["api_key"])
             warm_up(url, token, bodies[:40])
@@ -249,9 +255,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="API worker processes (appliance serve)")
     parser.add_argument("--client", choices=["wrk", "python"], default=None, help="default: wrk if installed")
     parser.add_argument("--quick", action="store_true", help="2 k customers, 5 s")
+    parser.add_argument("--nprobe", type=int, default=None, help="APPLIANCE_MILVUS_NPROBE for the server")
     parser.add_argument("--new-share", type=float, default=NEW_SHARE, help="share of never-seen faces")
     args = parser.parse_args()
     globals()["NEW_SHARE"] = args.new_share
+    globals()["NPROBE"] = args.nprobe
     require_postgres()
     client = args.client or ("wrk" if shutil.which("wrk") else "python")
     if args.quick:

@@ -244,3 +244,15 @@ def test_signing_key_is_created_once_with_mode_0600(tmp_path: Any) -> None:
         TokenIssuer.from_settings(settings).kid
         == TokenIssuer(first, issuer="i", audience="a", ttl_seconds=1).kid
     )
+
+
+def test_a_verified_token_is_remembered_only_until_it_expires(private_key: rsa.RSAPrivateKey) -> None:
+    short = TokenIssuer(private_key, issuer=ISSUER, audience=AUDIENCE, ttl_seconds=60)
+    token = short.issue(principal(), now=time.time() - 59.5)  # half a second left
+    first = short.verify(token)
+    assert short.verify(token) is first  # remembered: no second signature check
+    with pytest.raises(UnauthorizedError):  # another text is another token
+        short.verify(_tamper(token, role="system_admin"))
+    time.sleep(0.6)
+    with pytest.raises(UnauthorizedError, match="expired"):
+        short.verify(token)

@@ -20,6 +20,8 @@ from appliance.lib.errors import UnauthorizedError
 
 ALGORITHM = "RS256"
 REQUIRED_CLAIMS = ["sub", "role", "iat", "exp", "jti", "iss", "aud"]
+VERIFIED_CACHE = 10_000
+"""Verified tokens remembered (by their full text) until they expire; cleared when full."""
 
 
 def load_or_create_private_key(settings: Settings) -> rsa.RSAPrivateKey:
@@ -65,6 +67,7 @@ class TokenIssuer:
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenIssuer:
@@ -93,7 +96,23 @@ class TokenIssuer:
         return jwt.encode(claims, self._private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
 
     def verify(self, token: str) -> Principal:
-        """Any defect (alg none/HS256, wrong key, expired, wrong audience) → ``UnauthorizedError``."""
+        """Any defect (alg none/HS256, wrong key, expired, wrong audience) → ``UnauthorizedError``.
+
+        A token whose signature was verified is remembered until it expires: an edge sends
+        hundreds of requests with one token, and an RSA verification each was measurable."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if time.time() < expires:
+                return principal
+            del self._verified[token]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -103,7 +122,7 @@ class TokenIssuer:
                 issuer=self.issuer,
                 options={"require": REQUIRED_CLAIMS},
             )
-            return Principal(
+            principal = Principal(
                 sub=str(claims["sub"]),
                 role=Role(claims["role"]),
                 tenant_id=uuid.UUID(claims["tenant_id"]) if claims.get("tenant_id") else None,
@@ -111,6 +130,7 @@ class TokenIssuer:
                 camera_id=uuid.UUID(claims["camera_id"]) if claims.get("camera_id") else None,
                 jti=str(claims["jti"]),
             )
+            return principal, float(claims["exp"])
         except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
             raise UnauthorizedError(f"invalid token: {exc}") from exc
 
