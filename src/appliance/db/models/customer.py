@@ -18,9 +18,8 @@ class Customer(IdMixin, TimestampMixin, Base):
         Index("ix_customers_tenant_created", "tenant_id", "created_at", "id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    # No index of its own: the composite indexes above lead with tenant_id.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
     age: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -25,9 +25,8 @@ class CustomerExemplar(IdMixin, Base):
         Index("ix_customer_exemplars_tenant_created", "tenant_id", "created_at"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    # No index of its own: the composite indexes above lead with tenant_id.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     sighting_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     embedding: Mapped[np.ndarray[Any, Any]] = mapped_column(Embedding)

@@ -57,9 +57,8 @@ class Sighting(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    # No index of its own: the composite indexes above lead with tenant_id.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
     site_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     camera_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     """NULL once the camera is deleted: its sightings stay in the history."""

@@ -33,9 +33,8 @@ class Visit(IdMixin, Base):
         Index("ix_visits_customer_last_seen", "customer_id", "last_seen"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    # No index of its own: the composite indexes above lead with tenant_id.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
     site_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
