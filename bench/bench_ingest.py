@@ -255,11 +255,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="API worker processes (appliance serve)")
     parser.add_argument("--client", choices=["wrk", "python"], default=None, help="default: wrk if installed")
     parser.add_argument("--quick", action="store_true", help="2 k customers, 5 s")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="client connections")
     parser.add_argument("--nprobe", type=int, default=None, help="APPLIANCE_MILVUS_NPROBE for the server")
     parser.add_argument("--new-share", type=float, default=NEW_SHARE, help="share of never-seen faces")
     args = parser.parse_args()
     globals()["NEW_SHARE"] = args.new_share
     globals()["NPROBE"] = args.nprobe
+    globals()["CONCURRENCY"] = args.concurrency
     require_postgres()
     client = args.client or ("wrk" if shutil.which("wrk") else "python")
     if args.quick:

@@ -1,6 +1,6 @@
 """Run bench/locustfile.py (the seed's 50 rps ingest scenario) against a real server.
 
-python bench/bench_locust.py [--users 50] [--seconds 30]
+python bench/bench_locust.py [--users 50] [--seconds 30] [--workers 2]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
     args = parser.parse_args()
     with bench_database(
         "locust",
@@ -44,7 +45,12 @@ def main() -> None:
             )
         key = make_api_key(settings, tenant, site)
         with (
-            serve(settings, APPLIANCE_EMBEDDING_DIM=str(DIM), APPLIANCE_LOG_LEVEL="WARNING") as url,
+            serve(
+                settings,
+                workers=args.workers,
+                APPLIANCE_EMBEDDING_DIM=str(DIM),
+                APPLIANCE_LOG_LEVEL="WARNING",
+            ) as url,
             tempfile.TemporaryDirectory() as out,
         ):
             env = {
