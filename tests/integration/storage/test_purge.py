@@ -22,6 +22,7 @@ from appliance.cli import purge as purge_cli
 from appliance.config import Settings
 from appliance.db.base import utcnow
 from appliance.db.engine import Database, make_async_engine
+from appliance.db.types import embedding_bytes
 from appliance.jobs.purge import AUDIT_ACTION, PurgeReport, PurgeService
 from appliance.storage.base import RAW_BUCKET, ObjectStore
 from appliance.storage.s3 import S3ObjectStore
@@ -76,7 +77,7 @@ class World:
                 self.visit_id,
                 captured_at,
                 captured_at,
-                [0.1, 0.2],
+                embedding_bytes([0.1, 0.2]),
                 image_path,
             ),
         )
