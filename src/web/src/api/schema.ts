@@ -113,7 +113,8 @@ export interface paths {
         head?: never;
         /**
          * UpdateApiKey
-         * @description Rename or revoke a key; a revoked key's tokens stop working at once.
+         * @description Rename or revoke a key; a revoked key's tokens stop working at once (within a second on
+         *     other API processes).
          */
         patch: operations["updateApiKey"];
         trace?: never;
