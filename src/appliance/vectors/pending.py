@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import anyio.to_thread
-import numpy as np
 
 from appliance.vectors.base import SearchHit, VectorItem
 from appliance.vectors.batcher import SearchBatcher
+from appliance.vectors.buffer import VectorBuffer
 
 log = logging.getLogger("appliance.vectors")
 
@@ -36,6 +36,20 @@ class _TenantPending:
     upserts: dict[uuid.UUID, VectorItem] = field(default_factory=dict)
     deleted_ids: set[uuid.UUID] = field(default_factory=set)
     deleted_customers: set[uuid.UUID] = field(default_factory=set)
+    vectors: VectorBuffer = field(default_factory=VectorBuffer)
+    """The upserts' vectors, searchable without restacking (kept in step with ``upserts``)."""
+
+    def put(self, item: VectorItem) -> None:
+        self.upserts[item.id] = item
+        self.vectors.add(item.id, item.customer_id, item.vector)
+
+    def drop(self, item_id: uuid.UUID) -> None:
+        self.upserts.pop(item_id, None)
+        self.vectors.remove(item_id)
+
+    def hides(self, item_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+        """Whether this (newer) layer overrides an older copy of the item."""
+        return item_id in self.upserts or item_id in self.deleted_ids or customer_id in self.deleted_customers
 
 
 class WriteBehindIndex:
@@ -64,20 +78,20 @@ class WriteBehindIndex:
     async def upsert(self, tenant_id: uuid.UUID, items: Sequence[VectorItem]) -> None:
         pending = self._tenant(tenant_id)
         for item in items:
-            pending.upserts[item.id] = item
+            pending.put(item)
             pending.deleted_ids.discard(item.id)
         self._after_write()
 
     async def delete(self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
         pending = self._tenant(tenant_id)
         for item_id in ids:
-            pending.upserts.pop(item_id, None)
+            pending.drop(item_id)
             pending.deleted_ids.add(item_id)
         self._after_write()
 
     async def delete_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None:
         pending = self._tenant(tenant_id)
-        for item_id in [i for i, item in pending.upserts.items() if item.customer_id == customer_id]:
+        for item_id in pending.vectors.remove_owner(customer_id):
             del pending.upserts[item_id]
         pending.deleted_customers.add(customer_id)
         self._after_write()
@@ -111,7 +125,10 @@ class WriteBehindIndex:
                     merged = self._tenant(tenant_id)
                     merged.deleted_ids |= pending.deleted_ids - set(merged.upserts)
                     merged.deleted_customers |= pending.deleted_customers
-                    merged.upserts = {**pending.upserts, **merged.upserts}
+                    newer = merged.upserts
+                merged.upserts, merged.vectors = {}, VectorBuffer()
+                for item in [*pending.upserts.values(), *newer.values()]:
+                    merged.put(item)
                 raise
             self._inflight = {}
             self.flushes += 1
@@ -143,30 +160,17 @@ class WriteBehindIndex:
         layers = [p for p in (self._inflight.get(tenant_id), self._pending.get(tenant_id)) if p is not None]
         if not layers:
             return hits
-        upserts: dict[uuid.UUID, VectorItem] = {}
-        deleted_ids: set[uuid.UUID] = set()
-        deleted_customers: set[uuid.UUID] = set()
-        for layer in layers:  # older first: newer writes win
-            for item_id in layer.deleted_ids:
-                upserts.pop(item_id, None)
-            for item_id in [i for i, it in upserts.items() if it.customer_id in layer.deleted_customers]:
-                del upserts[item_id]
-            upserts.update(layer.upserts)
-            deleted_ids |= layer.deleted_ids
-            deleted_customers |= layer.deleted_customers
-        kept = [
-            h
-            for h in hits
-            if h.id not in deleted_ids and h.customer_id not in deleted_customers and h.id not in upserts
-        ]
-        if upserts:
-            items = list(upserts.values())
-            matrix = np.asarray([item.vector for item in items], dtype=np.float32)
-            scores = matrix @ np.asarray(vector, dtype=np.float32)
-            for i in np.argsort(-scores)[:top_k]:
-                kept.append(
-                    SearchHit(id=items[i].id, customer_id=items[i].customer_id, score=float(scores[i]))
-                )
+        kept = [h for h in hits if not any(layer.hides(h.id, h.customer_id) for layer in layers)]
+        for age, layer in enumerate(layers):  # older first: a newer layer hides what it rewrote
+            newer = layers[age + 1 :]
+            found = 0
+            for item_id, customer_id, score in layer.vectors.ranked(vector):
+                if any(n.hides(item_id, customer_id) for n in newer):
+                    continue
+                kept.append(SearchHit(id=item_id, customer_id=customer_id, score=score))
+                found += 1
+                if found == top_k:
+                    break
         return sorted(kept, key=lambda h: h.score, reverse=True)[:top_k]
 
     async def count_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> int:

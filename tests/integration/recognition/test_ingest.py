@@ -174,18 +174,19 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
             async with db.fast_transaction(tenant) as conn:
                 read = await gallery.refresh(conn)
             assert read == 2  # the new row, and the previous one inside the overlap
-            assert [c for c, _, _ in gallery.entries.values()] == [first, second]
+            assert [c for c, _ in gallery.entries.values()] == [first, second]
             assert gallery.best(near(faces[1], 0.9, rng).astype(np.float32))[0] == second
             # Past the window, old entries leave the gallery (aged here instead of waiting).
             assert gallery.watermark is not None
             aged = RECENT_WINDOW + timedelta(seconds=1)
-            for key, (customer, vector, created_at) in list(gallery.entries.items()):
-                gallery.entries[key] = (customer, vector, created_at - aged)
+            for key, (customer, created_at) in list(gallery.entries.items()):
+                gallery.entries[key] = (customer, created_at - aged)
             gallery.watermark -= aged
             third = await create(db, faces[2])
             async with db.fast_transaction(tenant) as conn:
                 await gallery.refresh(conn)
-            assert [c for c, _, _ in gallery.entries.values()] == [third]
+            assert [c for c, _ in gallery.entries.values()] == [third]
+            assert len(gallery.vectors) == 1
         finally:
             await db.dispose()
 

@@ -20,7 +20,8 @@ import psycopg
 
 from appliance.db.base import utcnow
 from appliance.db.types import embedding_array
-from appliance.recognition.policy import Vector, best_match
+from appliance.recognition.policy import Vector
+from appliance.vectors.buffer import VectorBuffer
 
 RECENT_WINDOW = timedelta(seconds=15)
 OVERLAP = timedelta(seconds=1)
@@ -38,7 +39,9 @@ ORDER BY c.created_at
 class RecentFirsts:
     """One tenant's recent first exemplars: id → (customer, vector, created_at)."""
 
-    entries: OrderedDict[uuid.UUID, tuple[uuid.UUID, Vector, datetime]] = field(default_factory=OrderedDict)
+    entries: OrderedDict[uuid.UUID, tuple[uuid.UUID, datetime]] = field(default_factory=OrderedDict)
+    """exemplar id → (customer, created_at), oldest first; the vectors are in ``vectors``."""
+    vectors: VectorBuffer = field(default_factory=VectorBuffer)
     watermark: datetime | None = None
 
     async def refresh(self, conn: psycopg.AsyncConnection[Any]) -> int:
@@ -51,7 +54,8 @@ class RecentFirsts:
         rows = await cursor.fetchall()
         for exemplar_id, customer_id, embedding, created_at in rows:
             if exemplar_id not in self.entries:
-                self.entries[exemplar_id] = (customer_id, embedding_array(embedding), created_at)
+                self.entries[exemplar_id] = (customer_id, created_at)
+                self.vectors.add(exemplar_id, customer_id, embedding_array(embedding))
             if self.watermark is None or created_at > self.watermark:
                 self.watermark = created_at
         self._prune()
@@ -62,10 +66,12 @@ class RecentFirsts:
             return
         horizon = self.watermark - RECENT_WINDOW
         while self.entries:
-            first = next(iter(self.entries.values()))
-            if first[2] >= horizon:
+            exemplar_id, (_, created_at) = next(iter(self.entries.items()))
+            if created_at >= horizon:
                 break
             self.entries.popitem(last=False)
+            self.vectors.remove(exemplar_id)
 
     def best(self, vector: Vector) -> tuple[uuid.UUID | None, float]:
-        return best_match(vector, [(customer_id, vec) for customer_id, vec, _ in self.entries.values()])
+        """The customer whose recent first exemplar is most similar, and the similarity."""
+        return self.vectors.best(vector)
