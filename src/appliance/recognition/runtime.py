@@ -113,6 +113,8 @@ class RecognitionRuntime:
         return self._vision
 
     async def close(self) -> None:
+        if self._ingest is not None:  # the last live announcements
+            await self._ingest.notifier.close()
         if self._vectors is not None:
             await self._vectors.close()
         if self._index is not None:

@@ -1,7 +1,7 @@
 """Live events: PostgreSQL LISTEN/NOTIFY fanned out to Server-Sent-Event subscribers.
 
-Ingest calls ``pg_notify`` inside its transaction, so a notification exists only for committed
-work, and every API process (each with its own listener) sees every event.
+Ingest announces each committed sighting (``domain/events/notify.py``, batched: a payload is a
+JSON array of events), and every API process (each with its own listener) sees every event.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from appliance.domain.auth.principal import Principal
-from appliance.domain.events.services import EVENTS_CHANNEL
+from appliance.domain.events.notify import EVENTS_CHANNEL
 
 log = logging.getLogger("appliance.live")
 QUEUE_SIZE = 256
@@ -51,9 +51,14 @@ class LiveHub:
 
     def _dispatch(self, payload: str) -> None:
         try:
-            event = json.loads(payload)
+            decoded = json.loads(payload)
         except ValueError:
             return
+        for event in decoded if isinstance(decoded, list) else [decoded]:
+            if isinstance(event, dict):
+                self._deliver(event)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
         for principal, tenant_id, queue in list(self._subscribers):
             if event.get("tenant_id") != str(tenant_id):
                 continue

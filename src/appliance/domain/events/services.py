@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import uuid
 from datetime import timedelta
@@ -34,6 +33,7 @@ from appliance.db.models import Customer, CustomerExemplar, Sighting, Visit
 from appliance.db.types import embedding_array, embedding_bytes
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events import statements
+from appliance.domain.events.notify import LiveNotifier
 from appliance.domain.events.recent import RecentFirsts
 from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import ForbiddenError, InvalidError
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     from appliance.vectors.pending import WriteBehindIndex
 
 log = logging.getLogger("appliance.ingest")
-EVENTS_CHANNEL = "appliance_events"
 TOP_K = 5
 
 
@@ -83,6 +82,7 @@ class IngestService:
         self.staff = staff
         self.settings = settings
         self.dim = dim
+        self.notifier = LiveNotifier(db)
         self._tenant_locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._recent: dict[uuid.UUID, RecentFirsts] = {}
         self.thresholds = Thresholds(match=settings.match_threshold, uncertain=settings.uncertain_threshold)
@@ -228,9 +228,14 @@ class IngestService:
         params = self._event_params(tenant_id, event, vector)
         try:
             async with self.db.fast_transaction(tenant_id) as conn:
-                return await self._record_customer_in(conn, params, event, vector, decision, hits, created)
+                answer, added, removed, recorded = await self._record_customer_in(
+                    conn, params, event, vector, decision, hits, created
+                )
         except UniqueViolation:  # a concurrent delivery of this event won
             return await self._replay(tenant_id, event.event_id), [], []
+        if recorded:  # committed now: announce it on the live stream
+            self.notifier.publish(self._live_payload(tenant_id, event, answer))
+        return answer, added, removed
 
     async def _record_customer_in(
         self,
@@ -241,8 +246,8 @@ class IngestService:
         decision: Decision,
         hits: list[SearchHit],
         created: bool,
-    ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID]]:
-        tenant_id: uuid.UUID = params["tenant_id"]
+    ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID], bool]:
+        """As ``_record_customer``; the last value says whether this call recorded the event."""
         locked = None
         if decision.customer_id is not None:
             locked = await fetch_optional(
@@ -257,7 +262,7 @@ class IngestService:
                 decision = Decision(kind=MatchKind.NEW, customer_id=None, similarity=decision.similarity)
             created = False
         if stored is not None:
-            return msgspec.convert(stored, FaceMatch), [], []
+            return msgspec.convert(stored, FaceMatch), [], [], False
         self._check_camera(camera_site, event)
 
         customer_is_new = locked is None
@@ -308,11 +313,9 @@ class IngestService:
         write.params.update(self._answer_params(answer))
         if uncertain:
             self._suggest_merge(write, customer_id, hits)
-        write.notify = True
-        write.params.update(channel=EVENTS_CHANNEL, payload=self._live_payload(tenant_id, event, answer))
         # A unique violation on the sighting (a concurrent delivery won) raises here.
         await conn.execute(write.statement(), write.params)
-        return answer, added, removed
+        return answer, added, removed, True
 
     def _exemplar_writes(
         self,
@@ -418,22 +421,20 @@ class IngestService:
         write.add(statements.INSERT_SUGGESTION)
 
     @staticmethod
-    def _live_payload(tenant_id: uuid.UUID, event: EventFaceDetectedV1, answer: FaceMatch) -> str:
-        """Delivered at commit to every API process listening (the live stream)."""
-        return json.dumps(
-            {
-                "type": "sighting",
-                "tenant_id": str(tenant_id),
-                "site_id": str(event.site_id),
-                "camera_id": str(event.camera_id),
-                "event_id": str(event.event_id),
-                "customer_id": str(answer.customer_id),
-                "visit_id": str(answer.visit_id),
-                "is_new_customer": answer.is_new_customer,
-                "captured_at": event.captured_at.isoformat(),
-                "snapshot_key": event.snapshot_key if isinstance(event.snapshot_key, str) else None,
-            }
-        )
+    def _live_payload(tenant_id: uuid.UUID, event: EventFaceDetectedV1, answer: FaceMatch) -> dict[str, Any]:
+        """What every API process's live stream gets for a recorded sighting."""
+        return {
+            "type": "sighting",
+            "tenant_id": str(tenant_id),
+            "site_id": str(event.site_id),
+            "camera_id": str(event.camera_id),
+            "event_id": str(event.event_id),
+            "customer_id": str(answer.customer_id),
+            "visit_id": str(answer.visit_id),
+            "is_new_customer": answer.is_new_customer,
+            "captured_at": event.captured_at.isoformat(),
+            "snapshot_key": event.snapshot_key if isinstance(event.snapshot_key, str) else None,
+        }
 
 
 async def fetch_one(conn: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]) -> tuple[Any, ...]:

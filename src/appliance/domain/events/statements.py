@@ -5,8 +5,9 @@ as few round trips as the rules allow (see ``IngestService``), on a raw psycopg 
 (``Database.fast_transaction``: BEGIN and the row-level-security context in one round trip):
 one statement reads what the event needs (its stored answer, its camera, the tenant's visit
 gap) while locking the matched customer; one reads the customer's open visit and exemplars;
-one writes everything — visit, sighting, exemplars, counters, merge suggestion, live
-notification; then COMMIT. Parameters are psycopg's ``%(name)s``.
+one writes everything — visit, sighting, exemplars, counters, merge suggestion; then COMMIT.
+(The live-stream NOTIFY goes after the commit, batched: ``notify.py``.) Parameters are
+psycopg's ``%(name)s``.
 """
 
 from __future__ import annotations
@@ -147,7 +148,6 @@ class EventWrite:
 
     params: dict[str, Any]
     parts: list[str] = field(default_factory=list)
-    notify: bool = False
 
     def add(self, sql: str) -> None:
         self.parts.append(sql)
@@ -155,6 +155,5 @@ class EventWrite:
     def statement(self) -> str:
         ctes = [f"w{i} AS ({sql.strip()})" for i, sql in enumerate(self.parts)]
         sighting = f"sighting AS ({INSERT_SIGHTING.strip()})"
-        notify = ", pg_notify(%(channel)s, %(payload)s)" if self.notify else ""
         with_clause = ",\n".join([*ctes, sighting])
-        return f"WITH {with_clause}\nSELECT (SELECT count(*) FROM sighting) AS inserted{notify}"
+        return f"WITH {with_clause}\nSELECT (SELECT count(*) FROM sighting) AS inserted"
