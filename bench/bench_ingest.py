@@ -252,7 +252,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, action="append", help="seeded customers (repeatable)")
     parser.add_argument("--seconds", type=int, default=20, help="measured load duration")
-    parser.add_argument("--workers", type=int, default=2, help="API worker processes (appliance serve)")
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes (appliance serve)")
     parser.add_argument("--client", choices=["wrk", "python"], default=None, help="default: wrk if installed")
     parser.add_argument("--quick", action="store_true", help="2 k customers, 5 s")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="client connections")
