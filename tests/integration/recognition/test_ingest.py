@@ -140,7 +140,7 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
 
     from appliance.db.engine import Database, make_async_engine
     from appliance.domain.events import statements
-    from appliance.domain.events.recent import RECENT_WINDOW, RecentFirsts
+    from appliance.domain.events.recent import FIRST_EXEMPLARS_SINCE, RECENT_WINDOW, RecentFirsts
 
     rng = np.random.default_rng(11)
     faces = [unit(rng) for _ in range(3)]
@@ -148,8 +148,8 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
 
     async def create(db: Database, face: np.ndarray[Any, Any]) -> uuid.UUID:
         customer = uuid.uuid4()
-        async with db.fast_transaction(tenant) as conn:
-            await conn.execute(
+        async with db.fast_transaction(tenant) as tx:
+            await tx.conn.execute(
                 statements.INSERT_FIRST_EXEMPLAR,
                 {
                     "customer_id": customer,
@@ -167,12 +167,14 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
         gallery = RecentFirsts()
         try:
             first = await create(db, faces[0])
-            async with db.fast_transaction(tenant) as conn:
-                assert await gallery.refresh(conn) == 1
+            async with db.fast_transaction(tenant) as tx:
+                assert await gallery.refresh(tx.conn) == 1
             assert gallery.best(near(faces[0], 0.9, rng).astype(np.float32))[0] == first
             second = await create(db, faces[1])
-            async with db.fast_transaction(tenant) as conn:
-                read = await gallery.refresh(conn)
+            # The way ingest reads it: batched with BEGIN (and the lock).
+            opening = [(FIRST_EXEMPLARS_SINCE, {"since": gallery.since()})]
+            async with db.fast_transaction(tenant, opening) as tx:
+                read = gallery.absorb(tx.opened[0])
             assert read == 2  # the new row, and the previous one inside the overlap
             assert [c for c, _ in gallery.entries.values()] == [first, second]
             assert gallery.best(near(faces[1], 0.9, rng).astype(np.float32))[0] == second
@@ -183,8 +185,8 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
                 gallery.entries[key] = (customer, created_at - aged)
             gallery.watermark -= aged
             third = await create(db, faces[2])
-            async with db.fast_transaction(tenant) as conn:
-                await gallery.refresh(conn)
+            async with db.fast_transaction(tenant) as tx:
+                await gallery.refresh(tx.conn)
             assert [c for c, _ in gallery.entries.values()] == [third]
             assert len(gallery.vectors) == 1
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,14 +45,15 @@ class RecentFirsts:
     vectors: VectorBuffer = field(default_factory=VectorBuffer)
     watermark: datetime | None = None
 
-    async def refresh(self, conn: psycopg.AsyncConnection[Any]) -> int:
-        """Read what other transactions created since the last call; call it under the tenant's
-        new-customer lock. Returns the rows read."""
+    def since(self) -> datetime:
+        """Where the next read starts: the watermark (less an overlap), at most the window."""
         since = utcnow() - RECENT_WINDOW
         if self.watermark is not None:
             since = max(since, self.watermark - OVERLAP)
-        cursor = await conn.execute(FIRST_EXEMPLARS_SINCE, {"since": since})
-        rows = await cursor.fetchall()
+        return since
+
+    def absorb(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Take the rows of ``FIRST_EXEMPLARS_SINCE`` read from ``since()``; returns how many."""
         for exemplar_id, customer_id, embedding, created_at in rows:
             if exemplar_id not in self.entries:
                 self.entries[exemplar_id] = (customer_id, created_at)
@@ -60,6 +62,12 @@ class RecentFirsts:
                 self.watermark = created_at
         self._prune()
         return len(rows)
+
+    async def refresh(self, conn: psycopg.AsyncConnection[Any]) -> int:
+        """Read what other transactions created since the last call (under the tenant's
+        new-customer lock; ingest batches the same query with taking that lock)."""
+        cursor = await conn.execute(FIRST_EXEMPLARS_SINCE, {"since": self.since()})
+        return self.absorb(await cursor.fetchall())
 
     def _prune(self) -> None:
         if self.watermark is None:

@@ -17,7 +17,6 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -28,13 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.config import Settings
 from appliance.contracts import EventFaceDetectedV1
-from appliance.db.engine import Database
+from appliance.db.engine import Database, FastTransaction
 from appliance.db.models import Customer, CustomerExemplar, Sighting, Visit
 from appliance.db.types import embedding_array, embedding_bytes
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events import statements
 from appliance.domain.events.notify import LiveNotifier
-from appliance.domain.events.recent import RecentFirsts
+from appliance.domain.events.recent import FIRST_EXEMPLARS_SINCE, RecentFirsts
 from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import ForbiddenError, InvalidError
 from appliance.recognition.policy import (
@@ -188,14 +187,14 @@ class IngestService:
         )
         params = self._event_params(tenant_id, event, vector)
         try:
-            async with self.db.fast_transaction(tenant_id) as conn:
-                stored, camera_site, _ = await fetch_one(conn, statements.PREFLIGHT, params)
+            async with self.db.fast_transaction(tenant_id, [(statements.PREFLIGHT, params)]) as tx:
+                stored, camera_site, _ = tx.opened[0][0]
                 if stored is not None:
                     return msgspec.convert(stored, FaceMatch)
                 self._check_camera(camera_site, event)
                 write = statements.EventWrite(params)
                 write.params.update(self._answer_params(answer))
-                await conn.execute(write.statement(), write.params)
+                await tx.conn.execute(write.statement(), write.params)
         except UniqueViolation:  # a concurrent delivery of this event won
             return await self._replay(tenant_id, event.event_id)
         return answer
@@ -224,12 +223,21 @@ class IngestService:
     ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID]]:
         """Fold the sighting into the customer's visit, keep its exemplars diverse, count it.
 
-        Round trips: context, preflight + customer lock, open visit + exemplars, one write."""
+        Three round trips: BEGIN with the preflight, the customer lock and the open visit; the
+        write; COMMIT."""
         params = self._event_params(tenant_id, event, vector)
+        if decision.customer_id is None:
+            opening = [(statements.PREFLIGHT, params)]
+        else:
+            matched = {**params, "customer_id": decision.customer_id}
+            opening = [
+                (statements.PREFLIGHT_AND_LOCK, matched),
+                (statements.OPEN_VISIT_AND_EXEMPLARS, matched),
+            ]
         try:
-            async with self.db.fast_transaction(tenant_id) as conn:
+            async with self.db.fast_transaction(tenant_id, opening) as tx:
                 answer, added, removed, recorded = await self._record_customer_in(
-                    conn, params, event, vector, decision, hits, created
+                    tx, params, event, vector, decision, hits, created
                 )
         except UniqueViolation:  # a concurrent delivery of this event won
             return await self._replay(tenant_id, event.event_id), [], []
@@ -239,7 +247,7 @@ class IngestService:
 
     async def _record_customer_in(
         self,
-        conn: psycopg.AsyncConnection[Any],
+        tx: FastTransaction,
         params: dict[str, Any],
         event: EventFaceDetectedV1,
         vector: Vector,
@@ -248,18 +256,19 @@ class IngestService:
         created: bool,
     ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID], bool]:
         """As ``_record_customer``; the last value says whether this call recorded the event."""
-        locked = None
+        locked, open_visit = None, None
         if decision.customer_id is not None:
-            locked = await fetch_optional(
-                conn, statements.PREFLIGHT_AND_LOCK, {**params, "customer_id": decision.customer_id}
-            )
+            lock_rows, visit_rows = tx.opened
+            locked, open_visit = (lock_rows[0] if lock_rows else None), visit_rows[0]
         if locked is not None:
-            visit_count, stored, camera_site, gap_minutes = locked
+            visit_count, stored, camera_site, _ = locked
         else:  # nobody matched, or the match was erased since the search: a new customer
-            stored, camera_site, gap_minutes = await fetch_one(conn, statements.PREFLIGHT, params)
-            visit_count = 0
-            if decision.customer_id is not None:
+            if decision.customer_id is None:
+                stored, camera_site, _ = tx.opened[0][0]
+            else:
+                stored, camera_site, _ = await fetch_one(tx.conn, statements.PREFLIGHT, params)
                 decision = Decision(kind=MatchKind.NEW, customer_id=None, similarity=decision.similarity)
+            visit_count = 0
             created = False
         if stored is not None:
             return msgspec.convert(stored, FaceMatch), [], [], False
@@ -270,23 +279,11 @@ class IngestService:
         customer_id = decision.customer_id if decision.customer_id is not None else uuid.uuid4()
         write = statements.EventWrite({**params, "customer_id": customer_id})
         visit_id, kept_ids, kept = None, [], []
-        # Even a customer created for this very event may have a visit by now: a concurrent
-        # event of the same person can take the customer lock first.
-        if not customer_is_new:
-            gap = timedelta(minutes=gap_minutes or 30)
-            visit_id, kept_ids, embeddings, qualities = await fetch_one(
-                conn,
-                statements.OPEN_VISIT_AND_EXEMPLARS,
-                {
-                    "customer_id": customer_id,
-                    "site_id": event.site_id,
-                    "earliest": event.captured_at - gap,
-                    "latest": event.captured_at + gap,
-                },
-            )
-            kept = [
-                (embedding_array(raw), quality) for raw, quality in zip(embeddings, qualities, strict=True)
-            ]
+        # Read after the lock (a fresh snapshot): even a customer created for this very event may
+        # have a visit by now, opened by a concurrent event of the same person.
+        if open_visit is not None and not customer_is_new:
+            visit_id, kept_ids, embeddings, qualities = open_visit
+            kept = [(embedding_array(raw), q) for raw, q in zip(embeddings, qualities, strict=True)]
         new_visit = visit_id is None
         if new_visit:
             visit_id = uuid.uuid4()
@@ -314,7 +311,7 @@ class IngestService:
         if uncertain:
             self._suggest_merge(write, customer_id, hits)
         # A unique violation on the sighting (a concurrent delivery won) raises here.
-        await conn.execute(write.statement(), write.params)
+        await tx.conn.execute(write.statement(), write.params)
         return answer, added, removed, True
 
     def _exemplar_writes(
@@ -367,36 +364,53 @@ class IngestService:
         transaction; should that fail, a retry of the event finds this customer and completes it.
         """
         lock = self._tenant_locks.setdefault(tenant_id, asyncio.Lock())
-        async with lock, self.db.fast_transaction(tenant_id) as conn:
-            _, camera_site = await fetch_one(
-                conn,
-                statements.LOCK_FOR_NEW_CUSTOMER,
-                {"lock_key": tenant_lock_key(tenant_id), "camera_id": event.camera_id},
-            )
-            self._check_camera(camera_site, event)
-            again = decide(self.vectors.search_pending(tenant_id, event.embedding, TOP_K), self.thresholds)
-            if again.kind is not MatchKind.NEW:
-                return again, False
-            recent = self._recent.setdefault(tenant_id, RecentFirsts())
-            await recent.refresh(conn)
-            recent_id, recent_score = recent.best(vector)
-            if recent_id is not None and recent_score >= self.thresholds.match:
-                return Decision(
-                    kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score
-                ), False
-            customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
-            # The main transaction counts the visit and sets first/last seen.
-            await conn.execute(
-                statements.INSERT_FIRST_EXEMPLAR,
-                {
-                    **self._event_params(tenant_id, event, vector),
-                    "customer_id": customer_id,
-                    "exemplar_id": exemplar_id,
-                },
-            )
-            await self.vectors.upsert(
-                tenant_id, [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector)]
-            )
+        recent = self._recent.setdefault(tenant_id, RecentFirsts())
+        async with lock:
+            # One round trip: BEGIN, the tenant's advisory lock, and (a fresh snapshot, so after
+            # the lock) the first exemplars committed since this process last looked.
+            opening: list[tuple[str, dict[str, Any]]] = [
+                (
+                    statements.LOCK_FOR_NEW_CUSTOMER,
+                    {"lock_key": tenant_lock_key(tenant_id), "camera_id": event.camera_id},
+                ),
+                (FIRST_EXEMPLARS_SINCE, {"since": recent.since()}),
+            ]
+            async with self.db.fast_transaction(tenant_id, opening) as tx:
+                return await self._create_customer(tx, recent, tenant_id, event, vector, first)
+
+    async def _create_customer(
+        self,
+        tx: FastTransaction,
+        recent: RecentFirsts,
+        tenant_id: uuid.UUID,
+        event: EventFaceDetectedV1,
+        vector: Vector,
+        first: Decision,
+    ) -> tuple[Decision, bool]:
+        """Under the tenant's new-customer lock: re-check, then create the customer and put its
+        first vector in the pending index before the commit releases the lock."""
+        ((_, camera_site),) = tx.opened[0]
+        self._check_camera(camera_site, event)
+        recent.absorb(tx.opened[1])
+        again = decide(self.vectors.search_pending(tenant_id, event.embedding, TOP_K), self.thresholds)
+        if again.kind is not MatchKind.NEW:
+            return again, False
+        recent_id, recent_score = recent.best(vector)
+        if recent_id is not None and recent_score >= self.thresholds.match:
+            return Decision(kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score), False
+        customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
+        # The main transaction counts the visit and sets first/last seen.
+        await tx.conn.execute(
+            statements.INSERT_FIRST_EXEMPLAR,
+            {
+                **self._event_params(tenant_id, event, vector),
+                "customer_id": customer_id,
+                "exemplar_id": exemplar_id,
+            },
+        )
+        await self.vectors.upsert(
+            tenant_id, [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector)]
+        )
         return Decision(kind=MatchKind.NEW, customer_id=customer_id, similarity=first.similarity), True
 
     async def _replay(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> FaceMatch:

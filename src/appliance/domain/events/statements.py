@@ -41,7 +41,7 @@ SELECT pg_advisory_xact_lock(%(lock_key)s),
 OPEN_VISIT_AND_EXEMPLARS = """
 SELECT (SELECT v.id FROM visits v
          WHERE v.customer_id = %(customer_id)s AND v.site_id = %(site_id)s
-           AND v.last_seen >= %(earliest)s AND v.first_seen <= %(latest)s
+           AND v.last_seen >= %(captured_at)s - gap.width AND v.first_seen <= %(captured_at)s + gap.width
          ORDER BY v.last_seen DESC LIMIT 1) AS visit_id,
        ARRAY(SELECT e.id FROM customer_exemplars e
               WHERE e.customer_id = %(customer_id)s ORDER BY e.created_at, e.id) AS exemplar_ids,
@@ -49,6 +49,8 @@ SELECT (SELECT v.id FROM visits v
               WHERE e.customer_id = %(customer_id)s ORDER BY e.created_at, e.id) AS embeddings,
        ARRAY(SELECT e.quality FROM customer_exemplars e
               WHERE e.customer_id = %(customer_id)s ORDER BY e.created_at, e.id) AS qualities
+FROM (SELECT make_interval(mins => COALESCE(
+        (SELECT t.visit_gap_minutes FROM tenants t WHERE t.id = %(tenant_id)s), 30)) AS width) gap
 """
 """Read after the customer lock (a fresh snapshot): the visit this sighting folds into, if any,
 and the customer's exemplars in age order."""
