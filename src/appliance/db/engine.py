@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -122,12 +123,16 @@ class Database:
                 yield FastTransaction(conn, results[2:])  # after BEGIN and the context
                 await conn.execute("COMMIT")
             except BaseException:
-                if not conn.closed:
-                    await conn.execute("ROLLBACK")
+                # The original error matters more than a failed ROLLBACK on a broken connection
+                # (SQLAlchemy's pool then discards it when it fails to reset).
+                with contextlib.suppress(psycopg.Error):
+                    if not conn.closed:
+                        await conn.execute("ROLLBACK")
                 raise
             finally:
-                if not conn.closed:
-                    await conn.set_autocommit(False)
+                with contextlib.suppress(psycopg.Error):
+                    if not conn.closed:
+                        await conn.set_autocommit(False)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
