@@ -177,3 +177,19 @@ def main_guard(run: Any) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def lite_index(tmp: Path, name: str, dim: int, args: Any) -> Any:
+    """A Milvus Lite index in ``tmp`` for a vector bench: the bench's ``--nlist``, ``--nprobe`` and
+    ``--index-type``, no automatic flushes (the bench flushes when it means to)."""
+    from appliance.vectors.milvus import MilvusIndex
+
+    return MilvusIndex(
+        str(tmp / name / "vectors.db"),
+        dim,
+        collection=f"bench_{name}",
+        nlist=args.nlist,
+        nprobe=args.nprobe,
+        index_type=args.index_type,
+        auto_flush_rows=0,
+    )

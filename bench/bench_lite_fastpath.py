@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import BenchError, main_guard, percentiles
+from _common import BenchError, lite_index, main_guard, percentiles
 from appliance.vectors import lite_fastpath
 from appliance.vectors.base import VectorItem
 from appliance.vectors.milvus import MilvusIndex
@@ -70,16 +70,8 @@ def load(index: MilvusIndex, tenant: uuid.UUID, rng: np.random.Generator, n: int
 
 def bench_size(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     rng = np.random.default_rng(n)
-    uri = str(tmp / f"lite_{n}" / "vectors.db")
-    index = MilvusIndex(
-        uri,
-        DIM,
-        collection=f"bench_fastpath_{n}",
-        nlist=args.nlist,
-        nprobe=args.nprobe,
-        index_type=args.index_type,
-        auto_flush_rows=0,
-    )
+    index = lite_index(tmp, f"fastpath_{n}", DIM, args)
+    uri = index.uri
     r: dict[str, float] = {}
     try:
         index.ensure_collection()

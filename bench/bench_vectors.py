@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import main_guard, percentiles
+from _common import lite_index, main_guard, percentiles
 from appliance.vectors.base import VectorItem
 from appliance.vectors.milvus import MilvusIndex, lite_auto_flush_rows
 
@@ -66,16 +66,7 @@ def wait_for_lite_index(index: MilvusIndex, uri: str) -> float:
 
 def bench_dim(dim: int, n: int, reps: int, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     rng = np.random.default_rng(dim)
-    uri = str(tmp / f"lite_{dim}" / "vectors.db")
-    index = MilvusIndex(
-        uri,
-        dim,
-        collection=f"bench_{dim}",
-        nlist=args.nlist,
-        nprobe=args.nprobe,
-        index_type=args.index_type,
-        auto_flush_rows=0,
-    )
+    index = lite_index(tmp, f"lite_{dim}", dim, args)
     r: dict[str, float] = {}
     try:
         index.ensure_collection()
@@ -107,7 +98,7 @@ def bench_dim(dim: int, n: int, reps: int, args: argparse.Namespace, tmp: Path) 
         r["before_batch_p50"] = percentiles(batched(few))["p50"]
         r["flush_s"] = timed_ms(index.flush) / 1000
         r["cold_single_p50"] = percentiles(single(few))["p50"]
-        r["index_build_s"] = wait_for_lite_index(index, uri)
+        r["index_build_s"] = wait_for_lite_index(index, index.uri)
         after = percentiles(single(reps))
         r["after_single_p50"], r["after_single_p95"] = after["p50"], after["p95"]
         batch = percentiles(batched(max(10, reps // 4)))
