@@ -452,17 +452,10 @@ class IngestService:
 
 
 async def fetch_one(conn: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
-    row = await fetch_optional(conn, sql, params)
-    if row is None:  # pragma: no cover - the statements above always return a row
+    row = await (await conn.execute(sql, params)).fetchone()
+    if row is None:  # pragma: no cover - callers use statements that always return a row
         raise RuntimeError("expected a row")
     return row
-
-
-async def fetch_optional(
-    conn: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]
-) -> tuple[Any, ...] | None:
-    cursor = await conn.execute(sql, params)
-    return await cursor.fetchone()
 
 
 async def touch_customer_stats(session: AsyncSession, customer_id: uuid.UUID) -> None:
