@@ -452,7 +452,8 @@ class IngestService:
 
 
 async def fetch_one(conn: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
-    row = await (await conn.execute(sql, params)).fetchone()
+    cursor = await conn.execute(sql, params)
+    row: tuple[Any, ...] | None = await cursor.fetchone()
     if row is None:  # pragma: no cover - callers use statements that always return a row
         raise RuntimeError("expected a row")
     return row
