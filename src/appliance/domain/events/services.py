@@ -2,13 +2,15 @@
 tenant-isolated, and safe under concurrency.
 
 Concurrency rules:
-- A brand-new face takes a per-tenant advisory lock, then re-checks the tenant's most recent
-  exemplars in PostgreSQL (which may not be searchable in the index yet). Two simultaneous first
-  events of one person therefore create ONE customer, with several API processes too.
+- A brand-new face takes a per-tenant advisory lock, then re-checks the customers created in the
+  last seconds (``recent.py``; they may not be searchable in the index yet). Two simultaneous
+  first events of one person therefore create ONE customer, with several API processes too.
 - Everything about one customer (visit folding, exemplars, counters) happens under a row lock on
-  that customer.
-- The sighting insert is ``ON CONFLICT DO NOTHING`` on ``event_id``: a concurrent retry loses
-  the race, rolls back, and returns the winner's stored answer.
+  that customer; the visit is read after the lock.
+- The sighting's primary key is ``event_id``: a concurrent delivery of the same event fails its
+  insert (unique violation), rolls its whole transaction back, and returns the winner's answer.
+
+The SQL is in ``statements.py`` (three round trips per event, ADR 0006).
 """
 
 from __future__ import annotations
