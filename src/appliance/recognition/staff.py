@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 
 from appliance.db.engine import Database
 from appliance.db.models import Staff, StaffEmbedding
-from appliance.recognition.policy import Vector, as_vector
+from appliance.recognition.policy import Vector, as_vector, best_match
 
 
 class _TenantGallery:
@@ -73,9 +71,5 @@ class StaffGallery:
         """The staff member this face belongs to (staff without sites count everywhere), or None."""
         gallery = await self.gallery(tenant_id)
         candidates = [(sid, vec) for sid, sites, vec in gallery.entries if not sites or site_id in sites]
-        if not candidates:
-            return None
-        matrix: Any = np.stack([vec for _, vec in candidates])
-        scores = matrix @ vector
-        best = int(np.argmax(scores))
-        return candidates[best][0] if float(scores[best]) >= threshold else None
+        staff_id, score = best_match(vector, candidates)
+        return staff_id if staff_id is not None and score >= threshold else None
