@@ -45,12 +45,18 @@ SET_CONTEXT_SQL = (
     " set_config('app.login_username', %(login_username)s, true)"
 )
 SET_CONTEXT = text(SET_CONTEXT_SQL.replace("%(", ":").replace(")s", ""))
+BEGIN_WITH_CONTEXT = "BEGIN; " + SET_CONTEXT_SQL
 
 
-BEGIN_WITH_CONTEXT = (
-    "BEGIN; SELECT set_config('app.tenant_id', %(tenant_id)s, true),"
-    " set_config('app.platform_admin', '', true), set_config('app.login_username', '', true)"
-)
+def context_params(
+    tenant_id: uuid.UUID | None, platform_admin: bool = False, login_username: str | None = None
+) -> dict[str, str]:
+    """The values of the RLS context settings (empty = not set)."""
+    return {
+        "tenant_id": str(tenant_id) if tenant_id else "",
+        "platform_admin": "on" if platform_admin else "",
+        "login_username": login_username or "",
+    }
 
 
 @dataclass
@@ -80,14 +86,7 @@ class Database:
         login_username: str | None = None,
     ) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                SET_CONTEXT,
-                {
-                    "tenant_id": str(tenant_id) if tenant_id else "",
-                    "platform_admin": "on" if platform_admin else "",
-                    "login_username": login_username or "",
-                },
-            )
+            await session.execute(SET_CONTEXT, context_params(tenant_id, platform_admin, login_username))
             yield session
 
     @asynccontextmanager
@@ -112,7 +111,7 @@ class Database:
             await conn.set_autocommit(True)  # the transaction is ours: no implicit BEGIN round trip
             try:
                 binder = psycopg.AsyncClientCursor(conn)
-                batch = [binder.mogrify(BEGIN_WITH_CONTEXT, {"tenant_id": str(uuid.UUID(str(tenant_id)))})]
+                batch = [binder.mogrify(BEGIN_WITH_CONTEXT, context_params(tenant_id))]
                 batch += [binder.mogrify(statement, params) for statement, params in opening]
                 cursor = await conn.execute("; ".join(batch))
                 results: list[list[tuple[Any, ...]]] = []
