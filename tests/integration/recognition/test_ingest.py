@@ -162,20 +162,21 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
             )
         return customer
 
+    async def read(db: Database, gallery: RecentFirsts) -> int:
+        """The way ingest reads it: batched with BEGIN (and the lock)."""
+        opening = [(FIRST_EXEMPLARS_SINCE, {"since": gallery.since()})]
+        async with db.fast_transaction(tenant, opening) as tx:
+            return gallery.absorb(tx.opened[0])
+
     async def scenario() -> None:
         db = Database(make_async_engine(rec_settings.runtime_database_url, 2))
         gallery = RecentFirsts()
         try:
             first = await create(db, faces[0])
-            async with db.fast_transaction(tenant) as tx:
-                assert await gallery.refresh(tx.conn) == 1
+            assert await read(db, gallery) == 1
             assert gallery.best(near(faces[0], 0.9, rng).astype(np.float32))[0] == first
             second = await create(db, faces[1])
-            # The way ingest reads it: batched with BEGIN (and the lock).
-            opening = [(FIRST_EXEMPLARS_SINCE, {"since": gallery.since()})]
-            async with db.fast_transaction(tenant, opening) as tx:
-                read = gallery.absorb(tx.opened[0])
-            assert read == 2  # the new row, and the previous one inside the overlap
+            assert await read(db, gallery) == 2  # the new row, and the previous one in the overlap
             assert [c for c, _ in gallery.entries.values()] == [first, second]
             assert gallery.best(near(faces[1], 0.9, rng).astype(np.float32))[0] == second
             # Past the window, old entries leave the gallery (aged here instead of waiting).
@@ -185,8 +186,7 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
                 gallery.entries[key] = (customer, created_at - aged)
             gallery.watermark -= aged
             third = await create(db, faces[2])
-            async with db.fast_transaction(tenant) as tx:
-                await gallery.refresh(tx.conn)
+            await read(db, gallery)
             assert [c for c, _ in gallery.entries.values()] == [third]
             assert len(gallery.vectors) == 1
         finally:

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
-
 from appliance.db.base import utcnow
 from appliance.db.types import embedding_array
 from appliance.recognition.policy import Vector
@@ -62,12 +60,6 @@ class RecentFirsts:
                 self.watermark = created_at
         self._prune()
         return len(rows)
-
-    async def refresh(self, conn: psycopg.AsyncConnection[Any]) -> int:
-        """Read what other transactions created since the last call (under the tenant's
-        new-customer lock; ingest batches the same query with taking that lock)."""
-        cursor = await conn.execute(FIRST_EXEMPLARS_SINCE, {"since": self.since()})
-        return self.absorb(await cursor.fetchall())
 
     def _prune(self) -> None:
         if self.watermark is None:
