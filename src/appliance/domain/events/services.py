@@ -190,7 +190,7 @@ class IngestService:
         params = self._event_params(tenant_id, event, vector)
         try:
             async with self.db.fast_transaction(tenant_id, [(statements.PREFLIGHT, params)]) as tx:
-                stored, camera_site, _ = tx.opened[0][0]
+                stored, camera_site = tx.opened[0][0]
                 if stored is not None:
                     return msgspec.convert(stored, FaceMatch)
                 self._check_camera(camera_site, event)
@@ -263,12 +263,12 @@ class IngestService:
             lock_rows, visit_rows = tx.opened
             locked, open_visit = (lock_rows[0] if lock_rows else None), visit_rows[0]
         if locked is not None:
-            visit_count, stored, camera_site, _ = locked
+            visit_count, stored, camera_site = locked
         else:  # nobody matched, or the match was erased since the search: a new customer
             if decision.customer_id is None:
-                stored, camera_site, _ = tx.opened[0][0]
+                stored, camera_site = tx.opened[0][0]
             else:
-                stored, camera_site, _ = await fetch_one(tx.conn, statements.PREFLIGHT, params)
+                stored, camera_site = await fetch_one(tx.conn, statements.PREFLIGHT, params)
                 decision = Decision(kind=MatchKind.NEW, customer_id=None, similarity=decision.similarity)
             visit_count = 0
             created = False

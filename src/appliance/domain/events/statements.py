@@ -1,13 +1,12 @@
 """The SQL of the ingest hot path.
 
 Ingest is the one write path that runs hundreds of times a second, so it talks to PostgreSQL in
-as few round trips as the rules allow (see ``IngestService``), on a raw psycopg connection
-(``Database.fast_transaction``: BEGIN and the row-level-security context in one round trip):
-one statement reads what the event needs (its stored answer, its camera, the tenant's visit
-gap) while locking the matched customer; one reads the customer's open visit and exemplars;
-one writes everything — visit, sighting, exemplars, counters, merge suggestion; then COMMIT.
-(The live-stream NOTIFY goes after the commit, batched: ``notify.py``.) Parameters are
-psycopg's ``%(name)s``.
+three round trips per event (see ``IngestService``, ADR 0006), on a raw psycopg connection
+(``Database.fast_transaction``): (1) BEGIN, the row-level-security context, a preflight that
+reads the event's stored answer and camera while locking the matched customer, and the
+customer's open visit and exemplars, as one batch; (2) one write — visit, sighting, exemplars,
+counters, merge suggestion; (3) COMMIT. The live-stream NOTIFY goes after the commit, batched
+(``notify.py``). Parameters are psycopg's ``%(name)s``.
 """
 
 from __future__ import annotations
@@ -15,18 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PREFLIGHT = """
-SELECT (SELECT s.response FROM sightings s WHERE s.id = %(event_id)s) AS stored,
-       (SELECT c.site_id FROM cameras c WHERE c.id = %(camera_id)s) AS camera_site,
-       (SELECT t.visit_gap_minutes FROM tenants t WHERE t.id = %(tenant_id)s) AS gap_minutes
-"""
-"""The event's stored answer (a retry), its camera's site and the tenant's visit gap."""
+_EVENT_FACTS = """(SELECT s.response FROM sightings s WHERE s.id = %(event_id)s) AS stored,
+       (SELECT c.site_id FROM cameras c WHERE c.id = %(camera_id)s) AS camera_site"""
 
-PREFLIGHT_AND_LOCK = """
+PREFLIGHT = f"SELECT {_EVENT_FACTS}"
+"""The event's stored answer (a retry) and its camera's site."""
+
+PREFLIGHT_AND_LOCK = f"""
 SELECT cu.visit_count,
-       (SELECT s.response FROM sightings s WHERE s.id = %(event_id)s) AS stored,
-       (SELECT c.site_id FROM cameras c WHERE c.id = %(camera_id)s) AS camera_site,
-       (SELECT t.visit_gap_minutes FROM tenants t WHERE t.id = %(tenant_id)s) AS gap_minutes
+       {_EVENT_FACTS}
 FROM customers cu WHERE cu.id = %(customer_id)s
 FOR UPDATE OF cu
 """
