@@ -193,3 +193,31 @@ def lite_index(tmp: Path, name: str, dim: int, args: Any) -> Any:
         index_type=args.index_type,
         auto_flush_rows=0,
     )
+
+
+def wait_for_lite_background(index: Any) -> float:
+    """Wait until in-process Lite's background compaction + index build is done; seconds waited."""
+    start = time.perf_counter()
+    with contextlib.suppress(Exception):  # private Lite internals: fall back to no wait
+        from milvus_lite.server_manager import server_manager_instance
+
+        _, db, _ = server_manager_instance._servers[str(Path(index.uri).resolve())]
+        db.get_collection(index.collection)._wait_for_bg(timeout=900)
+    return time.perf_counter() - start
+
+
+def face_event(site_id: str, camera_id: str, captured_at: str, vector: Any) -> dict[str, Any]:
+    """An ``Event.FaceDetected.v1`` body as an edge sends it (a fresh event_id)."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "site_id": site_id,
+        "camera_id": camera_id,
+        "captured_at": captured_at,
+        "embedding": [float(x) for x in vector],
+        "det_score": 0.9,
+        "bbox": [10, 10, 100, 120],
+        "landmarks": [[40, 50], [80, 50], [60, 70], [45, 90], [75, 90]],
+        "quality": 0.8,
+        "is_staff_local": False,
+        "model": {"name": "bench", "version": "1"},
+    }

@@ -30,7 +30,15 @@ import httpx
 import numpy as np
 import psycopg
 
-from _common import BenchError, bench_database, main_guard, print_latency, require_postgres, serve
+from _common import (
+    BenchError,
+    bench_database,
+    face_event,
+    main_guard,
+    print_latency,
+    require_postgres,
+    serve,
+)
 
 DIM = 512
 CONCURRENCY = 16
@@ -122,19 +130,8 @@ def event_bodies(
     for i in range(count):
         returning = rng.random() >= NEW_SHARE
         vec = near(rng, vectors[rng.integers(len(vectors))], 0.8) if returning else unit_rows(rng, 1)[0]
-        body = {
-            "event_id": str(uuid.uuid4()),
-            "site_id": ids["site"],
-            "camera_id": ids["camera"],
-            "captured_at": f"2026-11-20T{8 + (i * 10 // count):02d}:{i % 60:02d}:00+01:00",
-            "embedding": [float(x) for x in vec],
-            "det_score": 0.9,
-            "bbox": [10, 10, 100, 120],
-            "landmarks": [[40, 50], [80, 50], [60, 70], [45, 90], [75, 90]],
-            "quality": 0.8,
-            "is_staff_local": False,
-            "model": {"name": "bench", "version": "1"},
-        }
+        at = f"2026-11-20T{8 + (i * 10 // count):02d}:{i % 60:02d}:00+01:00"
+        body = face_event(ids["site"], ids["camera"], at, vec)
         bodies.append(json.dumps(body, separators=(",", ":")).encode())
     return bodies
 

@@ -15,7 +15,6 @@ and a check that both return identical hits for the same queries.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import tempfile
 import time
 import uuid
@@ -24,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import BenchError, lite_index, main_guard, percentiles
+from _common import BenchError, lite_index, main_guard, percentiles, wait_for_lite_background
 from appliance.vectors import lite_fastpath
 from appliance.vectors.base import VectorItem
 from appliance.vectors.milvus import MilvusIndex
@@ -48,17 +47,6 @@ def set_mode(fast: bool) -> None:
         lite_fastpath.uninstall()
 
 
-def wait_for_background(index: MilvusIndex, uri: str) -> float:
-    """Wait until Lite's background compaction + index build is done (in-process Lite only)."""
-    start = time.perf_counter()
-    with contextlib.suppress(Exception):  # private Lite internals: fall back to no wait
-        from milvus_lite.server_manager import server_manager_instance
-
-        _, db, _ = server_manager_instance._servers[str(Path(uri).resolve())]
-        db.get_collection(index.collection)._wait_for_bg(timeout=900)
-    return time.perf_counter() - start
-
-
 def load(index: MilvusIndex, tenant: uuid.UUID, rng: np.random.Generator, n: int) -> list[uuid.UUID]:
     ids = [uuid.uuid4() for _ in range(n)]
     customer = uuid.uuid4()
@@ -71,7 +59,6 @@ def load(index: MilvusIndex, tenant: uuid.UUID, rng: np.random.Generator, n: int
 def bench_size(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     rng = np.random.default_rng(n)
     index = lite_index(tmp, f"fastpath_{n}", DIM, args)
-    uri = index.uri
     r: dict[str, float] = {}
     try:
         index.ensure_collection()
@@ -84,7 +71,7 @@ def bench_size(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
         index.delete(other, other_ids[:5])
         index.flush()
         r["load_s"] = time.perf_counter() - started
-        r["background_s"] = wait_for_background(index, uri)
+        r["background_s"] = wait_for_lite_background(index)
         print(f"  {n:,} rows: loaded in {r['load_s']:.0f} s, background work {r['background_s']:.0f} s")
 
         queries = unit(rng, 4096)

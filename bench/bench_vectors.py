@@ -15,7 +15,6 @@ face is at 0.4-0.7) with the configured nprobe. Runs on the real ``MilvusIndex``
 from __future__ import annotations
 
 import argparse
-import contextlib
 import tempfile
 import time
 import uuid
@@ -24,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from _common import lite_index, main_guard, percentiles
+from _common import lite_index, main_guard, percentiles, wait_for_lite_background
 from appliance.vectors.base import VectorItem
-from appliance.vectors.milvus import MilvusIndex, lite_auto_flush_rows
+from appliance.vectors.milvus import lite_auto_flush_rows
 
 BATCH = 16
 NEIGHBOUR_COSINE = 0.5
@@ -51,17 +50,6 @@ def timed_ms(fn: Any, *args: Any) -> float:
     start = time.perf_counter()
     fn(*args)
     return (time.perf_counter() - start) * 1000
-
-
-def wait_for_lite_index(index: MilvusIndex, uri: str) -> float:
-    """Wait until Lite's background compaction + index build is done (in-process Lite only)."""
-    start = time.perf_counter()
-    with contextlib.suppress(Exception):  # private Lite internals: fall back to no wait
-        from milvus_lite.server_manager import server_manager_instance
-
-        _, db, _ = server_manager_instance._servers[str(Path(uri).resolve())]
-        db.get_collection(index.collection)._wait_for_bg(timeout=600)
-    return time.perf_counter() - start
 
 
 def bench_dim(dim: int, n: int, reps: int, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
@@ -98,7 +86,7 @@ def bench_dim(dim: int, n: int, reps: int, args: argparse.Namespace, tmp: Path) 
         r["before_batch_p50"] = percentiles(batched(few))["p50"]
         r["flush_s"] = timed_ms(index.flush) / 1000
         r["cold_single_p50"] = percentiles(single(few))["p50"]
-        r["index_build_s"] = wait_for_lite_index(index, index.uri)
+        r["index_build_s"] = wait_for_lite_background(index)
         after = percentiles(single(reps))
         r["after_single_p50"], r["after_single_p95"] = after["p50"], after["p95"]
         batch = percentiles(batched(max(10, reps // 4)))

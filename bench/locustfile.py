@@ -10,10 +10,11 @@ Environment read here: LOCUST_API_KEY, LOCUST_SITE_ID, LOCUST_CAMERA_ID, LOCUST_
 from __future__ import annotations
 
 import os
-import uuid
 
 import numpy as np
 from locust import HttpUser, constant_throughput, task
+
+from _common import face_event
 
 DIM = int(os.environ.get("LOCUST_DIM", "512"))
 RNG = np.random.default_rng()
@@ -42,17 +43,10 @@ class EdgeWorker(HttpUser):
         self.client.post(
             "/v1/events/face",
             name="/v1/events/face",
-            json={
-                "event_id": str(uuid.uuid4()),
-                "site_id": os.environ["LOCUST_SITE_ID"],
-                "camera_id": os.environ["LOCUST_CAMERA_ID"],
-                "captured_at": "2026-11-20T10:00:00+01:00",
-                "embedding": [float(x) for x in vector],
-                "det_score": 0.9,
-                "bbox": [10, 10, 100, 120],
-                "landmarks": [[40, 50], [80, 50], [60, 70], [45, 90], [75, 90]],
-                "quality": 0.8,
-                "is_staff_local": False,
-                "model": {"name": "bench", "version": "1"},
-            },
+            json=face_event(
+                os.environ["LOCUST_SITE_ID"],
+                os.environ["LOCUST_CAMERA_ID"],
+                "2026-11-20T10:00:00+01:00",
+                vector,
+            ),
         )
