@@ -44,6 +44,7 @@ DIM = 512
 CONCURRENCY = 16
 NEW_SHARE = 0.3
 NPROBE: int | None = None
+SERVER_SETTINGS: dict[str, str] = {}
 
 
 def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -104,6 +105,10 @@ def seed(settings: Any, customers: int, rng: np.random.Generator) -> tuple[dict[
     index.flush()
     index.close()
     key = make_api_key(settings, tenant, site)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        # Statistics, as autovacuum would gather on a running box: without them the planner
+        # reads the bulk-loaded tables as empty and picks plans that scan the whole tenant.
+        conn.execute("ANALYZE")
     return {"tenant": str(tenant), "site": str(site), "camera": str(camera), "api_key": key}, vectors
 
 
@@ -227,6 +232,7 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
         count = seconds * (800 if client == "wrk" else 60)
         bodies = event_bodies(ids, vectors, count + 40, rng)
         extra = {"APPLIANCE_MILVUS_NPROBE": str(NPROBE)} if NPROBE else {}
+        extra.update(SERVER_SETTINGS)
         with serve(
             settings,
             workers=workers,
@@ -255,7 +261,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="client connections")
     parser.add_argument("--nprobe", type=int, default=None, help="APPLIANCE_MILVUS_NPROBE for the server")
     parser.add_argument("--new-share", type=float, default=NEW_SHARE, help="share of never-seen faces")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="APPLIANCE_X=VALUE", help="a server setting, repeatable"
+    )
     args = parser.parse_args()
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.startswith("APPLIANCE_"):
+            parser.error(f"--set takes APPLIANCE_NAME=VALUE, got {pair!r}")
+        SERVER_SETTINGS[key] = value
     globals()["NEW_SHARE"] = args.new_share
     globals()["NPROBE"] = args.nprobe
     globals()["CONCURRENCY"] = args.concurrency

@@ -61,3 +61,42 @@ def test_context_isolation_atomicity_and_recovery(pg_settings: Settings) -> None
             await db.dispose()
 
     asyncio.run(scenario())
+
+
+def test_prepared_statements_are_made_once_per_connection_and_survive_errors(pg_settings: Settings) -> None:
+    """The hot path's statements are PREPAREd once per pooled connection; a ROLLBACK keeps them,
+    and a connection whose statements were dropped behind our back (DEALLOCATE ALL) prepares
+    them again instead of failing."""
+    from appliance.db.prepared import Prepared
+
+    (tenant,) = make_tenants(pg_settings, 1)
+    count_sites = Prepared(
+        "test_count_sites", "SELECT count(*) FROM sites WHERE name = %(name)s", {"name": "text"}
+    )
+
+    async def prepared_names(conn: psycopg.AsyncConnection[object]) -> list[str]:
+        cursor = await conn.execute("SELECT name FROM pg_prepared_statements ORDER BY name")
+        return [row[0] for row in await cursor.fetchall()]
+
+    async def scenario() -> None:
+        db = Database(make_async_engine(pg_settings.runtime_database_url, 1))  # one connection: reused
+        try:
+            async with db.fast_transaction(tenant, [(count_sites, {"name": "x"})]) as tx:
+                assert tx.opened == [[(0,)]]
+                assert await prepared_names(tx.conn) == ["test_count_sites"]
+                await tx.conn.execute(SITE, {"id": uuid.uuid4(), "tenant": tenant, "name": "x"})
+            with pytest.raises(RuntimeError):
+                async with db.fast_transaction(tenant, [(count_sites, {"name": "x"})]) as tx:
+                    raise RuntimeError("rolled back")
+            async with db.fast_transaction(tenant, [(count_sites, {"name": "x"})]) as tx:
+                assert tx.opened == [[(1,)]]
+                rows = await tx.commit_with(count_sites, {"name": "it's; quoted"})  # a literal, safely
+                assert rows == [(0,)] and tx.committed
+                await tx.conn.execute("DEALLOCATE ALL")
+            async with db.fast_transaction(tenant, [(count_sites, {"name": "x"})]) as tx:
+                assert tx.opened == [[(1,)]]
+                assert await prepared_names(tx.conn) == ["test_count_sites"]
+        finally:
+            await db.dispose()
+
+    asyncio.run(scenario())

@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from appliance.db.prepared import Prepared
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -30,12 +33,15 @@ def make_async_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     # No pre-ping: it costs a round trip per transaction (measurable on ingest). After a
     # PostgreSQL restart the request that meets a dead connection fails (503) and SQLAlchemy
     # invalidates the pool, so the next ones reconnect.
+    # No psycopg auto-prepare: after any ROLLBACK it sends DEALLOCATE ALL, which would also
+    # drop the hot path's own prepared statements (prepared.py).
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
         pool_recycle=3600,
+        connect_args={"prepare_threshold": None},
     )
 
 
@@ -45,7 +51,6 @@ SET_CONTEXT_SQL = (
     " set_config('app.login_username', %(login_username)s, true)"
 )
 SET_CONTEXT = text(SET_CONTEXT_SQL.replace("%(", ":").replace(")s", ""))
-BEGIN_WITH_CONTEXT = "BEGIN; " + SET_CONTEXT_SQL
 
 
 def context_params(
@@ -59,11 +64,34 @@ def context_params(
     }
 
 
+Statement = Prepared | str
+"""A prepared statement (the hot path), or plain SQL (planned each time; tests, rare paths)."""
+
+
 @dataclass
 class FastTransaction:
     conn: psycopg.AsyncConnection[Any]
     opened: list[list[tuple[Any, ...]]]
     """The rows of each opening statement, in order."""
+    binder: psycopg.AsyncClientCursor[Any]
+    database: Database
+    committed: bool = False
+
+    async def execute(self, statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """One statement in this transaction; its rows."""
+        results = await self.database.run_batch(self.conn, self.binder, [(statement, params)])
+        return results[0]
+
+    async def commit_with(self, statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The transaction's last statement and its COMMIT in one round trip; the statement's rows.
+
+        An error in the statement (a unique violation, say) skips the COMMIT: the block's
+        exception handling rolls back."""
+        results = await self.database.run_batch(
+            self.conn, self.binder, [(statement, params)], suffix="COMMIT"
+        )
+        self.committed = True
+        return results[0]
 
 
 class Database:
@@ -76,6 +104,8 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        # Which prepared statements each pooled connection holds (a new connection: none).
+        self._prepared: WeakKeyDictionary[psycopg.AsyncConnection[Any], set[str]] = WeakKeyDictionary()
 
     @asynccontextmanager
     async def transaction(
@@ -91,19 +121,20 @@ class Database:
 
     @asynccontextmanager
     async def fast_transaction(
-        self, tenant_id: uuid.UUID, opening: Sequence[tuple[str, Mapping[str, Any]]] = ()
+        self, tenant_id: uuid.UUID, opening: Sequence[tuple[Statement, Mapping[str, Any]]] = ()
     ) -> AsyncIterator[FastTransaction]:
         """The psycopg connection under a pooled SQLAlchemy connection, in a transaction with the
-        tenant's RLS context, for the hot ingest path; COMMIT when the block ends, ROLLBACK on an
-        exception.
+        tenant's RLS context, for the hot ingest path; COMMIT when the block ends (unless
+        ``commit_with`` did), ROLLBACK on an exception.
 
         BEGIN, the context and the ``opening`` statements go to PostgreSQL in one round trip (the
         simple query protocol, with values inlined as literals by psycopg's own client-side
         binding); their rows are in ``FastTransaction.opened``. Each statement of such a batch
         runs with a fresh snapshot, so one that follows a row lock sees what committed while the
-        lock was awaited. SQLAlchemy's per-statement cost and the separate round trips showed at
-        hundreds of events a second. (psycopg's pipeline mode would batch too, but it busy-polls
-        the socket while it waits.)
+        lock was awaited. ``Prepared`` statements run as EXECUTE of a plan made once per
+        connection (``prepared.py``). SQLAlchemy's per-statement cost and the separate round
+        trips showed at hundreds of events a second. (psycopg's pipeline mode would batch too,
+        but it busy-polls the socket while it waits.)
         """
         async with self.engine.connect() as pooled:
             raw = await pooled.get_raw_connection()
@@ -111,16 +142,22 @@ class Database:
             await conn.set_autocommit(True)  # the transaction is ours: no implicit BEGIN round trip
             try:
                 binder = psycopg.AsyncClientCursor(conn)
-                batch = [binder.mogrify(BEGIN_WITH_CONTEXT, context_params(tenant_id))]
-                batch += [binder.mogrify(statement, params) for statement, params in opening]
-                cursor = await conn.execute("; ".join(batch))
-                results: list[list[tuple[Any, ...]]] = []
-                while True:
-                    results.append(await cursor.fetchall() if cursor.description is not None else [])
-                    if not cursor.nextset():
-                        break
-                yield FastTransaction(conn, results[2:])  # after BEGIN and the context
-                await conn.execute("COMMIT")
+                batch: list[tuple[Statement, Mapping[str, Any]]] = [
+                    ("BEGIN", {}),
+                    (SET_CONTEXT_SQL, context_params(tenant_id)),
+                    *opening,
+                ]
+                try:
+                    results = await self.run_batch(conn, binder, batch)
+                except psycopg.errors.InvalidSqlStatementName:
+                    # Someone ran DEALLOCATE/DISCARD ALL on this connection: prepare again.
+                    await conn.execute("ROLLBACK")
+                    self._prepared.pop(conn, None)
+                    results = await self.run_batch(conn, binder, batch)
+                tx = FastTransaction(conn, results[2:], binder, self)  # after BEGIN and the context
+                yield tx
+                if not tx.committed:
+                    await conn.execute("COMMIT")
             except BaseException:
                 # The original error matters more than a failed ROLLBACK on a broken connection
                 # (SQLAlchemy's pool then discards it when it fails to reset).
@@ -132,6 +169,35 @@ class Database:
                 with contextlib.suppress(psycopg.Error):
                     if not conn.closed:
                         await conn.set_autocommit(False)
+
+    async def run_batch(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        binder: psycopg.AsyncClientCursor[Any],
+        batch: Sequence[tuple[Statement, Mapping[str, Any]]],
+        suffix: str | None = None,
+    ) -> list[list[tuple[Any, ...]]]:
+        """Run ``batch`` (then ``suffix``, rows not returned) in one round trip; each
+        statement's rows. Prepared statements this connection lacks are prepared first."""
+        prepared = self._prepared.setdefault(conn, set())
+        for statement, _ in batch:
+            if isinstance(statement, Prepared) and statement.name not in prepared:
+                # Its own round trip, once per connection; inside an open transaction too (a
+                # PREPARE is not undone by a ROLLBACK, and fails only on a bug in the SQL).
+                await conn.execute(statement.prepare_sql())
+                prepared.add(statement.name)
+        sql = [
+            binder.mogrify(s.execute_sql() if isinstance(s, Prepared) else s, params) for s, params in batch
+        ]
+        if suffix:
+            sql.append(suffix)
+        cursor = await conn.execute("; ".join(sql))
+        results: list[list[tuple[Any, ...]]] = []
+        for _ in batch:
+            results.append(await cursor.fetchall() if cursor.description is not None else [])
+            if not cursor.nextset():
+                break
+        return results
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -149,15 +149,15 @@ def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_s
     async def create(db: Database, face: np.ndarray[Any, Any]) -> uuid.UUID:
         customer = uuid.uuid4()
         async with db.fast_transaction(tenant) as tx:
-            await tx.conn.execute(
-                statements.INSERT_FIRST_EXEMPLAR,
+            await tx.execute(
+                statements.INSERT_FIRST_EXEMPLARS,
                 {
-                    "customer_id": customer,
+                    "customer_ids": [customer],
                     "tenant_id": tenant,
-                    "exemplar_id": uuid.uuid4(),
-                    "event_id": uuid.uuid4(),
-                    "embedding": embedding_bytes(face),
-                    "quality": 0.8,
+                    "exemplar_ids": [uuid.uuid4()],
+                    "event_ids": [uuid.uuid4()],
+                    "embeddings": [embedding_bytes(face)],
+                    "qualities": [0.8],
                 },
             )
         return customer
@@ -216,3 +216,37 @@ def test_concurrent_deliveries_of_one_event_write_it_once(shop: Shop, rec_settin
     assert rows == (3, 3)
     assert visits is not None and visits[0] == 3  # the losers rolled their visit update back
     assert first["customer_id"] != answers[0]["customer_id"]
+
+
+def test_concurrent_new_faces_are_created_in_batches_one_customer_per_person(
+    shop: Shop, rec_settings: Settings
+) -> None:
+    """New faces arriving together share creation transactions (newcomers.py): several people,
+    each seen several times at once, still make one customer each; an event from an unknown
+    camera in the same batch fails alone and writes nothing."""
+    rng = np.random.default_rng(21)
+    people = [unit(rng) for _ in range(4)]
+    bodies = [
+        (person, shop.event(near(face, 0.95, rng), f"2026-11-20T11:00:{i:02d}+01:00"))
+        for i, (person, face) in enumerate((p, f) for p, f in enumerate(people) for _ in range(3))
+    ]
+    stray = shop.event(unit(rng), "2026-11-20T11:00:30+01:00", camera_id=str(uuid.uuid4()))
+
+    def post(item: tuple[int, dict[str, Any]]) -> tuple[int, Any]:
+        person, body = item
+        return person, shop.post(body)
+
+    with ThreadPoolExecutor(max_workers=13) as pool:
+        stray_answer = pool.submit(shop.worker.request, "POST", "/v1/events/face", json=stray)
+        answers = list(pool.map(post, bodies))
+    by_person: dict[int, set[str]] = {}
+    for person, answer in answers:
+        by_person.setdefault(person, set()).add(answer["customer_id"])
+    assert all(len(ids) == 1 for ids in by_person.values())
+    assert len(set.union(*by_person.values())) == len(people)
+    assert sum(answer["is_new_customer"] for _, answer in answers) == len(people)
+    response = stray_answer.result()
+    assert response.status_code == 422 and "camera_id" in response.text
+    assert count(rec_settings, "customers", shop.tenant["id"]) == len(people)
+    assert count(rec_settings, "customer_exemplars", shop.tenant["id"]) >= len(people)
+    assert count(rec_settings, "sightings", shop.tenant["id"]) == len(bodies)

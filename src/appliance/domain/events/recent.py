@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from appliance.db.base import utcnow
+from appliance.db.prepared import Prepared
 from appliance.db.types import embedding_array
 from appliance.recognition.policy import Vector
 from appliance.vectors.buffer import VectorBuffer
@@ -26,12 +27,16 @@ RECENT_WINDOW = timedelta(seconds=15)
 OVERLAP = timedelta(seconds=1)
 """Read again behind the watermark, for clock adjustments on the database server."""
 
-FIRST_EXEMPLARS_SINCE = """
+FIRST_EXEMPLARS_SINCE = Prepared(
+    "ingest_first_exemplars_since",
+    """
 SELECT e.id, e.customer_id, e.embedding, c.created_at
 FROM customers c JOIN customer_exemplars e ON e.customer_id = c.id
 WHERE c.created_at > %(since)s AND e.created_at > %(since)s
 ORDER BY c.created_at
-"""
+""",
+    {"since": "timestamptz"},
+)
 
 
 @dataclass

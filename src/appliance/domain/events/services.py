@@ -2,27 +2,25 @@
 tenant-isolated, and safe under concurrency.
 
 Concurrency rules:
-- A brand-new face takes a per-tenant advisory lock, then re-checks the customers created in the
-  last seconds (``recent.py``; they may not be searchable in the index yet). Two simultaneous
-  first events of one person therefore create ONE customer, with several API processes too.
+- A brand-new face goes to ``NewCustomerBatcher`` (``newcomers.py``): under a per-tenant lock it
+  is checked again against the customers created in the last seconds, which the index may not
+  have yet. Two simultaneous first events of one person therefore create ONE customer, with
+  several API processes too.
 - Everything about one customer (visit folding, exemplars, counters) happens under a row lock on
   that customer; the visit is read after the lock.
 - The sighting's primary key is ``event_id``: a concurrent delivery of the same event fails its
   insert (unique violation), rolls its whole transaction back, and returns the winner's answer.
 
-The SQL is in ``statements.py`` (three round trips per event, ADR 0006).
+The SQL is in ``statements.py`` (two round trips per event, ADR 0006).
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import psycopg
 from psycopg.errors import UniqueViolation
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,8 +32,8 @@ from appliance.db.models import Customer, CustomerExemplar, Sighting, Visit
 from appliance.db.types import embedding_array, embedding_bytes
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events import statements
+from appliance.domain.events.newcomers import TOP_K, NewCustomerBatcher, camera_problem
 from appliance.domain.events.notify import LiveNotifier
-from appliance.domain.events.recent import FIRST_EXEMPLARS_SINCE, RecentFirsts
 from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import ForbiddenError, InvalidError
 from appliance.recognition.policy import (
@@ -56,13 +54,6 @@ if TYPE_CHECKING:
     from appliance.vectors.pending import WriteBehindIndex
 
 log = logging.getLogger("appliance.ingest")
-TOP_K = 5
-
-
-def tenant_lock_key(tenant_id: uuid.UUID) -> int:
-    """A stable signed 64-bit advisory-lock key for 'new customer in this tenant'."""
-    digest = hashlib.blake2b(b"new-customer:" + tenant_id.bytes, digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def snapshot_prefix(tenant_id: uuid.UUID, site_id: uuid.UUID) -> str:
@@ -84,9 +75,8 @@ class IngestService:
         self.settings = settings
         self.dim = dim
         self.notifier = LiveNotifier(db)
-        self._tenant_locks: dict[uuid.UUID, asyncio.Lock] = {}
-        self._recent: dict[uuid.UUID, RecentFirsts] = {}
         self.thresholds = Thresholds(match=settings.match_threshold, uncertain=settings.uncertain_threshold)
+        self.newcomers = NewCustomerBatcher(db, vectors, self.thresholds)
 
     # -- validation ------------------------------------------------------------------------
     def check_event(self, principal: Principal, event: EventFaceDetectedV1) -> None:
@@ -121,7 +111,7 @@ class IngestService:
         decision = decide(hits, self.thresholds)
         created = False
         if decision.kind is MatchKind.NEW:
-            decision, created = await self._resolve_new(tenant_id, event, vector, decision)
+            decision, created = await self.newcomers.resolve(tenant_id, event, vector, decision)
         answer, added, removed = await self._record_customer(
             tenant_id, event, vector, decision, hits, created
         )
@@ -150,10 +140,9 @@ class IngestService:
 
     @staticmethod
     def _check_camera(camera_site: uuid.UUID | None, event: EventFaceDetectedV1) -> None:
-        if camera_site is None:
-            raise InvalidError.field("camera_id", "unknown camera")
-        if camera_site != event.site_id:
-            raise InvalidError.field("camera_id", "this camera belongs to another site")
+        problem = camera_problem(camera_site, event)
+        if problem is not None:
+            raise problem
 
     def _event_params(
         self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, vector: Vector
@@ -196,7 +185,7 @@ class IngestService:
                 self._check_camera(camera_site, event)
                 write = statements.EventWrite(params)
                 write.params.update(self._answer_params(answer))
-                await tx.conn.execute(write.statement(), write.params)
+                await tx.commit_with(write.statement(), write.params)
         except UniqueViolation:  # a concurrent delivery of this event won
             return await self._replay(tenant_id, event.event_id)
         return answer
@@ -225,8 +214,8 @@ class IngestService:
     ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID]]:
         """Fold the sighting into the customer's visit, keep its exemplars diverse, count it.
 
-        Three round trips: BEGIN with the preflight, the customer lock and the open visit; the
-        write; COMMIT."""
+        Two round trips: BEGIN with the preflight, the customer lock and the open visit; the
+        write with the COMMIT."""
         params = self._event_params(tenant_id, event, vector)
         if decision.customer_id is None:
             opening = [(statements.PREFLIGHT, params)]
@@ -268,7 +257,7 @@ class IngestService:
             if decision.customer_id is None:
                 stored, camera_site = tx.opened[0][0]
             else:
-                stored, camera_site = await fetch_one(tx.conn, statements.PREFLIGHT, params)
+                (stored, camera_site), *_ = await tx.execute(statements.PREFLIGHT, params)
                 decision = Decision(kind=MatchKind.NEW, customer_id=None, similarity=decision.similarity)
             visit_count = 0
             created = False
@@ -313,7 +302,7 @@ class IngestService:
         if uncertain:
             self._suggest_merge(write, customer_id, hits)
         # A unique violation on the sighting (a concurrent delivery won) raises here.
-        await tx.conn.execute(write.statement(), write.params)
+        await tx.commit_with(write.statement(), write.params)
         return answer, added, removed, True
 
     def _exemplar_writes(
@@ -328,7 +317,7 @@ class IngestService:
     ) -> tuple[list[VectorItem], list[uuid.UUID]]:
         """Keep a few diverse exemplars per customer; returns the index changes for after commit.
 
-        A customer created by ``_resolve_new`` already has its first exemplar."""
+        A customer created by ``NewCustomerBatcher`` already has its first exemplar."""
         write.params["exemplar_count"] = None
         if created:
             return [], []
@@ -351,69 +340,6 @@ class IngestService:
         write.params["exemplar_count"] = len(kept) + (0 if removed else 1)
         write.add(statements.INSERT_EXEMPLAR)
         return [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector)], removed
-
-    async def _resolve_new(
-        self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, vector: Vector, first: Decision
-    ) -> tuple[Decision, bool]:
-        """Create the customer for a face nobody matched — once, even when the same new person
-        arrives in several concurrent requests or API processes.
-
-        One short transaction under a per-tenant lock (an asyncio lock in this process, a
-        PostgreSQL advisory lock across processes): re-check what committed while waiting (this
-        process's pending vectors in memory, other processes' recent exemplars in PostgreSQL),
-        then insert the customer with its first exemplar and put the vector in the pending
-        index before the commit releases the lock. The visit and sighting follow in the main
-        transaction; should that fail, a retry of the event finds this customer and completes it.
-        """
-        lock = self._tenant_locks.setdefault(tenant_id, asyncio.Lock())
-        recent = self._recent.setdefault(tenant_id, RecentFirsts())
-        async with lock:
-            # One round trip: BEGIN, the tenant's advisory lock, and (a fresh snapshot, so after
-            # the lock) the first exemplars committed since this process last looked.
-            opening: list[tuple[str, dict[str, Any]]] = [
-                (
-                    statements.LOCK_FOR_NEW_CUSTOMER,
-                    {"lock_key": tenant_lock_key(tenant_id), "camera_id": event.camera_id},
-                ),
-                (FIRST_EXEMPLARS_SINCE, {"since": recent.since()}),
-            ]
-            async with self.db.fast_transaction(tenant_id, opening) as tx:
-                return await self._create_customer(tx, recent, tenant_id, event, vector, first)
-
-    async def _create_customer(
-        self,
-        tx: FastTransaction,
-        recent: RecentFirsts,
-        tenant_id: uuid.UUID,
-        event: EventFaceDetectedV1,
-        vector: Vector,
-        first: Decision,
-    ) -> tuple[Decision, bool]:
-        """Under the tenant's new-customer lock: re-check, then create the customer and put its
-        first vector in the pending index before the commit releases the lock."""
-        ((_, camera_site),) = tx.opened[0]
-        self._check_camera(camera_site, event)
-        recent.absorb(tx.opened[1])
-        again = decide(self.vectors.search_pending(tenant_id, event.embedding, TOP_K), self.thresholds)
-        if again.kind is not MatchKind.NEW:
-            return again, False
-        recent_id, recent_score = recent.best(vector)
-        if recent_id is not None and recent_score >= self.thresholds.match:
-            return Decision(kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score), False
-        customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
-        # The main transaction counts the visit and sets first/last seen.
-        await tx.conn.execute(
-            statements.INSERT_FIRST_EXEMPLAR,
-            {
-                **self._event_params(tenant_id, event, vector),
-                "customer_id": customer_id,
-                "exemplar_id": exemplar_id,
-            },
-        )
-        await self.vectors.upsert(
-            tenant_id, [VectorItem(id=exemplar_id, customer_id=customer_id, vector=vector)]
-        )
-        return Decision(kind=MatchKind.NEW, customer_id=customer_id, similarity=first.similarity), True
 
     async def _replay(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> FaceMatch:
         stored = await self._stored_answer(tenant_id, event_id)
@@ -451,14 +377,6 @@ class IngestService:
             "captured_at": event.captured_at.isoformat(),
             "snapshot_key": event.snapshot_key if isinstance(event.snapshot_key, str) else None,
         }
-
-
-async def fetch_one(conn: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
-    cursor = await conn.execute(sql, params)
-    row: tuple[Any, ...] | None = await cursor.fetchone()
-    if row is None:  # pragma: no cover - callers use statements that always return a row
-        raise RuntimeError("expected a row")
-    return row
 
 
 async def touch_customer_stats(session: AsyncSession, customer_id: uuid.UUID) -> None:

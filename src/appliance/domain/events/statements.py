@@ -5,36 +5,94 @@ three round trips per event (see ``IngestService``, ADR 0006), on a raw psycopg 
 (``Database.fast_transaction``): (1) BEGIN, the row-level-security context, a preflight that
 reads the event's stored answer and camera while locking the matched customer, and the
 customer's open visit and exemplars, as one batch; (2) one write — visit, sighting, exemplars,
-counters, merge suggestion; (3) COMMIT. The live-stream NOTIFY goes after the commit, batched
-(``notify.py``). Parameters are psycopg's ``%(name)s``.
+counters, merge suggestion — and COMMIT, as another. The live-stream NOTIFY goes after the
+commit, batched (``notify.py``). Every statement is prepared once per connection
+(``db/prepared.py``); parameters are psycopg's ``%(name)s``, their types are in ``TYPES``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from appliance.db.prepared import Prepared
+
+TYPES = {
+    "tenant_id": "uuid",
+    "event_id": "uuid",
+    "site_id": "uuid",
+    "camera_id": "uuid",
+    "customer_id": "uuid",
+    "visit_id": "uuid",
+    "exemplar_id": "uuid",
+    "replaced_exemplar_id": "uuid",
+    "sighting_customer_id": "uuid",
+    "sighting_visit_id": "uuid",
+    "staff_id": "uuid",
+    "suggestion_id": "uuid",
+    "candidate_id": "uuid",
+    "captured_at": "timestamptz",
+    "since": "timestamptz",
+    "embedding": "bytea",
+    "det_score": "float8",
+    "quality": "float8",
+    "age": "float8",
+    "similarity": "float8",
+    "suggestion_similarity": "float8",
+    "gender": "varchar",
+    "snapshot_key": "varchar",
+    "model": "varchar",
+    "response": "jsonb",
+    "lock_key": "bigint",
+    "camera_ids": "uuid[]",
+    "customer_ids": "uuid[]",
+    "exemplar_ids": "uuid[]",
+    "event_ids": "uuid[]",
+    "embeddings": "bytea[]",
+    "qualities": "float8[]",
+    "visit_is_new": "boolean",
+    "uncertain": "boolean",
+    "is_staff": "boolean",
+    "is_new_customer": "boolean",
+    "customer_visits": "integer",
+    "exemplar_count": "integer",
+}
+"""The type of every parameter of the ingest statements (PREPARE declares them)."""
+
+
+def prepared(name: str, sql: str) -> Prepared:
+    return Prepared(f"ingest_{name}", sql, TYPES)
+
 
 _EVENT_FACTS = """(SELECT s.response FROM sightings s WHERE s.id = %(event_id)s) AS stored,
        (SELECT c.site_id FROM cameras c WHERE c.id = %(camera_id)s) AS camera_site"""
 
-PREFLIGHT = f"SELECT {_EVENT_FACTS}"
+PREFLIGHT = prepared("preflight", f"SELECT {_EVENT_FACTS}")
 """The event's stored answer (a retry) and its camera's site."""
 
-PREFLIGHT_AND_LOCK = f"""
+PREFLIGHT_AND_LOCK = prepared(
+    "preflight_and_lock",
+    f"""
 SELECT cu.visit_count,
        {_EVENT_FACTS}
 FROM customers cu WHERE cu.id = %(customer_id)s
 FOR UPDATE OF cu
-"""
+""",
+)
 """As PREFLIGHT, and lock the matched customer: everything about one customer happens under its
 row lock. No row: the customer was erased since the search."""
 
-LOCK_FOR_NEW_CUSTOMER = """
-SELECT pg_advisory_xact_lock(%(lock_key)s),
-       (SELECT c.site_id FROM cameras c WHERE c.id = %(camera_id)s) AS camera_site
-"""
+LOCK_FOR_NEW_CUSTOMERS = prepared("lock_for_new_customers", "SELECT pg_advisory_xact_lock(%(lock_key)s)")
+"""The tenant's new-customer lock (``newcomers.py``), held until the transaction ends."""
 
-OPEN_VISIT_AND_EXEMPLARS = """
+CAMERA_SITES = prepared(
+    "camera_sites", "SELECT c.id, c.site_id FROM cameras c WHERE c.id = ANY(%(camera_ids)s)"
+)
+
+OPEN_VISIT_AND_EXEMPLARS = prepared(
+    "open_visit_and_exemplars",
+    """
 SELECT (SELECT v.id FROM visits v
          WHERE v.customer_id = %(customer_id)s AND v.site_id = %(site_id)s
            AND v.last_seen >= %(captured_at)s - gap.width AND v.first_seen <= %(captured_at)s + gap.width
@@ -47,21 +105,27 @@ SELECT (SELECT v.id FROM visits v
               WHERE e.customer_id = %(customer_id)s ORDER BY e.created_at, e.id) AS qualities
 FROM (SELECT make_interval(mins => COALESCE(
         (SELECT t.visit_gap_minutes FROM tenants t WHERE t.id = %(tenant_id)s), 30)) AS width) gap
-"""
+""",
+)
 """Read after the customer lock (a fresh snapshot): the visit this sighting folds into, if any,
 and the customer's exemplars in age order."""
 
-INSERT_FIRST_EXEMPLAR = """
-WITH c AS (
+INSERT_FIRST_EXEMPLARS = prepared(
+    "insert_first_exemplars",
+    """
+WITH created AS (
+    SELECT * FROM unnest(%(customer_ids)s, %(exemplar_ids)s, %(event_ids)s, %(embeddings)s, %(qualities)s)
+        AS r(customer_id, exemplar_id, event_id, embedding, quality)
+), c AS (
     INSERT INTO customers (id, tenant_id, visit_count, exemplar_count, created_at, updated_at)
-    VALUES (%(customer_id)s, %(tenant_id)s, 0, 1, clock_timestamp(), clock_timestamp())
+    SELECT customer_id, %(tenant_id)s, 0, 1, clock_timestamp(), clock_timestamp() FROM created
 )
 INSERT INTO customer_exemplars (id, tenant_id, customer_id, sighting_id, embedding, quality, created_at)
-VALUES (%(exemplar_id)s, %(tenant_id)s, %(customer_id)s, %(event_id)s, %(embedding)s, %(quality)s,
-        clock_timestamp())
-"""
-"""A new customer and its first exemplar, under the tenant's new-customer lock: the clock time
-(not the transaction's start) makes ``created_at`` grow with the lock order (see recent.py)."""
+SELECT exemplar_id, %(tenant_id)s, customer_id, event_id, embedding, quality, clock_timestamp() FROM created
+""",
+)
+"""New customers, each with its first exemplar, under the tenant's new-customer lock: the clock
+time (not the transaction's start) makes ``created_at`` grow with the lock order (see recent.py)."""
 
 INSERT_CUSTOMER = """
 INSERT INTO customers (id, tenant_id, visit_count, exemplar_count, first_seen, last_seen, gender, age)
@@ -150,8 +214,18 @@ class EventWrite:
     def add(self, sql: str) -> None:
         self.parts.append(sql)
 
-    def statement(self) -> str:
-        ctes = [f"w{i} AS ({sql.strip()})" for i, sql in enumerate(self.parts)]
-        sighting = f"sighting AS ({INSERT_SIGHTING.strip()})"
-        with_clause = ",\n".join([*ctes, sighting])
-        return f"WITH {with_clause}\nSELECT (SELECT count(*) FROM sighting) AS inserted"
+    def statement(self) -> Prepared:
+        """The prepared form; one per combination of parts (a dozen or so)."""
+        key = tuple(self.parts)
+        statement = _WRITES.get(key)
+        if statement is None:
+            ctes = [f"w{i} AS ({sql.strip()})" for i, sql in enumerate(self.parts)]
+            sighting = f"sighting AS ({INSERT_SIGHTING.strip()})"
+            with_clause = ",\n".join([*ctes, sighting])
+            sql = f"WITH {with_clause}\nSELECT (SELECT count(*) FROM sighting) AS inserted"
+            digest = hashlib.blake2b(sql.encode(), digest_size=6).hexdigest()
+            statement = _WRITES[key] = prepared(f"write_{digest}", sql)
+        return statement
+
+
+_WRITES: dict[tuple[str, ...], Prepared] = {}
