@@ -29,7 +29,7 @@ def make_sync_engine(url: str) -> Engine:
     return create_engine(sqlalchemy_url(url), pool_pre_ping=True)
 
 
-def make_async_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_async_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     # No pre-ping: it costs a round trip per transaction (measurable on ingest). After a
     # PostgreSQL restart the request that meets a dead connection fails (503) and SQLAlchemy
     # invalidates the pool, so the next ones reconnect.
@@ -51,6 +51,9 @@ SET_CONTEXT_SQL = (
     " set_config('app.login_username', %(login_username)s, true)"
 )
 SET_CONTEXT = text(SET_CONTEXT_SQL.replace("%(", ":").replace(")s", ""))
+CONTEXT = Prepared(
+    "app_context", SET_CONTEXT_SQL, {"tenant_id": "text", "platform_admin": "text", "login_username": "text"}
+)
 
 
 def context_params(
@@ -73,13 +76,12 @@ class FastTransaction:
     conn: psycopg.AsyncConnection[Any]
     opened: list[list[tuple[Any, ...]]]
     """The rows of each opening statement, in order."""
-    binder: psycopg.AsyncClientCursor[Any]
     database: Database
     committed: bool = False
 
     async def execute(self, statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """One statement in this transaction; its rows."""
-        results = await self.database.run_batch(self.conn, self.binder, [(statement, params)])
+        results = await self.database.run_batch(self.conn, [(statement, params)])
         return results[0]
 
     async def commit_with(self, statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -87,9 +89,7 @@ class FastTransaction:
 
         An error in the statement (a unique violation, say) skips the COMMIT: the block's
         exception handling rolls back."""
-        results = await self.database.run_batch(
-            self.conn, self.binder, [(statement, params)], suffix="COMMIT"
-        )
+        results = await self.database.run_batch(self.conn, [(statement, params)], suffix="COMMIT")
         self.committed = True
         return results[0]
 
@@ -127,12 +127,12 @@ class Database:
         tenant's RLS context, for the hot ingest path; COMMIT when the block ends (unless
         ``commit_with`` did), ROLLBACK on an exception.
 
-        BEGIN, the context and the ``opening`` statements go to PostgreSQL in one round trip (the
-        simple query protocol, with values inlined as literals by psycopg's own client-side
-        binding); their rows are in ``FastTransaction.opened``. Each statement of such a batch
-        runs with a fresh snapshot, so one that follows a row lock sees what committed while the
-        lock was awaited. ``Prepared`` statements run as EXECUTE of a plan made once per
-        connection (``prepared.py``). SQLAlchemy's per-statement cost and the separate round
+        BEGIN, the context and the ``opening`` statements go to PostgreSQL in one round trip
+        (the simple query protocol, with values inlined as literals); their rows are in
+        ``FastTransaction.opened``. Each statement of such a batch runs with a fresh snapshot,
+        so one that follows a row lock sees what committed while the lock was awaited.
+        ``Prepared`` statements run as EXECUTE of a plan made once per connection, their values
+        rendered by ``prepared.literal``. SQLAlchemy's per-statement cost and the separate round
         trips showed at hundreds of events a second. (psycopg's pipeline mode would batch too,
         but it busy-polls the socket while it waits.)
         """
@@ -141,20 +141,19 @@ class Database:
             conn: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
             await conn.set_autocommit(True)  # the transaction is ours: no implicit BEGIN round trip
             try:
-                binder = psycopg.AsyncClientCursor(conn)
                 batch: list[tuple[Statement, Mapping[str, Any]]] = [
                     ("BEGIN", {}),
-                    (SET_CONTEXT_SQL, context_params(tenant_id)),
+                    (CONTEXT, context_params(tenant_id)),
                     *opening,
                 ]
                 try:
-                    results = await self.run_batch(conn, binder, batch)
+                    results = await self.run_batch(conn, batch)
                 except psycopg.errors.InvalidSqlStatementName:
                     # Someone ran DEALLOCATE/DISCARD ALL on this connection: prepare again.
                     await conn.execute("ROLLBACK")
                     self._prepared.pop(conn, None)
-                    results = await self.run_batch(conn, binder, batch)
-                tx = FastTransaction(conn, results[2:], binder, self)  # after BEGIN and the context
+                    results = await self.run_batch(conn, batch)
+                tx = FastTransaction(conn, results[2:], self)  # after BEGIN and the context
                 yield tx
                 if not tx.committed:
                     await conn.execute("COMMIT")
@@ -173,7 +172,6 @@ class Database:
     async def run_batch(
         self,
         conn: psycopg.AsyncConnection[Any],
-        binder: psycopg.AsyncClientCursor[Any],
         batch: Sequence[tuple[Statement, Mapping[str, Any]]],
         suffix: str | None = None,
     ) -> list[list[tuple[Any, ...]]]:
@@ -187,7 +185,10 @@ class Database:
                 await conn.execute(statement.prepare_sql())
                 prepared.add(statement.name)
         sql = [
-            binder.mogrify(s.execute_sql() if isinstance(s, Prepared) else s, params) for s, params in batch
+            s.execute_sql(params)
+            if isinstance(s, Prepared)
+            else psycopg.AsyncClientCursor(conn).mogrify(s, params)
+            for s, params in batch
         ]
         if suffix:
             sql.append(suffix)

@@ -25,6 +25,11 @@ def embedding_array(raw: bytes | memoryview) -> np.ndarray[Any, Any]:
     return np.frombuffer(raw, dtype=EMBEDDING_DTYPE).astype(np.float32)
 
 
+def embedding_matrix(raw: bytes | memoryview, dim: int) -> np.ndarray[Any, Any]:
+    """Concatenated embeddings (``string_agg`` of the column) as a writable (n, dim) float32 array."""
+    return np.frombuffer(raw, dtype=EMBEDDING_DTYPE).reshape(-1, dim).astype(np.float32)
+
+
 class Embedding(TypeDecorator[np.ndarray[Any, Any]]):
     """A float32 vector stored as ``bytea`` (4 bytes per value).
 

@@ -242,7 +242,7 @@ def test_concurrent_new_faces_are_created_in_batches_one_customer_per_person(
     by_person: dict[int, set[str]] = {}
     for person, answer in answers:
         by_person.setdefault(person, set()).add(answer["customer_id"])
-    assert all(len(ids) == 1 for ids in by_person.values())
+    assert all(len(ids) == 1 for ids in by_person.values()), answers
     assert len(set.union(*by_person.values())) == len(people)
     assert sum(answer["is_new_customer"] for _, answer in answers) == len(people)
     response = stray_answer.result()

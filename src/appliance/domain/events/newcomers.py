@@ -4,14 +4,16 @@ Two simultaneous first events of one new person must create ONE customer, in one
 several. So creation is serialised per tenant: an asyncio lane in this process, a PostgreSQL
 advisory lock across processes. Under that lock each face is checked again against what
 committed meanwhile: this process's pending vectors (in memory) and every process's recent first
-exemplars (``recent.py``, read from PostgreSQL). Only then is a customer created, and its
-vector joins the pending index before the commit releases the lock.
+exemplars (``recent.py``, read from PostgreSQL). Only then is a customer created. Its vector
+joins the pending index right after the commit, before anything else runs on the event loop:
+earlier, a concurrent search could match a customer whose row was not committed yet, find no
+row to lock, and create a second customer for the same face.
 
 Serialised one face at a time, this capped ingest: with 30 % new faces, each waited a quarter
 of a second for the lock (bench_ingest). So the faces that arrive while one creation runs wait
 together and go as the next batch: one transaction, one lock, one multi-row insert, however
-many faces. Inside a batch the faces are checked in arrival order, each against those created
-before it, so the same person twice in one batch is still one customer.
+many faces. Inside a batch the faces are checked in arrival order, each also against those
+created before it in the batch, so the same person twice in one batch is still one customer.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from appliance.domain.events.recent import FIRST_EXEMPLARS_SINCE, RecentFirsts
 from appliance.lib.errors import InvalidError
 from appliance.recognition.policy import Decision, MatchKind, Thresholds, Vector, decide
 from appliance.vectors.base import VectorItem
+from appliance.vectors.buffer import VectorBuffer
 
 if TYPE_CHECKING:
     from appliance.vectors.pending import WriteBehindIndex
@@ -43,6 +46,10 @@ def tenant_lock_key(tenant_id: uuid.UUID) -> int:
     """A stable signed 64-bit advisory-lock key for 'new customer in this tenant'."""
     digest = hashlib.blake2b(b"new-customer:" + tenant_id.bytes, digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def score(candidate: tuple[uuid.UUID | None, float]) -> float:
+    return candidate[1]
 
 
 def camera_problem(camera_site: uuid.UUID | None, event: EventFaceDetectedV1) -> InvalidError | None:
@@ -125,19 +132,17 @@ class NewCustomerBatcher:
     async def _run(self, lane: _Lane, batch: list[Newcomer]) -> None:
         created: list[_Created] = []
         outcomes: dict[int, tuple[Decision, bool] | Exception] = {}
+        tenant_id = lane.tenant_id
         try:
             opening: list[tuple[Prepared, dict[str, Any]]] = [
                 (statements.LOCK_FOR_NEW_CUSTOMERS, {"lock_key": tenant_lock_key(lane.tenant_id)}),
                 (statements.CAMERA_SITES, {"camera_ids": list({n.event.camera_id for n in batch})}),
                 (FIRST_EXEMPLARS_SINCE, {"since": lane.recent.since()}),
             ]
-            async with self.db.fast_transaction(lane.tenant_id, opening) as tx:
+            async with self.db.fast_transaction(tenant_id, opening) as tx:
                 await self._create(tx, lane, batch, created, outcomes)
             self.batches += 1
         except BaseException as exc:
-            # Nothing was created: the vectors put in the pending index must not match anyone.
-            if created:
-                await self.vectors.delete(lane.tenant_id, [c.exemplar_id for c in created])
             failure = exc if isinstance(exc, Exception) else asyncio.CancelledError()
             for newcomer in batch:
                 if not newcomer.future.done():
@@ -145,6 +150,9 @@ class NewCustomerBatcher:
             if not isinstance(exc, Exception):
                 raise
             return
+        # Committed: searchable from now on (no await between the commit and this).
+        items = [VectorItem(c.exemplar_id, c.customer_id, c.newcomer.vector) for c in created]
+        await self.vectors.upsert(tenant_id, items)
         for index, newcomer in enumerate(batch):
             if newcomer.future.done():  # its request went away meanwhile
                 continue
@@ -167,6 +175,7 @@ class NewCustomerBatcher:
         _, camera_rows, recent_rows = tx.opened
         camera_sites: dict[uuid.UUID, uuid.UUID] = dict(camera_rows)
         lane.recent.absorb(recent_rows)
+        fresh = VectorBuffer()  # created earlier in this batch
         for index, newcomer in enumerate(batch):
             event = newcomer.event
             problem = camera_problem(camera_sites.get(event.camera_id), event)
@@ -179,7 +188,9 @@ class NewCustomerBatcher:
             if again.kind is not MatchKind.NEW:
                 outcomes[index] = (again, False)
                 continue
-            recent_id, recent_score = lane.recent.best(newcomer.vector)
+            recent_id, recent_score = max(
+                lane.recent.best(newcomer.vector), fresh.best(newcomer.vector), key=score
+            )
             if recent_id is not None and recent_score >= self.thresholds.match:
                 outcomes[index] = (
                     Decision(kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score),
@@ -187,10 +198,7 @@ class NewCustomerBatcher:
                 )
                 continue
             customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
-            # Searchable at once: the next face of this batch, and the next batch, see it.
-            await self.vectors.upsert(
-                lane.tenant_id, [VectorItem(id=exemplar_id, customer_id=customer_id, vector=newcomer.vector)]
-            )
+            fresh.add(exemplar_id, customer_id, newcomer.vector)
             created.append(_Created(newcomer, customer_id, exemplar_id))
             first = newcomer.first
             outcomes[index] = (

@@ -29,7 +29,7 @@ from appliance.config import Settings
 from appliance.contracts import EventFaceDetectedV1
 from appliance.db.engine import Database, FastTransaction
 from appliance.db.models import Customer, CustomerExemplar, Sighting, Visit
-from appliance.db.types import embedding_array, embedding_bytes
+from appliance.db.types import embedding_bytes, embedding_matrix
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events import statements
 from appliance.domain.events.newcomers import TOP_K, NewCustomerBatcher, camera_problem
@@ -274,7 +274,8 @@ class IngestService:
         # have a visit by now, opened by a concurrent event of the same person.
         if open_visit is not None and not customer_is_new:
             visit_id, kept_ids, embeddings, qualities = open_visit
-            kept = [(embedding_array(raw), q) for raw, q in zip(embeddings, qualities, strict=True)]
+            vectors = embedding_matrix(embeddings or b"", self.dim)
+            kept = list(zip(vectors, qualities, strict=True))
         new_visit = visit_id is None
         if new_visit:
             visit_id = uuid.uuid4()
