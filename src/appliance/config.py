@@ -69,8 +69,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """``http://host:19530`` for a Milvus server; unset → Milvus Lite file in the data dir."""
     milvus_token: str | None = None
     milvus_collection: str = "face_embeddings"
+    milvus_index_type: str = "IVF_FLAT"
+    """IVF_FLAT (``milvus_nlist``/``milvus_nprobe``), HNSW (``milvus_hnsw_m``/``milvus_hnsw_ef``)
+    or FLAT; used when the collection is created (``appliance reindex`` rebuilds it). ADR 0004
+    has the measurements: HNSW loses recall on Lite beyond ~10 k vectors per partition."""
     milvus_nlist: int = 128
     milvus_nprobe: int = 32
+    milvus_hnsw_m: int = 16
+    milvus_hnsw_ef: int = 64
     milvus_lite_sidecar: bool = True
     """Without ``milvus_uri``, ``serve`` runs Milvus Lite in a child process (off the API's GIL,
     shared by its workers and the CLI); off → each process opens the Lite file itself."""

@@ -32,6 +32,9 @@ def vector_index_from_settings(settings: Settings, dim: int | None = None) -> Mi
         token=settings.milvus_token,
         nlist=settings.milvus_nlist,
         nprobe=settings.milvus_nprobe,
+        index_type=settings.milvus_index_type,
+        hnsw_m=settings.milvus_hnsw_m,
+        hnsw_ef=settings.milvus_hnsw_ef,
     )
 
 

@@ -1,11 +1,12 @@
 """Milvus implementation of :class:`VectorIndex`, for a Milvus server or a Milvus Lite file.
 
 One collection (``face_embeddings``): ``id`` VARCHAR primary key (the exemplar uuid),
-``customer_id`` VARCHAR, ``vector`` FLOAT_VECTOR(dim), IVF_FLAT index with inner product on
-L2-normalised vectors (= cosine). One partition per tenant, ``t_<tenant hex>``. The same code
-runs against ``http://host:19530`` and against ``<data_dir>/milvus/vectors.db`` (Lite, in this
-process) or a Lite sidecar behind ``http://127.0.0.1:<port>`` (recognised by its server version);
-the few Lite differences are handled here and written down in docs/adr/0004-vector-index-milvus.md.
+``customer_id`` VARCHAR, ``vector`` FLOAT_VECTOR(dim), an IVF_FLAT index (HNSW or FLAT by
+configuration) with inner product on L2-normalised vectors (= cosine). One partition per tenant,
+``t_<tenant hex>``. The same code runs against ``http://host:19530`` and against
+``<data_dir>/milvus/vectors.db`` (Lite, in this process) or a Lite sidecar behind
+``http://127.0.0.1:<port>`` (recognised by its server version); the few Lite differences are
+handled here and written down in docs/adr/0004-vector-index-milvus.md.
 
 Every method is blocking: call them from a worker thread in async code (``SearchBatcher`` does).
 """
@@ -82,13 +83,15 @@ class MilvusIndex:
         nprobe: int = 16,
         *,
         index_type: str = "IVF_FLAT",
+        hnsw_m: int = 16,
+        hnsw_ef: int = 64,
         auto_flush_rows: int | None = None,
         timeout: float | None = None,
     ) -> None:
         if dim <= 0:
             raise ValueError(f"the vector dimension must be positive, got {dim}")
         self.uri, self.dim, self.collection = uri, dim, collection
-        self.nlist, self.nprobe, self.index_type = nlist, nprobe, index_type.upper()
+        self.nlist, self.nprobe, self.hnsw_m, self.hnsw_ef = nlist, nprobe, hnsw_m, hnsw_ef
         self._write_lock = threading.Lock()
         self._unflushed = 0
         self._partitions: set[str] = set()
@@ -106,6 +109,8 @@ class MilvusIndex:
                 _lite_users[self._lite_path] = _lite_users.get(self._lite_path, 0) + 1
         self.is_lite = self._lite_path is not None or self._serves_lite(timeout)
         """Milvus Lite (a file here or a sidecar): no partition load/release, auto-flush."""
+        self.index_type = index_type.upper()
+        """As configured; ``ensure_collection`` replaces it by the type the collection was built with."""
         if auto_flush_rows is None:
             auto_flush_rows = lite_auto_flush_rows(dim) if self.is_lite else 0
         self.auto_flush_rows = auto_flush_rows
@@ -146,6 +151,21 @@ class MilvusIndex:
             )
         return int(vector.get("params", {}).get("dim", 0))
 
+    def _built_index_type(self) -> str | None:
+        """The index the collection has (created earlier, maybe with other settings): search
+        parameters must suit it."""
+        try:
+            described = self._client.describe_index(self.collection, VECTOR_FIELD)
+        except MilvusException as exc:
+            log.warning("cannot read the index of %s: %s", self.collection, exc.message)
+            return None
+        built = str((described or {}).get("index_type") or "").upper()
+        if built and built != self.index_type:
+            log.info(
+                "the collection %s has a %s index (configured: %s)", self.collection, built, self.index_type
+            )
+        return built or None
+
     def ensure_collection(self) -> None:
         existing = self.existing_dim()
         if existing is None:
@@ -157,6 +177,7 @@ class MilvusIndex:
             existing = self.existing_dim()
         if existing != self.dim:
             raise DimensionMismatchError(self.collection, existing or 0, self.dim)
+        self.index_type = self._built_index_type() or self.index_type
         state = self._client.get_load_state(self.collection).get("state")
         if str(state) != "Loaded":  # LoadState enum prints as its name
             self._client.load_collection(self.collection)
@@ -167,7 +188,11 @@ class MilvusIndex:
         schema.add_field(CUSTOMER_FIELD, DataType.VARCHAR, max_length=UUID_LENGTH)
         schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=self.dim)
         index_params = self._client.prepare_index_params()
-        params = {"nlist": self.nlist} if self.index_type.startswith("IVF") else {}
+        params: dict[str, int] = {}
+        if self.index_type.startswith("IVF"):
+            params = {"nlist": self.nlist}
+        elif self.index_type.startswith("HNSW"):
+            params = {"M": self.hnsw_m, "efConstruction": 200}
         index_params.add_index(VECTOR_FIELD, index_type=self.index_type, metric_type=METRIC, params=params)
         self._client.create_collection(self.collection, schema=schema, consistency_level=CONSISTENCY)
         # sync=False: the index of an empty collection needs no wait (pymilvus would sleep 0.5 s
@@ -302,6 +327,13 @@ class MilvusIndex:
             raise
         return [[_hit(raw) for raw in hits] for hits in results]
 
+    def _search_params(self, top_k: int) -> dict[str, int]:
+        if self.index_type.startswith("IVF"):
+            return {"nprobe": self.nprobe}
+        if self.index_type.startswith("HNSW"):
+            return {"ef": max(self.hnsw_ef, top_k)}
+        return {}
+
     def _search(self, queries: np.ndarray[Any, Any], name: str, top_k: int) -> Any:
         return self._client.search(
             self.collection,
@@ -310,7 +342,7 @@ class MilvusIndex:
             partition_names=[name],
             anns_field=VECTOR_FIELD,
             output_fields=[CUSTOMER_FIELD],
-            search_params={"metric_type": METRIC, "params": {"nprobe": self.nprobe}},
+            search_params={"metric_type": METRIC, "params": self._search_params(top_k)},
         )
 
     def count(self, tenant_id: uuid.UUID) -> int:

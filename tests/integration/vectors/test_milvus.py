@@ -379,3 +379,31 @@ def test_batcher_queues_behind_a_busy_index(
     results = asyncio.run(run())
     assert [hits[0].id for hits in results] == [a.items[i].id for i in range(11)]
     assert slow.calls == [1, 8, 2]
+
+
+def test_the_index_type_is_configurable_and_an_existing_index_keeps_its_type(tmp_path: Path) -> None:
+    """HNSW when asked for (searched with ``ef``); a collection built earlier with IVF_FLAT is
+    searched with IVF parameters whatever the settings say now."""
+    rng = np.random.default_rng(5)
+    tenant = Tenant(rng, 30, 128)
+    fresh = MilvusIndex(str(tmp_path / "hnsw" / "vectors.db"), 128, index_type="HNSW", hnsw_ef=40)
+    try:
+        fresh.ensure_collection()
+        assert fresh.index_type == "HNSW" and fresh._search_params(5) == {"ef": 40}
+        fresh.upsert(tenant.id, tenant.items)
+        fresh.flush()
+        hits = fresh.search(tenant.id, [tenant.items[4].vector], 3)[0]
+        assert hits[0].id == tenant.items[4].id and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    finally:
+        fresh.close()
+    path = str(tmp_path / "ivf" / "vectors.db")
+    built = MilvusIndex(path, 128, index_type="IVF_FLAT")
+    built.ensure_collection()
+    built.close()
+    reopened = MilvusIndex(path, 128, index_type="HNSW")
+    try:
+        reopened.ensure_collection()
+        assert reopened.index_type == "IVF_FLAT"
+        assert reopened._search_params(5) == {"nprobe": reopened.nprobe}
+    finally:
+        reopened.close()
