@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from appliance.lib.metrics import VECTOR_SEARCH_BATCH
 from appliance.vectors.base import SearchHit, VectorIndex, VectorItem
 
 T = TypeVar("T")
@@ -121,6 +122,7 @@ class SearchBatcher:
         vectors = [item.vector for item in items]
         self.calls += 1
         self.queries += len(items)
+        VECTOR_SEARCH_BATCH.observe(len(items))
         try:
             results = await anyio.to_thread.run_sync(self.index.search, tenant_id, vectors, top_k)
             if len(results) != len(items):

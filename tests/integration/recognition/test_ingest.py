@@ -250,3 +250,30 @@ def test_concurrent_new_faces_are_created_in_batches_one_customer_per_person(
     assert count(rec_settings, "customers", shop.tenant["id"]) == len(people)
     assert count(rec_settings, "customer_exemplars", shop.tenant["id"]) >= len(people)
     assert count(rec_settings, "sightings", shop.tenant["id"]) == len(bodies)
+
+
+def test_ingest_stages_are_measured_for_operators(shop: Shop) -> None:
+    """/metrics tells where events spend their time (runbook: ingest-latency.md)."""
+
+    def counts() -> dict[str, float]:
+        text = shop.admin.client.get("/metrics").text
+        found = {}
+        for line in text.splitlines():
+            for stage in ("search", "new_customer", "record"):
+                if line.startswith(f'appliance_ingest_stage_seconds_count{{stage="{stage}"}}'):
+                    found[stage] = float(line.split()[-1])
+            for name in ("appliance_vector_search_batch_queries", "appliance_new_customer_batch_faces"):
+                if line.startswith(f"{name}_count "):
+                    found[name] = float(line.split()[-1])
+        return found
+
+    before = counts()
+    rng = np.random.default_rng(31)
+    face = unit(rng)
+    shop.post(shop.event(face))  # new
+    shop.post(shop.event(near(face, 0.9, rng)))  # returning
+    after = counts()
+    grew = {name: after.get(name, 0) - before.get(name, 0) for name in after}
+    assert grew["search"] == 2 and grew["record"] == 2 and grew["new_customer"] == 1
+    assert grew["appliance_vector_search_batch_queries"] >= 1
+    assert grew["appliance_new_customer_batch_faces"] == 1

@@ -31,6 +31,7 @@ from appliance.db.types import embedding_bytes
 from appliance.domain.events import statements
 from appliance.domain.events.recent import FIRST_EXEMPLARS_SINCE, RecentFirsts
 from appliance.lib.errors import InvalidError
+from appliance.lib.metrics import NEW_CUSTOMER_BATCH
 from appliance.recognition.policy import Decision, MatchKind, Thresholds, Vector, decide
 from appliance.vectors.base import VectorItem
 from appliance.vectors.buffer import VectorBuffer
@@ -125,6 +126,7 @@ class NewCustomerBatcher:
                 batch = [n for n in lane.waiting[: self.max_batch] if not n.future.done()]
                 del lane.waiting[: self.max_batch]
                 if batch:
+                    NEW_CUSTOMER_BATCH.observe(len(batch))
                     await self._run(lane, batch)
         finally:
             lane.running = False

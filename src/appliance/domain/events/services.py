@@ -36,6 +36,7 @@ from appliance.domain.events.newcomers import TOP_K, NewCustomerBatcher, camera_
 from appliance.domain.events.notify import LiveNotifier
 from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import ForbiddenError, InvalidError
+from appliance.lib.metrics import ingest_stage
 from appliance.recognition.policy import (
     Decision,
     MatchKind,
@@ -107,14 +108,17 @@ class IngestService:
 
         # A retry searches again before its stored answer is found (in the write transaction):
         # cheaper than a transaction of its own for every first delivery.
-        hits = await self.vectors.search(tenant_id, event.embedding, TOP_K)
+        with ingest_stage("search"):
+            hits = await self.vectors.search(tenant_id, event.embedding, TOP_K)
         decision = decide(hits, self.thresholds)
         created = False
         if decision.kind is MatchKind.NEW:
-            decision, created = await self.newcomers.resolve(tenant_id, event, vector, decision)
-        answer, added, removed = await self._record_customer(
-            tenant_id, event, vector, decision, hits, created
-        )
+            with ingest_stage("new_customer"):
+                decision, created = await self.newcomers.resolve(tenant_id, event, vector, decision)
+        with ingest_stage("record"):
+            answer, added, removed = await self._record_customer(
+                tenant_id, event, vector, decision, hits, created
+            )
         # The index follows PostgreSQL only after the commit: a failed transaction leaves it
         # untouched, and a crash in between is repaired by `appliance reindex`.
         if removed:
