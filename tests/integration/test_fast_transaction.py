@@ -153,3 +153,28 @@ def test_literals_read_back_as_the_values_they_render(pg_settings: Settings) -> 
             assert list(row) == list(values.values())
 
         round_trip()
+
+
+def test_a_dead_pooled_connection_is_replaced_not_reported(pg_settings: Settings) -> None:
+    """After a database restart the pool holds dead connections (no pre-ping): the hot path
+    notices on its first batch, when nothing has happened yet, and runs it on a new one."""
+    (tenant,) = make_tenants(pg_settings, 1)
+
+    async def backend_pid(db: Database) -> int:
+        async with db.fast_transaction(tenant, [("SELECT pg_backend_pid()", {})]) as tx:
+            pid: int = tx.opened[0][0][0]
+        return pid
+
+    async def scenario() -> None:
+        db = Database(make_async_engine(pg_settings.runtime_database_url, 1))  # one connection: reused
+        try:
+            first = await backend_pid(db)
+            with psycopg.connect(pg_settings.database_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s, 5000)", (first,))  # waits for the exit
+            second = await backend_pid(db)
+            assert second != first
+            assert await backend_pid(db) == second  # the new connection went back to the pool
+        finally:
+            await db.dispose()
+
+    asyncio.run(scenario())

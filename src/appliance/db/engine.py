@@ -31,8 +31,8 @@ def make_sync_engine(url: str) -> Engine:
 
 def make_async_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     # No pre-ping: it costs a round trip per transaction (measurable on ingest). After a
-    # PostgreSQL restart the request that meets a dead connection fails (503) and SQLAlchemy
-    # invalidates the pool, so the next ones reconnect.
+    # PostgreSQL restart ingest replaces a dead connection by itself (Database._begin); another
+    # request that meets one fails (503) and SQLAlchemy invalidates the pool.
     # No psycopg auto-prepare: after any ROLLBACK it sends DEALLOCATE ALL, which would also
     # drop the hot path's own prepared statements (prepared.py).
     return create_async_engine(
@@ -94,6 +94,13 @@ class FastTransaction:
         return results[0]
 
 
+async def _leave_autocommit(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Back to the mode SQLAlchemy expects before the connection returns to the pool."""
+    with contextlib.suppress(psycopg.Error):
+        if not conn.closed:
+            await conn.set_autocommit(False)
+
+
 class Database:
     """Hands out transactions with the row-level-security context already set.
 
@@ -136,23 +143,9 @@ class Database:
         trips showed at hundreds of events a second. (psycopg's pipeline mode would batch too,
         but it busy-polls the socket while it waits.)
         """
-        async with self.engine.connect() as pooled:
-            raw = await pooled.get_raw_connection()
-            conn: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-            await conn.set_autocommit(True)  # the transaction is ours: no implicit BEGIN round trip
+        async with contextlib.AsyncExitStack() as stack:
+            conn, results = await self._begin(stack, tenant_id, opening)
             try:
-                batch: list[tuple[Statement, Mapping[str, Any]]] = [
-                    ("BEGIN", {}),
-                    (CONTEXT, context_params(tenant_id)),
-                    *opening,
-                ]
-                try:
-                    results = await self.run_batch(conn, batch)
-                except psycopg.errors.InvalidSqlStatementName:
-                    # Someone ran DEALLOCATE/DISCARD ALL on this connection: prepare again.
-                    await conn.execute("ROLLBACK")
-                    self._prepared.pop(conn, None)
-                    results = await self.run_batch(conn, batch)
                 tx = FastTransaction(conn, results[2:], self)  # after BEGIN and the context
                 yield tx
                 if not tx.committed:
@@ -164,10 +157,46 @@ class Database:
                     if not conn.closed:
                         await conn.execute("ROLLBACK")
                 raise
-            finally:
-                with contextlib.suppress(psycopg.Error):
-                    if not conn.closed:
-                        await conn.set_autocommit(False)
+
+    async def _begin(
+        self,
+        stack: contextlib.AsyncExitStack,
+        tenant_id: uuid.UUID,
+        opening: Sequence[tuple[Statement, Mapping[str, Any]]],
+    ) -> tuple[psycopg.AsyncConnection[Any], list[list[tuple[Any, ...]]]]:
+        """A pooled connection in autocommit mode (the transaction is ours: no implicit BEGIN
+        round trip) with the opening batch run; its results.
+
+        A pooled connection can be dead without the pool knowing (no pre-ping, see
+        ``make_async_engine``): after a database restart, say. Nothing has happened in the
+        transaction yet, so that one is discarded and the batch runs once more on a new one."""
+        batch: list[tuple[Statement, Mapping[str, Any]]] = [
+            ("BEGIN", {}),
+            (CONTEXT, context_params(tenant_id)),
+            *opening,
+        ]
+        for attempt in (1, 2):
+            pooled = await stack.enter_async_context(self.engine.connect())
+            raw = await pooled.get_raw_connection()
+            conn: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+            stack.push_async_callback(_leave_autocommit, conn)
+            await conn.set_autocommit(True)
+            try:
+                try:
+                    return conn, await self.run_batch(conn, batch)
+                except psycopg.errors.InvalidSqlStatementName:
+                    # Someone ran DEALLOCATE/DISCARD ALL on this connection: prepare again.
+                    await conn.execute("ROLLBACK")
+                    self._prepared.pop(conn, None)
+                    return conn, await self.run_batch(conn, batch)
+            except psycopg.OperationalError:
+                if attempt == 2 or not conn.broken:
+                    with contextlib.suppress(psycopg.Error):
+                        if not conn.closed:
+                            await conn.execute("ROLLBACK")
+                    raise
+                await pooled.invalidate()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def run_batch(
         self,
