@@ -4,6 +4,7 @@ tenant, 70 % returning / 30 % new events, 16 concurrent clients on this machine.
     python bench/bench_ingest.py                 # 20 k and 100 k customers, 20 s each
     python bench/bench_ingest.py --customers 20000 --seconds 30 --workers 2
     python bench/bench_ingest.py --quick         # 2 k customers, 5 s
+    python bench/bench_ingest.py --customers 20000 --rate 100   # paced: latency at a given load
 
 The load generator is wrk (C, `apt-get install wrk`; bench/ingest.lua posts pre-built events,
 each with its own event_id) so the client takes little of the 2 cores; without wrk a Python
@@ -44,6 +45,7 @@ DIM = 512
 CONCURRENCY = 16
 NEW_SHARE = 0.3
 NPROBE: int | None = None
+RATE: float | None = None
 SERVER_SETTINGS: dict[str, str] = {}
 
 
@@ -157,12 +159,19 @@ def warm_up(url: str, token: str, bodies: list[bytes]) -> None:
 
 
 def load_wrk(url: str, token: str, bodies: list[bytes], seconds: int) -> tuple[float, dict[str, float]]:
-    """wrk (C) keeps CONCURRENCY connections busy, so the client costs the server little CPU."""
+    """wrk (C) keeps CONCURRENCY connections busy, so the client costs the server little CPU.
+
+    With ``RATE``, open loop instead: each connection (one wrk thread each) sends on a fixed
+    schedule, and latency counts from when a request was due (ingest.lua)."""
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         path = Path(tmp) / "bodies.jsonl"
         path.write_bytes(b"\n".join(bodies) + b"\n")
         env = {**os.environ, "INGEST_BODIES": str(path), "INGEST_TOKEN": token}
-        command = ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds}s", "--timeout", "10s"]
+        threads = 1
+        if RATE:
+            env.update(INGEST_RATE=str(RATE), INGEST_CONNECTIONS=str(CONCURRENCY))
+            threads = CONCURRENCY
+        command = ["wrk", f"-t{threads}", f"-c{CONCURRENCY}", f"-d{seconds}s", "--timeout", "10s"]
         command += ["-s", str(Path(__file__).with_name("ingest.lua")), url]
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     line = next((x for x in out.splitlines() if x.startswith("INGEST ")), None)
@@ -173,8 +182,9 @@ def load_wrk(url: str, token: str, bodies: list[bytes], seconds: int) -> tuple[f
         raise BenchError("wrk ran out of distinct events; raise the body count")
     requests, elapsed = int(fields["requests"]), float(fields["seconds"])
     returning = requests - int(fields["new"]) - int(fields["uncertain"])
+    offered = f" paced={RATE:g}/s (latency from each request's due time)" if RATE else ""
     print(
-        f"  events={requests} concurrency={CONCURRENCY} elapsed={elapsed:.1f}s"
+        f"  events={requests} concurrency={CONCURRENCY}{offered} elapsed={elapsed:.1f}s"
         f" statuses={{{fields['statuses']}}} socket errors={fields['errors']}"
     )
     print(
@@ -247,8 +257,9 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
             else:
                 rate, p = asyncio.run(load_python(url, token, bodies[40:]))
     target = "target=>=300/s,p95<50ms" if customers == 20_000 else "target=report"
-    print(f"RESULT ingest_{customers}_throughput={rate:.1f} events/s {target}")
-    print(f"RESULT ingest_{customers}_p95={p['p95']:.1f} ms {target}")
+    case = f"ingest_{customers}" + (f"_at_{RATE:g}_per_s" if RATE else "")
+    print(f"RESULT {case}_throughput={rate:.1f} events/s {target}")
+    print(f"RESULT {case}_p95={p['p95']:.1f} ms {target}")
 
 
 def main() -> None:
@@ -262,6 +273,9 @@ def main() -> None:
     parser.add_argument("--nprobe", type=int, default=None, help="APPLIANCE_MILVUS_NPROBE for the server")
     parser.add_argument("--new-share", type=float, default=NEW_SHARE, help="share of never-seen faces")
     parser.add_argument(
+        "--rate", type=float, default=None, help="paced at this many events/s (wrk only), not flat out"
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="APPLIANCE_X=VALUE", help="a server setting, repeatable"
     )
     args = parser.parse_args()
@@ -271,6 +285,7 @@ def main() -> None:
             parser.error(f"--set takes APPLIANCE_NAME=VALUE, got {pair!r}")
         SERVER_SETTINGS[key] = value
     globals()["NEW_SHARE"] = args.new_share
+    globals()["RATE"] = args.rate
     globals()["NPROBE"] = args.nprobe
     globals()["CONCURRENCY"] = args.concurrency
     require_postgres()

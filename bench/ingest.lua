@@ -1,6 +1,13 @@
 -- wrk script for bench_ingest.py: POST one pre-built face event per request, each with its own
 -- event_id (a replay would hit the cheap idempotent path), and count the answers.
--- Environment: INGEST_BODIES (a file, one JSON body per line), INGEST_TOKEN (worker JWT).
+-- Environment: INGEST_BODIES (a file, one JSON body per line), INGEST_TOKEN (worker JWT),
+-- INGEST_RATE and INGEST_CONNECTIONS (optional; events/s in all, wrk's -c): send on a schedule
+-- at that rate instead of as fast as the server answers. Then wrk runs one connection per
+-- thread; each thread sends on its own schedule and measures latency from when a request was
+-- due, not from when it went out, so a slow server is not hidden by requests that waited to be
+-- sent (coordinated omission). Against a 0.5 ms test server the schedule holds exactly; against
+-- the API the achieved rate came out 8-20 % above it (not understood yet), so the bench prints
+-- the achieved throughput next to the latencies.
 
 local bodies = {}
 for line in io.lines(os.getenv("INGEST_BODIES")) do
@@ -12,6 +19,33 @@ exhausted = 0
 statuses = {}
 new_customers, uncertain, staff = 0, 0, 0
 local threads = {}
+local rate = tonumber(os.getenv("INGEST_RATE") or "")
+latencies = {}
+
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } ingest_timespec;
+int clock_gettime(int clock_id, ingest_timespec *tp);
+]]
+local clock = ffi.new("ingest_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock) -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local interval, due, sent_due
+
+init = function(args)
+  if rate then
+    interval = 1000 * tonumber(os.getenv("INGEST_CONNECTIONS")) / rate -- one connection per thread
+    math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
+    due = now_ms() + math.random() * interval -- threads start staggered
+  end
+end
+
+delay = function()
+  if not rate then return 0 end
+  return math.max(0, due - now_ms())
+end
 
 setup = function(thread)
   threads[#threads + 1] = thread
@@ -27,10 +61,15 @@ request = function()
     exhausted = exhausted + 1
     next_body = 1
   end
+  if rate then
+    sent_due = math.min(due, now_ms())
+    due = due + interval
+  end
   return wrk.format(nil, "/v1/events/face", nil, bodies[next_body])
 end
 
 response = function(status, headers, body)
+  if rate then latencies[#latencies + 1] = now_ms() - sent_due end
   statuses[status] = (statuses[status] or 0) + 1
   if string.find(body, '"is_new_customer":true', 1, true) then new_customers = new_customers + 1 end
   if string.find(body, '"uncertain":true', 1, true) then uncertain = uncertain + 1 end
@@ -49,10 +88,20 @@ done = function(summary, latency, requests)
     exhausted = exhausted + thread:get("exhausted")
   end
   for status, n in pairs(counts) do parts[#parts + 1] = status .. "=" .. n end
+  local p50, p95, p99, max = latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000
+  if rate then -- from the due times, all threads together
+    local all = {}
+    for _, thread in ipairs(threads) do
+      for _, ms in ipairs(thread:get("latencies")) do all[#all + 1] = ms end
+    end
+    table.sort(all)
+    local function pick(q) return all[math.max(1, math.ceil(q * #all))] or 0 end
+    p50, p95, p99, max = pick(0.50), pick(0.95), pick(0.99), all[#all] or 0
+  end
   io.write(string.format(
     "INGEST requests=%d seconds=%.3f errors=%d p50=%.2f p95=%.2f p99=%.2f max=%.2f new=%d uncertain=%d staff=%d exhausted=%d statuses=%s\n",
     summary.requests, summary.duration / 1e6,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000, new_customers, uncertain, staff, exhausted, table.concat(parts, ",")))
+    p50, p95, p99, max, new_customers, uncertain, staff, exhausted, table.concat(parts, ",")))
 end
