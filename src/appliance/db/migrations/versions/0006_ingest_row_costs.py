@@ -16,6 +16,8 @@ Two per-event costs of ingest (measured with perf on the ingest bench):
 
 from __future__ import annotations
 
+import importlib
+
 from alembic import op
 
 revision = "0006"
@@ -50,41 +52,19 @@ BEGIN
 END
 """
 
-PREVIOUS_BODY = """
-DECLARE
-    current_tenant uuid := NULLIF(current_setting('app.tenant_id', true), '')::uuid;
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') AND (current_tenant IS NULL OR OLD.tenant_id = current_tenant) THEN
-        INSERT INTO rollup_dirty (tenant_id, site_id, day)
-        SELECT OLD.tenant_id, OLD.site_id, (OLD.first_seen AT TIME ZONE s.timezone)::date
-        FROM sites s WHERE s.id = OLD.site_id
-        ON CONFLICT DO NOTHING;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND (current_tenant IS NULL OR NEW.tenant_id = current_tenant) THEN
-        INSERT INTO rollup_dirty (tenant_id, site_id, day)
-        SELECT NEW.tenant_id, NEW.site_id, (NEW.first_seen AT TIME ZONE s.timezone)::date
-        FROM sites s WHERE s.id = NEW.site_id
-        ON CONFLICT DO NOTHING;
-    END IF;
-    RETURN NULL;
-END
-"""
-
-
-def _replace_trigger_function(body: str) -> None:
-    op.execute(
-        "CREATE OR REPLACE FUNCTION mark_visit_rollups_dirty() RETURNS trigger LANGUAGE plpgsql"
-        f" AS $${body}$$"
-    )
-
 
 def upgrade() -> None:
     for table in TABLES:
         op.execute(f"ALTER TABLE {table} SET (toast_tuple_target = {INLINE_UP_TO})")
-    _replace_trigger_function(MARK_DIRTY_BODY)
+    op.execute(
+        "CREATE OR REPLACE FUNCTION mark_visit_rollups_dirty() RETURNS trigger LANGUAGE plpgsql"
+        f" AS $${MARK_DIRTY_BODY}$$"
+    )
 
 
 def downgrade() -> None:
-    _replace_trigger_function(PREVIOUS_BODY)
+    # Back to the function as migration 0003 created it.
+    previous = importlib.import_module("appliance.db.migrations.versions.0003_rollups").MARK_DIRTY
+    op.execute(previous.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     for table in TABLES:
         op.execute(f"ALTER TABLE {table} RESET (toast_tuple_target)")
