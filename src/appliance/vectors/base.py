@@ -13,6 +13,9 @@ from typing import Any, Protocol
 import msgspec
 import numpy as np
 
+Query = Sequence[float] | np.ndarray[Any, Any]
+"""One query vector: a numpy array where one is at hand (no list conversions on the hot path)."""
+
 
 class VectorItem(msgspec.Struct, frozen=True):
     id: uuid.UUID
@@ -63,7 +66,7 @@ class VectorIndex(Protocol):
     def delete_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None: ...
 
     def search(
-        self, tenant_id: uuid.UUID, vectors: Sequence[Sequence[float]], top_k: int = 5
+        self, tenant_id: uuid.UUID, vectors: Sequence[Query], top_k: int = 5
     ) -> list[list[SearchHit]]:
         """Best ``top_k`` hits per query vector, best first, within one tenant's partition."""
 

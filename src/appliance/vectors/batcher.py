@@ -23,14 +23,14 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from appliance.lib.metrics import VECTOR_SEARCH_BATCH
-from appliance.vectors.base import SearchHit, VectorIndex, VectorItem
+from appliance.vectors.base import Query, SearchHit, VectorIndex, VectorItem
 
 T = TypeVar("T")
 
 
 @dataclass
 class _Pending:
-    vector: Sequence[float]
+    vector: Query
     top_k: int
     future: asyncio.Future[list[SearchHit]]
 
@@ -69,7 +69,7 @@ class SearchBatcher:
 
     # -- search ----------------------------------------------------------------------------
 
-    async def search(self, tenant_id: uuid.UUID, vector: Sequence[float], top_k: int = 5) -> list[SearchHit]:
+    async def search(self, tenant_id: uuid.UUID, vector: Query, top_k: int = 5) -> list[SearchHit]:
         """The best ``top_k`` hits for one vector in the tenant's partition, best first.
 
         Batches form by themselves under load: while ``max_inflight`` index calls of this

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
-from appliance.vectors.base import DimensionMismatchError, SearchHit, VectorIndexError, VectorItem
+from appliance.vectors.base import DimensionMismatchError, Query, SearchHit, VectorIndexError, VectorItem
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +308,7 @@ class MilvusIndex:
     # -- reads -----------------------------------------------------------------------------
 
     def search(
-        self, tenant_id: uuid.UUID, vectors: Sequence[Sequence[float]], top_k: int = 5
+        self, tenant_id: uuid.UUID, vectors: Sequence[Query], top_k: int = 5
     ) -> list[list[SearchHit]]:
         if len(vectors) == 0:
             return []

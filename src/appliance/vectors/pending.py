@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import anyio.to_thread
 
-from appliance.vectors.base import SearchHit, VectorItem
+from appliance.vectors.base import Query, SearchHit, VectorItem
 from appliance.vectors.batcher import SearchBatcher
 from appliance.vectors.buffer import VectorBuffer
 
@@ -144,18 +144,18 @@ class WriteBehindIndex:
         self.index.flush()
 
     # -- reads: the index plus what it does not know yet ---------------------------------------
-    async def search(self, tenant_id: uuid.UUID, vector: Sequence[float], top_k: int = 5) -> list[SearchHit]:
+    async def search(self, tenant_id: uuid.UUID, vector: Query, top_k: int = 5) -> list[SearchHit]:
         hits = await self.batcher.search(tenant_id, vector, top_k)
         return self._merge_pending(tenant_id, vector, top_k, hits)
 
     def search_pending(
-        self, tenant_id: uuid.UUID, vector: Sequence[float], top_k: int = 5
+        self, tenant_id: uuid.UUID, vector: Query, top_k: int = 5
     ) -> list[SearchHit]:
         """Only the writes not yet in the index (cheap, no I/O)."""
         return self._merge_pending(tenant_id, vector, top_k, [])
 
     def _merge_pending(
-        self, tenant_id: uuid.UUID, vector: Sequence[float], top_k: int, hits: list[SearchHit]
+        self, tenant_id: uuid.UUID, vector: Query, top_k: int, hits: list[SearchHit]
     ) -> list[SearchHit]:
         layers = [p for p in (self._inflight.get(tenant_id), self._pending.get(tenant_id)) if p is not None]
         if not layers:

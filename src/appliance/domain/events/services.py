@@ -109,7 +109,7 @@ class IngestService:
         # A retry searches again before its stored answer is found (in the write transaction):
         # cheaper than a transaction of its own for every first delivery.
         with ingest_stage("search"):
-            hits = await self.vectors.search(tenant_id, event.embedding, TOP_K)
+            hits = await self.vectors.search(tenant_id, vector, TOP_K)
         decision = decide(hits, self.thresholds)
         created = False
         if decision.kind is MatchKind.NEW:
