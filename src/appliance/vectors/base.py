@@ -65,9 +65,7 @@ class VectorIndex(Protocol):
 
     def delete_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None: ...
 
-    def search(
-        self, tenant_id: uuid.UUID, vectors: Sequence[Query], top_k: int = 5
-    ) -> list[list[SearchHit]]:
+    def search(self, tenant_id: uuid.UUID, vectors: Sequence[Query], top_k: int = 5) -> list[list[SearchHit]]:
         """Best ``top_k`` hits per query vector, best first, within one tenant's partition."""
 
     def count(self, tenant_id: uuid.UUID) -> int:

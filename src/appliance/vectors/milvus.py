@@ -307,9 +307,7 @@ class MilvusIndex:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def search(
-        self, tenant_id: uuid.UUID, vectors: Sequence[Query], top_k: int = 5
-    ) -> list[list[SearchHit]]:
+    def search(self, tenant_id: uuid.UUID, vectors: Sequence[Query], top_k: int = 5) -> list[list[SearchHit]]:
         if len(vectors) == 0:
             return []
         queries = self._normalised(vectors)

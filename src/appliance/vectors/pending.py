@@ -148,9 +148,7 @@ class WriteBehindIndex:
         hits = await self.batcher.search(tenant_id, vector, top_k)
         return self._merge_pending(tenant_id, vector, top_k, hits)
 
-    def search_pending(
-        self, tenant_id: uuid.UUID, vector: Query, top_k: int = 5
-    ) -> list[SearchHit]:
+    def search_pending(self, tenant_id: uuid.UUID, vector: Query, top_k: int = 5) -> list[SearchHit]:
         """Only the writes not yet in the index (cheap, no I/O)."""
         return self._merge_pending(tenant_id, vector, top_k, [])
 
