@@ -561,9 +561,24 @@ def fast_execute_search_with_index(
         def project_entity(record: dict[str, Any]) -> dict[str, Any]:
             return {k: record[k] for k in keep if k in record}
 
+    # Only the columns the answer needs: Segment.row_to_dict turned every winning row's vector
+    # into a Python list (the largest Python item of a sidecar search at 512-D). Identical
+    # records whenever the fields asked for are stored columns and there are no dynamic fields
+    # to unpack; anything else takes the stock path.
+    wanted = tuple(dict.fromkeys([pk_field, *output_fields])) if output_fields else None
+    narrow_ok: dict[int, bool] = {}
+
     def _materialize_record(source_idx: int, local_id: int) -> dict[str, Any]:
         if source_idx < n_segments:
-            record: dict[str, Any] = in_scope_segments[source_idx].row_to_dict(local_id)
+            segment = in_scope_segments[source_idx]
+            if wanted is not None:
+                ok = narrow_ok.get(source_idx)
+                if ok is None:
+                    names = set(segment.table.schema.names)
+                    ok = narrow_ok[source_idx] = "$meta" not in names and all(n in names for n in wanted)
+                if ok:
+                    return {n: segment.table.column(n)[local_id].as_py() for n in wanted}
+            record: dict[str, Any] = segment.row_to_dict(local_id)
             return record
         # Memtable source — deferred materialization via row refs.
         batch_idx, row_idx = mt_row_refs[local_id]
