@@ -231,6 +231,29 @@ async def load_python(url: str, token: str, bodies: list[bytes]) -> tuple[float,
     return rate, p
 
 
+def print_server_stages(url: str) -> None:
+    """Where the server says the time went (its /metrics, one worker's view; warm-up included)."""
+    sums: dict[str, float] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("appliance_") and ("_sum" in line or "_count" in line):
+            name, _, value = line.rpartition(" ")
+            sums[name] = float(value)
+
+    def mean(metric: str, labels: str = "") -> str:
+        count = sums.get(f"{metric}_count{labels}", 0.0)
+        return f"{sums.get(f'{metric}_sum{labels}', 0.0) / count:.3g}" if count else "-"
+
+    stages = []
+    for stage in ("search", "new_customer", "record"):
+        label = f'{{stage="{stage}"}}'
+        stages.append(f"{stage}={mean('appliance_ingest_stage_seconds', label)} s")
+    print(f"  server stage means                 {'  '.join(stages)}")
+    print(
+        f"  server batches (mean)              search={mean('appliance_vector_search_batch_queries')}"
+        f" queries  new-customer={mean('appliance_new_customer_batch_faces')} faces"
+    )
+
+
 def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
     rng = np.random.default_rng(customers)
     print(f"\n== ingest, {customers:,} customers seeded, {DIM}-D, 70% returning / 30% new ==")
@@ -256,6 +279,7 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
                 rate, p = load_wrk(url, token, bodies[40:], seconds)
             else:
                 rate, p = asyncio.run(load_python(url, token, bodies[40:]))
+            print_server_stages(url)
     target = "target=>=300/s,p95<50ms" if customers == 20_000 else "target=report"
     case = f"ingest_{customers}" + (f"_at_{RATE:g}_per_s" if RATE else "")
     print(f"RESULT {case}_throughput={rate:.1f} events/s {target}")
