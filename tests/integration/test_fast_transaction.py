@@ -178,3 +178,34 @@ def test_a_dead_pooled_connection_is_replaced_not_reported(pg_settings: Settings
             await db.dispose()
 
     asyncio.run(scenario())
+
+
+def test_an_error_in_the_opening_batch_leaves_the_connection_as_sqlalchemy_expects(
+    pg_settings: Settings,
+) -> None:
+    """The hot path borrows a pooled connection in autocommit mode. Whatever fails in its first
+    batch, the connection goes back rolled back and out of autocommit: a later ORM transaction
+    on it is still all-or-nothing."""
+    from sqlalchemy import text
+
+    (tenant,) = make_tenants(pg_settings, 1)
+
+    async def scenario() -> None:
+        db = Database(make_async_engine(pg_settings.runtime_database_url, 1))  # one connection: reused
+        try:
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                async with db.fast_transaction(tenant, [("SELECT 1 / 0", {})]):
+                    pass
+            with pytest.raises(RuntimeError):
+                async with db.transaction(tenant) as session:
+                    await session.execute(
+                        text(SITE.replace("%(", ":").replace(")s", "")),
+                        {"id": uuid.uuid4(), "tenant": tenant, "name": "must vanish"},
+                    )
+                    raise RuntimeError("roll back")
+            async with db.fast_transaction(tenant, [("SELECT count(*) FROM sites", {})]) as tx:
+                assert tx.opened == [[(0,)]]
+        finally:
+            await db.dispose()
+
+    asyncio.run(scenario())

@@ -94,10 +94,21 @@ class FastTransaction:
         return results[0]
 
 
-async def _leave_autocommit(conn: psycopg.AsyncConnection[Any]) -> None:
-    """Back to the mode SQLAlchemy expects before the connection returns to the pool."""
+async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:
+    """End a failed transaction; the original error matters more than a failed ROLLBACK on a
+    broken connection (SQLAlchemy's pool then discards it when it fails to reset)."""
     with contextlib.suppress(psycopg.Error):
         if not conn.closed:
+            await conn.execute("ROLLBACK")
+
+
+async def _leave_autocommit(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Back to the mode SQLAlchemy expects before the connection returns to the pool: with
+    autocommit left on, its sessions would commit statement by statement."""
+    with contextlib.suppress(psycopg.Error):
+        if not conn.closed:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                await conn.execute("ROLLBACK")
             await conn.set_autocommit(False)
 
 
@@ -151,11 +162,7 @@ class Database:
                 if not tx.committed:
                     await conn.execute("COMMIT")
             except BaseException:
-                # The original error matters more than a failed ROLLBACK on a broken connection
-                # (SQLAlchemy's pool then discards it when it fails to reset).
-                with contextlib.suppress(psycopg.Error):
-                    if not conn.closed:
-                        await conn.execute("ROLLBACK")
+                await _rollback(conn)
                 raise
 
     async def _begin(
@@ -191,11 +198,12 @@ class Database:
                     return conn, await self.run_batch(conn, batch)
             except psycopg.OperationalError:
                 if attempt == 2 or not conn.broken:
-                    with contextlib.suppress(psycopg.Error):
-                        if not conn.closed:
-                            await conn.execute("ROLLBACK")
+                    await _rollback(conn)
                     raise
                 await pooled.invalidate()
+            except BaseException:  # an SQL error in the opening batch, a cancelled request …
+                await _rollback(conn)
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def run_batch(
