@@ -94,6 +94,14 @@ class FastTransaction:
         return results[0]
 
 
+def _sql(conn: psycopg.AsyncConnection[Any], statement: Statement, params: Mapping[str, Any]) -> str:
+    """One statement of a batch as text: EXECUTE for a prepared one; plain SQL with its values
+    bound by psycopg (as is when it has none: BEGIN, on every event)."""
+    if isinstance(statement, Prepared):
+        return statement.execute_sql(params)
+    return psycopg.AsyncClientCursor(conn).mogrify(statement, params) if params else statement
+
+
 async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:
     """End a failed transaction; the original error matters more than a failed ROLLBACK on a
     broken connection (SQLAlchemy's pool then discards it when it fails to reset)."""
@@ -221,12 +229,7 @@ class Database:
                 # PREPARE is not undone by a ROLLBACK, and fails only on a bug in the SQL).
                 await conn.execute(statement.prepare_sql())
                 prepared.add(statement.name)
-        sql = [
-            s.execute_sql(params)
-            if isinstance(s, Prepared)
-            else psycopg.AsyncClientCursor(conn).mogrify(s, params)
-            for s, params in batch
-        ]
+        sql = [_sql(conn, statement, params) for statement, params in batch]
         if suffix:
             sql.append(suffix)
         cursor = await conn.execute("; ".join(sql))
