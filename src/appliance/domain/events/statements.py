@@ -33,7 +33,6 @@ TYPES = {
     "suggestion_id": "uuid",
     "candidate_id": "uuid",
     "captured_at": "timestamptz",
-    "since": "timestamptz",
     "embedding": "bytea",
     "det_score": "float8",
     "quality": "float8",
