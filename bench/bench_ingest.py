@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ CONCURRENCY = 16
 NEW_SHARE = 0.3
 NPROBE: int | None = None
 RATE: float | None = None
+MILVUS_URI: str | None = None
 SERVER_SETTINGS: dict[str, str] = {}
 
 
@@ -254,10 +257,31 @@ def print_server_stages(url: str) -> None:
     )
 
 
+@contextlib.contextmanager
+def dropped_collection(settings: Any) -> Iterator[None]:
+    """On a Milvus server, drop the run's collection afterwards (Lite's file goes with the data dir)."""
+    try:
+        yield
+    finally:
+        if settings.milvus_uri:
+            from pymilvus import MilvusClient
+
+            client = MilvusClient(uri=settings.milvus_uri, token=settings.milvus_token or "")
+            client.drop_collection(settings.milvus_collection)
+            client.close()
+
+
 def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
     rng = np.random.default_rng(customers)
     print(f"\n== ingest, {customers:,} customers seeded, {DIM}-D, 70% returning / 30% new ==")
-    with bench_database("ingest", embedding_dim=DIM, rate_limit_ingest_per_second=1_000_000) as settings:
+    # A Milvus server is shared between runs: each run gets its own collection, dropped after.
+    server = {"milvus_uri": MILVUS_URI, "milvus_collection": f"bench_{uuid.uuid4().hex[:10]}"}
+    overrides: dict[str, Any] = dict(embedding_dim=DIM, rate_limit_ingest_per_second=1_000_000)
+    overrides.update(server if MILVUS_URI else {})
+    with (
+        bench_database("ingest", **overrides) as settings,
+        dropped_collection(settings),
+    ):
         t0 = time.perf_counter()
         ids, vectors = seed(settings, customers, rng)
         print(f"  seeded in {time.perf_counter() - t0:.1f}s")
@@ -265,6 +289,9 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
         count = seconds * (800 if client == "wrk" else 60)
         bodies = event_bodies(ids, vectors, count + 40, rng)
         extra = {"APPLIANCE_MILVUS_NPROBE": str(NPROBE)} if NPROBE else {}
+        if MILVUS_URI:
+            extra["APPLIANCE_MILVUS_URI"] = MILVUS_URI
+            extra["APPLIANCE_MILVUS_COLLECTION"] = settings.milvus_collection
         extra.update(SERVER_SETTINGS)
         with serve(
             settings,
@@ -300,6 +327,9 @@ def main() -> None:
         "--rate", type=float, default=None, help="paced at this many events/s (wrk only), not flat out"
     )
     parser.add_argument(
+        "--milvus-uri", default=None, help="a Milvus server (http://host:19530) instead of Milvus Lite"
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="APPLIANCE_X=VALUE", help="a server setting, repeatable"
     )
     args = parser.parse_args()
@@ -310,6 +340,7 @@ def main() -> None:
         SERVER_SETTINGS[key] = value
     globals()["NEW_SHARE"] = args.new_share
     globals()["RATE"] = args.rate
+    globals()["MILVUS_URI"] = args.milvus_uri
     globals()["NPROBE"] = args.nprobe
     globals()["CONCURRENCY"] = args.concurrency
     require_postgres()
