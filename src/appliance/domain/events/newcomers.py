@@ -139,7 +139,7 @@ class NewCustomerBatcher:
             opening: list[tuple[Prepared, dict[str, Any]]] = [
                 (statements.LOCK_FOR_NEW_CUSTOMERS, {"lock_key": tenant_lock_key(lane.tenant_id)}),
                 (statements.CAMERA_SITES, {"camera_ids": list({n.event.camera_id for n in batch})}),
-                (FIRST_EXEMPLARS_SINCE, {"since": lane.recent.since()}),
+                (FIRST_EXEMPLARS_SINCE, lane.recent.read_params()),
             ]
             async with self.db.fast_transaction(tenant_id, opening) as tx:
                 await self._create(tx, lane, batch, created, outcomes)

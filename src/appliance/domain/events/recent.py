@@ -32,11 +32,15 @@ FIRST_EXEMPLARS_SINCE = Prepared(
     """
 SELECT e.id, e.customer_id, e.embedding, c.created_at
 FROM customers c JOIN customer_exemplars e ON e.customer_id = c.id
-WHERE c.created_at > %(since)s AND e.created_at > %(since)s
+WHERE c.created_at > %(since)s AND NOT (e.id = ANY(%(known)s))
 ORDER BY c.created_at
 """,
-    {"since": "timestamptz"},
+    {"since": "timestamptz", "known": "uuid[]"},
 )
+"""Exemplars of the customers created since ``since``, but those already held. The exemplars are
+found through their customer (``customer_id`` index): a condition on their own ``created_at``
+(redundant: a customer's exemplars are never older than the customer) let the planner join the
+two time ranges with a filter, 4-12 ms per read under ingest load."""
 
 
 @dataclass
@@ -54,6 +58,18 @@ class RecentFirsts:
         if self.watermark is not None:
             since = max(since, self.watermark - OVERLAP)
         return since
+
+    def read_params(self) -> dict[str, Any]:
+        """Parameters of ``FIRST_EXEMPLARS_SINCE``: from ``since()``, without the exemplars
+        already held from there on (the overlap is read again for its new rows only; each held
+        row would cost 2 KB of embedding per read)."""
+        since = self.since()
+        known: list[uuid.UUID] = []
+        for exemplar_id, (_, created_at) in reversed(self.entries.items()):
+            if created_at <= since:
+                break
+            known.append(exemplar_id)
+        return {"since": since, "known": known}
 
     def absorb(self, rows: Sequence[tuple[Any, ...]]) -> int:
         """Take the rows of ``FIRST_EXEMPLARS_SINCE`` read from ``since()``; returns how many."""
