@@ -436,6 +436,17 @@ def _install_fastpath() -> bool:
     return installed
 
 
+def _install_compaction() -> bool:
+    """Lite's background compaction without holding the search lock (``lite_compaction``)."""
+    from appliance.vectors import lite_compaction
+
+    try:
+        return lite_compaction.install()
+    except Exception:  # the stock compaction still works: never take the index down for this
+        log.exception("milvus lite compaction patch failed to install")
+        return False
+
+
 def _serialise_writes() -> None:
     """Run the servicer's write RPCs one at a time (reads stay concurrent, as in one process)."""
     from milvus_lite.adapter.grpc import server as grpc_server
@@ -503,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         fastpath = _install_fastpath()
+        compaction = _install_compaction()
         _serialise_writes()
         from milvus_lite.adapter.grpc.server import run_server
 
@@ -514,6 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "parent_pid": parent_pid,
                 "death_signal": death_signal,
                 "fastpath": fastpath,
+                "compaction_off_search_lock": compaction,
             },
         )
         run_server(data_dir=args.data_dir, host=args.host, port=args.port, max_workers=args.max_workers)

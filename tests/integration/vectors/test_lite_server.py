@@ -218,6 +218,7 @@ def test_a_stale_discovery_file_is_replaced_and_stop_removes_it(tmp_path: Path) 
     log = (tmp_path / "milvus" / "sidecar.log").read_text()
     assert "milvus lite sidecar stopped cleanly" in log  # SIGTERM: Lite closed itself
     assert '"fastpath": ' in log  # whether the vectorised search was installed is logged
+    assert '"compaction_off_search_lock": true' in log  # merges no longer stop searches
 
 
 PARENT = """
