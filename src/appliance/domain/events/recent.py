@@ -1,7 +1,7 @@
 """Customers created in the last seconds, by any API process: they may not be searchable yet.
 
 A new customer's first exemplar reaches the vector index through a write-behind flush (within
-five seconds, longer on a busy Milvus server). Before creating another customer, ingest checks
+a second or two, longer on a busy Milvus server). Before creating another customer, ingest checks
 the face against every first exemplar of the last ``RECENT_WINDOW``. Those rows are written
 under the tenant's new-customer lock with the database clock (``clock_timestamp()``), so their
 ``created_at`` only grows; this gallery reads each of them once, from a watermark, instead of
