@@ -5,6 +5,7 @@ tenant, 70 % returning / 30 % new events, 16 concurrent clients on this machine.
     python bench/bench_ingest.py --customers 20000 --seconds 30 --workers 2
     python bench/bench_ingest.py --quick         # 2 k customers, 5 s
     python bench/bench_ingest.py --customers 20000 --rate 100   # paced: latency at a given load
+    python bench/bench_ingest.py --customers 20000 --milvus-uri http://127.0.0.1:19530  # a server
 
 The load generator is wrk (C, `apt-get install wrk`; bench/ingest.lua posts pre-built events,
 each with its own event_id) so the client takes little of the 2 cores; without wrk a Python
