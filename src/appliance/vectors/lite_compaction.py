@@ -32,14 +32,14 @@ results and that a search completes while a merge is in progress.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from appliance.vectors.lite_fastpath import source_sha256
 
 log = logging.getLogger("appliance.vectors.lite")
 
@@ -53,13 +53,6 @@ STOCK_SOURCE_SHA256 = {
 
 _install_lock = threading.Lock()
 _stock: Callable[..., None] | None = None
-
-
-def _sha256(function: Callable[..., Any]) -> str | None:
-    try:
-        return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
-    except (OSError, TypeError):
-        return None
 
 
 def _stock_methods() -> dict[str, Callable[..., Any]]:
@@ -90,7 +83,7 @@ def install() -> bool:
         except Exception as exc:  # not installed or not importable: nothing to patch
             log.warning("milvus-lite not importable (%s): compaction patch not installed", exc)
             return False
-        digests = {name: _sha256(method) for name, method in methods.items()}
+        digests = {name: source_sha256(method) for name, method in methods.items()}
         if version != SUPPORTED_VERSION or digests != STOCK_SOURCE_SHA256:
             log.warning("milvus-lite %s: compaction patch not installed, running stock code", version)
             return False
