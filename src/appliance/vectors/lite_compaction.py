@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from appliance.vectors.lite_fastpath import source_sha256
+from appliance.vectors.lite_fastpath import milvus_lite_version, source_sha256
 
 log = logging.getLogger("appliance.vectors.lite")
 
@@ -76,9 +76,7 @@ def install() -> bool:
         if _stock is not None:
             return True
         try:
-            from importlib import metadata
-
-            version = metadata.version("milvus-lite")
+            version = milvus_lite_version()
             methods = _stock_methods()
         except Exception as exc:  # not installed or not importable: nothing to patch
             log.warning("milvus-lite not importable (%s): compaction patch not installed", exc)
@@ -156,7 +154,9 @@ def _compact_partition(collection: Any, partition: str) -> bool:
     import pyarrow.compute as pc
 
     combined = pa.concat_tables([read_data_file(os.path.join(partition_dir, fn)) for fn in target])
+    input_rows = combined.num_rows
     merged = manager._filter_deleted(manager._dedup_max_seq(combined), tombstones)
+    del combined  # up to twice MAX_SEGMENT_ROWS rows of vectors: not held while writing and loading
     written: list[tuple[str, Any]] = []
     if merged.num_rows > 0:
         merged = merged.take(pc.sort_indices(merged, sort_keys=[("_seq", "ascending")]))
@@ -202,7 +202,7 @@ def _compact_partition(collection: Any, partition: str) -> bool:
         "lite compaction: partition=%s, %d files (%d rows) -> %d files (%d rows) in %.2fs, searches ran on",
         partition,
         len(target),
-        combined.num_rows,
+        input_rows,
         len(written),
         merged.num_rows,
         time.monotonic() - started,

@@ -86,7 +86,8 @@ _fallbacks = 0
 # ── install / uninstall ───────────────────────────────────────────────────────────────────────
 
 
-def _milvus_lite_version() -> str:
+def milvus_lite_version() -> str:
+    """The installed milvus-lite version (checked by this patch and by ``lite_compaction``)."""
     try:
         return metadata.version("milvus-lite")
     except metadata.PackageNotFoundError:
@@ -114,7 +115,7 @@ def install() -> bool:
         if _stock is not None:
             return True
         try:
-            version = _milvus_lite_version()
+            version = milvus_lite_version()
             executor = importlib.import_module(_EXECUTOR_MODULE)
             callers = [importlib.import_module(name) for name in _CALLER_MODULES]
         except ImportError as exc:

@@ -502,7 +502,7 @@ def test_install_refuses_unknown_stock_code(
     if what == "hash":
         monkeypatch.setattr(lite_fastpath, "STOCK_SOURCE_SHA256", "0" * 64)
     else:
-        monkeypatch.setattr(lite_fastpath, "_milvus_lite_version", lambda: "3.2.3")
+        monkeypatch.setattr(lite_fastpath, "milvus_lite_version", lambda: "3.2.3")
     with caplog.at_level(logging.WARNING, logger="appliance.vectors"):
         assert lite_fastpath.install() is False
     assert "search fast path not installed, running stock code" in caplog.text
