@@ -292,20 +292,19 @@ def dropped_collection(settings: Any) -> Iterator[None]:
         yield
     finally:
         if settings.milvus_uri:
-            from pymilvus import MilvusClient
+            from appliance.vectors.factory import vector_index_from_settings
 
-            client = MilvusClient(uri=settings.milvus_uri, token=settings.milvus_token or "")
-            client.drop_collection(settings.milvus_collection)
-            client.close()
+            index = vector_index_from_settings(settings, DIM)
+            index.drop_collection()
+            index.close()
 
 
 def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
     rng = np.random.default_rng(customers)
     print(f"\n== ingest, {customers:,} customers seeded, {DIM}-D, 70% returning / 30% new ==")
-    # A Milvus server is shared between runs: each run gets its own collection, dropped after.
-    server = {"milvus_uri": MILVUS_URI, "milvus_collection": f"bench_{uuid.uuid4().hex[:10]}"}
     overrides: dict[str, Any] = dict(embedding_dim=DIM, rate_limit_ingest_per_second=1_000_000)
-    overrides.update(server if MILVUS_URI else {})
+    if MILVUS_URI:  # a server is shared between runs: each run gets its own collection, dropped after
+        overrides.update(milvus_uri=MILVUS_URI, milvus_collection=f"bench_{uuid.uuid4().hex[:10]}")
     with (
         bench_database("ingest", **overrides) as settings,
         dropped_collection(settings),
