@@ -1,26 +1,26 @@
 -- wrk script for bench_ingest.py: POST one pre-built face event per request, each with its own
 -- event_id (a replay would hit the cheap idempotent path), and count the answers.
--- Environment: INGEST_BODIES (a file, one JSON body per line), INGEST_TOKEN (worker JWT),
--- INGEST_RATE and INGEST_CONNECTIONS (optional; events/s in all, wrk's -c): send on a schedule
--- at that rate instead of as fast as the server answers. Then wrk runs one connection per
--- thread; each thread sends on its own schedule and measures latency from when a request was
--- due, not from when it went out, so a slow server is not hidden by requests that waited to be
--- sent (coordinated omission). Against a 0.5 ms test server the schedule holds exactly; against
--- the API the achieved rate came out 8-20 % above it (not understood yet), so the bench prints
--- the achieved throughput next to the latencies.
+-- Environment: INGEST_BODIES (a file name pattern with one %d, the thread's number from 1: one
+-- JSON body per line; every thread has its own file, so no two threads send the same event),
+-- INGEST_TOKEN (worker JWT), INGEST_RATE, INGEST_CONNECTIONS and INGEST_START_MS (optional;
+-- events/s in all, wrk's -c, and a CLOCK_REALTIME time in ms): send on a schedule at that rate
+-- instead of as fast as the server answers. Then wrk runs one connection per thread; each thread
+-- sends on its own schedule, from INGEST_START_MS on (wrk starts each thread as soon as its
+-- script is loaded, so without a common start the first threads would run alone for a while),
+-- and measures latency from when a request was due, not from when it went out, so a slow server
+-- is not hidden by requests that waited to be sent (coordinated omission). The run's window is
+-- from the start to the last answer, printed as window_ms.
 
-local bodies = {}
-for line in io.lines(os.getenv("INGEST_BODIES")) do
-  bodies[#bodies + 1] = line
-end
 -- Globals, not locals: done() runs in another Lua state and reads them with thread:get().
 next_body = 0
 exhausted = 0
 statuses = {}
 new_customers, uncertain, staff = 0, 0, 0
 local threads = {}
+local bodies = {}
 local rate = tonumber(os.getenv("INGEST_RATE") or "")
 latencies = {}
+last_answer_ms = 0
 
 local ffi = require("ffi")
 ffi.cdef[[
@@ -29,16 +29,23 @@ int clock_gettime(int clock_id, ingest_timespec *tp);
 ]]
 local clock = ffi.new("ingest_timespec")
 local function now_ms()
-  ffi.C.clock_gettime(1, clock) -- CLOCK_MONOTONIC
+  -- CLOCK_REALTIME: comparable with INGEST_START_MS, set by another process
+  ffi.C.clock_gettime(0, clock)
   return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
 end
 local interval, due, sent_due
 
 init = function(args)
+  -- thread_index was set by setup() (in wrk's main Lua state) before this thread's init
+  for line in io.lines(string.format(os.getenv("INGEST_BODIES"), thread_index or 1)) do
+    bodies[#bodies + 1] = line
+  end
   if rate then
     interval = 1000 * tonumber(os.getenv("INGEST_CONNECTIONS")) / rate -- one connection per thread
     math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
-    due = now_ms() + math.random() * interval -- threads start staggered
+    local start = tonumber(os.getenv("INGEST_START_MS") or "") or now_ms()
+    start_ms = start
+    due = start + math.random() * interval -- threads start staggered
   end
 end
 
@@ -49,6 +56,7 @@ end
 
 setup = function(thread)
   threads[#threads + 1] = thread
+  thread:set("thread_index", #threads)
 end
 
 wrk.method = "POST"
@@ -69,7 +77,10 @@ request = function()
 end
 
 response = function(status, headers, body)
-  if rate then latencies[#latencies + 1] = now_ms() - sent_due end
+  if rate then
+    last_answer_ms = now_ms()
+    latencies[#latencies + 1] = last_answer_ms - sent_due
+  end
   statuses[status] = (statuses[status] or 0) + 1
   if string.find(body, '"is_new_customer":true', 1, true) then new_customers = new_customers + 1 end
   if string.find(body, '"uncertain":true', 1, true) then uncertain = uncertain + 1 end
@@ -90,9 +101,13 @@ done = function(summary, latency, requests)
   for status, n in pairs(counts) do parts[#parts + 1] = status .. "=" .. n end
   local p50, p95, p99, max = latency:percentile(50) / 1000, latency:percentile(95) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000
+  local window_ms = summary.duration / 1000
   if rate then -- from the due times, all threads together
     local all = {}
+    local last = 0
     for _, thread in ipairs(threads) do
+      last = math.max(last, thread:get("last_answer_ms"))
+      window_ms = last - thread:get("start_ms")
       for _, ms in ipairs(thread:get("latencies")) do all[#all + 1] = ms end
     end
     table.sort(all)
@@ -100,8 +115,8 @@ done = function(summary, latency, requests)
     p50, p95, p99, max = pick(0.50), pick(0.95), pick(0.99), all[#all] or 0
   end
   io.write(string.format(
-    "INGEST requests=%d seconds=%.3f errors=%d p50=%.2f p95=%.2f p99=%.2f max=%.2f new=%d uncertain=%d staff=%d exhausted=%d statuses=%s\n",
-    summary.requests, summary.duration / 1e6,
+    "INGEST requests=%d seconds=%.3f window_ms=%.1f errors=%d p50=%.2f p95=%.2f p99=%.2f max=%.2f new=%d uncertain=%d staff=%d exhausted=%d statuses=%s\n",
+    summary.requests, summary.duration / 1e6, window_ms,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
     p50, p95, p99, max, new_customers, uncertain, staff, exhausted, table.concat(parts, ",")))
 end
