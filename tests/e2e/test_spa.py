@@ -99,6 +99,35 @@ def test_root_files_get_a_short_cache(client: TestClient[Litestar]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "media_type", "cache"),
+    [
+        ("/", "text/html; charset=utf-8", "no-cache"),
+        ("/reports", "text/html; charset=utf-8", "no-cache"),
+        ("/assets/index-abc123.js", "text/javascript", "public, max-age=31536000, immutable"),
+        ("/favicon.svg", "image/svg+xml", "public, max-age=3600"),
+    ],
+)
+def test_head_answers_the_get_headers_without_a_body(
+    client: TestClient[Litestar], path: str, media_type: str, cache: str
+) -> None:
+    response = client.head(path, headers={"Accept-Encoding": "identity"})
+    got = client.get(path, headers={"Accept-Encoding": "identity"})
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"].startswith(media_type)
+    assert response.headers["cache-control"] == cache
+    assert response.headers["content-length"] == str(len(got.content))
+
+
+def test_head_of_a_missing_file_or_unbuilt_dashboard_is_404(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert client.head("/assets/index-old999.js").status_code == 404
+    monkeypatch.setattr(spa, "static_root", lambda: None)
+    assert client.head("/reports").status_code == 404
+
+
+@pytest.mark.parametrize(
     "path", ["/assets/index-old999.js", "/assets/nested/missing.css", "/robots.txt", "/img/logo.png"]
 )
 def test_missing_files_are_404_never_index_html(client: TestClient[Litestar], path: str) -> None:

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, head
 from litestar.exceptions import NotFoundException
 from litestar.response import File
 
@@ -150,25 +150,38 @@ class SpaController(Controller):
 
     @get(["/", "/{path:path}"], name="spa", opt={"public": True}, include_in_schema=False)
     async def spa(self, request: Request[Any, Any, Any], path: str = "") -> Response[str] | File:
-        relative = path.lstrip("/")
-        first = relative.split("/", 1)[0]
-        if first in API_PREFIXES:
-            raise NotFoundException(f"no route for {request.url.path}")
-        root = static_root()
-        if root is None:
-            if first == ASSETS_DIR:
-                raise NotFoundException("the dashboard has not been built (make web)")
-            return _not_built()
-        if relative and relative != INDEX:
-            found = resolve_file(root, relative)
-            if found is not None:
-                cache = IMMUTABLE if first == ASSETS_DIR else ROOT_FILE_CACHE
-                return _file(request, found, {"Cache-Control": cache})
-            last = relative.rsplit("/", 1)[-1]
-            if first == ASSETS_DIR or "." in last:
-                # A stale or mistyped file name: answering index.html would hide the error.
-                raise NotFoundException(f"{request.url.path} does not exist")
-        return _file(request, root / INDEX, DOCUMENT_HEADERS)
+        return _answer(request, path)
+
+    @head(["/", "/{path:path}"], name="spa-head", opt={"public": True}, include_in_schema=False)
+    async def spa_head(self, request: Request[Any, Any, Any], path: str = "") -> File:
+        """The GET answer's headers without its body (uptime checks and proxies probe with HEAD)."""
+        answer = _answer(request, path)
+        if not isinstance(answer, File):
+            raise NotFoundException("the dashboard has not been built (make web)")
+        return answer
+
+
+def _answer(request: Request[Any, Any, Any], path: str) -> Response[str] | File:
+    """A built file, ``index.html`` for a client-side route, or why there is neither."""
+    relative = path.lstrip("/")
+    first = relative.split("/", 1)[0]
+    if first in API_PREFIXES:
+        raise NotFoundException(f"no route for {request.url.path}")
+    root = static_root()
+    if root is None:
+        if first == ASSETS_DIR:
+            raise NotFoundException("the dashboard has not been built (make web)")
+        return _not_built()
+    if relative and relative != INDEX:
+        found = resolve_file(root, relative)
+        if found is not None:
+            cache = IMMUTABLE if first == ASSETS_DIR else ROOT_FILE_CACHE
+            return _file(request, found, {"Cache-Control": cache})
+        last = relative.rsplit("/", 1)[-1]
+        if first == ASSETS_DIR or "." in last:
+            # A stale or mistyped file name: answering index.html would hide the error.
+            raise NotFoundException(f"{request.url.path} does not exist")
+    return _file(request, root / INDEX, DOCUMENT_HEADERS)
 
 
 SPA_ROUTES = [SpaController]
