@@ -2,8 +2,12 @@
 
 Raw snapshots expire twice over: the bucket lifecycle rule set by :meth:`ensure_buckets`
 (enforced by the server on its own schedule) and ``appliance purge``, which also clears the
-database references. Presigned URLs are signed for ``s3_endpoint`` as configured, so that
-address must be reachable by whoever uses them (edge workers, browsers).
+database references. Presigned URLs are signed for ``s3_public_endpoint`` when it is set (the
+address edge workers and browsers reach, e.g. ``https://files.shop.example`` in front of a MinIO
+the API knows as ``minio:9000``), else for ``s3_endpoint``. A SigV4 signature covers the Host
+header, so the host cannot be rewritten after signing: the URLs come from a second client on the
+public address. Signing makes no request, given a region (``s3_region``, default ``us-east-1``,
+MinIO's own).
 """
 
 from __future__ import annotations
@@ -62,6 +66,22 @@ def _split_endpoint(endpoint: str, secure: bool) -> tuple[str, bool]:
     return parts.netloc, parts.scheme == "https"
 
 
+def _client(
+    configured: str, host: str, access_key: str, secret_key: str, secure: bool, region: str | None
+) -> Minio:
+    try:
+        return Minio(
+            host,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region or None,
+            http_client=_http_client(secure),
+        )
+    except ValueError as exc:
+        raise ObjectStoreError(f"invalid S3 endpoint {configured!r}: {exc}") from exc
+
+
 class S3ObjectStore:
     """:class:`~appliance.storage.base.ObjectStore` on an S3 API."""
 
@@ -73,21 +93,21 @@ class S3ObjectStore:
         *,
         secure: bool = False,
         region: str | None = None,
+        public_endpoint: str | None = None,
     ) -> None:
         host, secure = _split_endpoint(endpoint, secure)
         self.endpoint = host
         self.secure = secure
-        try:
-            self.client = Minio(
-                host,
-                access_key=access_key,
-                secret_key=secret_key,
-                secure=secure,
-                region=region or None,
-                http_client=_http_client(secure),
+        self.client = _client(endpoint, host, access_key, secret_key, secure, region)
+        self.public_endpoint: str | None = None
+        self._signer = self.client
+        if public_endpoint:
+            public_host, public_secure = _split_endpoint(public_endpoint, secure)
+            self.public_endpoint = public_host
+            # the region is given: otherwise the client would ask the public address for it
+            self._signer = _client(
+                public_endpoint, public_host, access_key, secret_key, public_secure, region or "us-east-1"
             )
-        except ValueError as exc:
-            raise ObjectStoreError(f"invalid S3 endpoint {endpoint!r}: {exc}") from exc
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3ObjectStore:
@@ -103,6 +123,7 @@ class S3ObjectStore:
             settings.s3_secret_key,
             secure=settings.s3_secure,
             region=settings.s3_region,
+            public_endpoint=settings.s3_public_endpoint,
         )
 
     def __repr__(self) -> str:
@@ -211,12 +232,12 @@ class S3ObjectStore:
     def presign_put(self, bucket: str, key: str, expires: timedelta) -> str:
         validate_key(key)
         with self._errors("presign PUT for", bucket, key):
-            return self.client.presigned_put_object(bucket, key, expires=expires)
+            return self._signer.presigned_put_object(bucket, key, expires=expires)
 
     def presign_get(self, bucket: str, key: str, expires: timedelta) -> str:
         validate_key(key)
         with self._errors("presign GET for", bucket, key):
-            return self.client.presigned_get_object(bucket, key, expires=expires)
+            return self._signer.presigned_get_object(bucket, key, expires=expires)
 
 
 def _whole_bucket(rule: Rule) -> bool:

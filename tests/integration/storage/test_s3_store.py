@@ -22,7 +22,7 @@ from appliance.storage.base import (
 from appliance.storage.factory import object_store_from_settings
 from appliance.storage.local import LocalObjectStore
 from appliance.storage.s3 import RAW_EXPIRY_RULE_ID, S3ObjectStore
-from tests.integration.storage.conftest import WeedServer, make_store, s3_env
+from tests.integration.storage.conftest import ACCESS_KEY, SECRET_KEY, WeedServer, make_store, s3_env
 
 JPEG = b"\xff\xd8\xff\xe0" + b"fake jpeg body " * 64
 
@@ -98,6 +98,28 @@ def test_presigned_put_uploads_and_presigned_get_downloads(s3: S3ObjectStore) ->
     assert response.status_code == 403
 
 
+def test_presigned_urls_name_the_public_endpoint_and_work_there(weed: WeedServer, s3: S3ObjectStore) -> None:
+    # The API reaches the server as 127.0.0.1; clients reach it as localhost (another Host).
+    port = weed.endpoint.rsplit(":", 1)[1]
+    public = S3ObjectStore(
+        weed.endpoint, ACCESS_KEY, SECRET_KEY, public_endpoint=f"http://localhost:{port}", region="us-east-1"
+    )
+    assert public.public_endpoint == f"localhost:{port}"
+    key = "t1/s1/2026/01/02/public.jpg"
+    put_url = public.presign_put(RAW_BUCKET, key, timedelta(minutes=5))
+    assert put_url.startswith(f"http://localhost:{port}/{RAW_BUCKET}/{key}?")
+    assert httpx.put(put_url, content=JPEG, headers={"Content-Type": "image/jpeg"}).status_code == 200
+    assert s3.get(RAW_BUCKET, key) == JPEG  # stored where the API reads it
+    get_url = public.presign_get(RAW_BUCKET, key, timedelta(minutes=5))
+    assert get_url.startswith(f"http://localhost:{port}/")
+    assert httpx.get(get_url).content == JPEG
+    # The signature covers the host: the same URL sent to the internal address is refused.
+    assert httpx.get(get_url.replace("localhost", "127.0.0.1", 1)).status_code == 403
+    # Signing asks nothing of the public address: one that does not resolve still signs.
+    offline = S3ObjectStore(weed.endpoint, ACCESS_KEY, SECRET_KEY, public_endpoint="files.invalid:9000")
+    assert offline.presign_get(RAW_BUCKET, key, timedelta(minutes=1)).startswith("http://files.invalid:9000/")
+
+
 def test_presigned_get_expires(s3: S3ObjectStore) -> None:
     s3.put(RAW_BUCKET, "t1/short.jpg", JPEG)
     url = s3.presign_get(RAW_BUCKET, "t1/short.jpg", timedelta(seconds=1))
@@ -137,7 +159,13 @@ def test_factory_picks_s3_when_an_endpoint_is_set(weed: WeedServer, tmp_path: Pa
     store = object_store_from_settings(load_settings(env=s3_env(weed), data_dir=str(tmp_path)))
     assert isinstance(store, S3ObjectStore)
     assert store.endpoint == weed.endpoint
+    assert store.public_endpoint is None
     assert store.raw_expiration_days() == 30
+    public = load_settings(
+        env={**s3_env(weed), "APPLIANCE_S3_PUBLIC_ENDPOINT": "https://files.example"}, data_dir=str(tmp_path)
+    )
+    signed = object_store_from_settings(public).presign_get(RAW_BUCKET, "t/a.jpg", timedelta(minutes=1))
+    assert signed.startswith("https://files.example/faces-raw/t/a.jpg?")
 
     missing = load_settings(env={"APPLIANCE_S3_ENDPOINT": weed.endpoint}, data_dir=str(tmp_path))
     with pytest.raises(ObjectStoreError, match="APPLIANCE_S3_ACCESS_KEY"):
