@@ -8,6 +8,7 @@ on the server), default ``postgresql://postgres@127.0.0.1:5432/postgres``.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -177,6 +178,20 @@ def main_guard(run: Any) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def add_ivf_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--nlist``/``--nprobe`` for a vector bench, defaulting to what the product ships."""
+    defaults = load_settings(env={})
+    parser.add_argument(
+        "--nlist", type=int, default=defaults.milvus_nlist, help="IVF cells (APPLIANCE_MILVUS_NLIST)"
+    )
+    parser.add_argument(
+        "--nprobe",
+        type=int,
+        default=defaults.milvus_nprobe,
+        help="IVF cells searched (APPLIANCE_MILVUS_NPROBE)",
+    )
 
 
 def lite_index(tmp: Path, name: str, dim: int, args: Any) -> Any:

@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from _common import BenchError, lite_index, main_guard, percentiles, wait_for_lite_background
+from _common import (
+    BenchError,
+    add_ivf_arguments,
+    lite_index,
+    main_guard,
+    percentiles,
+    wait_for_lite_background,
+)
 from appliance.vectors import lite_fastpath
 from appliance.vectors.base import VectorItem
 from appliance.vectors.milvus import MilvusIndex
@@ -116,8 +123,7 @@ def run() -> None:
     parser.add_argument("--quick", action="store_true", help="5,000 and 20,000 rows, fewer calls")
     parser.add_argument("--sizes", type=int, nargs="+", help="rows in the searched partition")
     parser.add_argument("--index-type", default="IVF_FLAT", help="IVF_FLAT (default), FLAT, HNSW")
-    parser.add_argument("--nlist", type=int, default=128)
-    parser.add_argument("--nprobe", type=int, default=16)
+    add_ivf_arguments(parser)
     args = parser.parse_args()
     sizes = args.sizes or ([5_000, 20_000] if args.quick else [20_000, 100_000])
     args.rounds, args.calls, args.check = (4, 10, 8) if args.quick else (6, 25, 24)

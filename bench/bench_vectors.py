@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import lite_index, main_guard, percentiles, wait_for_lite_background
+from _common import add_ivf_arguments, lite_index, main_guard, percentiles, wait_for_lite_background
 from appliance.vectors.base import VectorItem
 from appliance.vectors.milvus import lite_auto_flush_rows
 
@@ -118,8 +118,7 @@ def run() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 vectors instead of 100,000")
     parser.add_argument("--dims", type=int, nargs="+", default=[512, 128])
     parser.add_argument("--index-type", default="IVF_FLAT", help="IVF_FLAT (default), FLAT, AUTOINDEX, HNSW")
-    parser.add_argument("--nlist", type=int, default=128, help="IVF cells (APPLIANCE_MILVUS_NLIST)")
-    parser.add_argument("--nprobe", type=int, default=16, help="IVF cells searched (APPLIANCE_MILVUS_NPROBE)")
+    add_ivf_arguments(parser)
     args = parser.parse_args()
     n = 10_000 if args.quick else 100_000
     reps = 60 if args.quick else 100

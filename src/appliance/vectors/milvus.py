@@ -188,11 +188,15 @@ class MilvusIndex:
         schema.add_field(CUSTOMER_FIELD, DataType.VARCHAR, max_length=UUID_LENGTH)
         schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=self.dim)
         index_params = self._client.prepare_index_params()
-        params: dict[str, int] = {}
+        params: dict[str, Any] = {}
         if self.index_type.startswith("IVF"):
             params = {"nlist": self.nlist}
         elif self.index_type.startswith("HNSW"):
             params = {"M": self.hnsw_m, "efConstruction": 200}
+        if self.is_lite and params:
+            # pymilvus 3 sends each build parameter as its own key; Lite 3.2.2 reads them only from
+            # one JSON-encoded "params" key and would silently build with its defaults.
+            params = {"params": params}
         index_params.add_index(VECTOR_FIELD, index_type=self.index_type, metric_type=METRIC, params=params)
         self._client.create_collection(self.collection, schema=schema, consistency_level=CONSISTENCY)
         # sync=False: the index of an empty collection needs no wait (pymilvus would sleep 0.5 s

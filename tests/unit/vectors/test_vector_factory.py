@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -143,3 +145,26 @@ def test_index_from_settings_uses_the_settings(tmp_path: Path) -> None:
         assert index.existing_dim() is None
     finally:
         index.close()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "build_params"),
+    [
+        ({"milvus_nlist": 32}, {"nlist": 32}),
+        ({"milvus_index_type": "HNSW", "milvus_hnsw_m": 8}, {"M": 8, "efConstruction": 200}),
+    ],
+)
+def test_lite_builds_its_segments_with_the_configured_parameters(
+    tmp_path: Path, overrides: dict[str, Any], build_params: dict[str, int]
+) -> None:
+    # pymilvus 3 sends build parameters as separate keys and Lite 3.2.2 reads one "params" key:
+    # without the nesting Lite silently built every segment with its own defaults.
+    settings = load_settings(env={}, data_dir=str(tmp_path), embedding_dim=64, **overrides)
+    index = vector_index_from_settings(settings)
+    try:
+        index.ensure_collection()
+    finally:
+        index.close()
+    manifest = tmp_path / "milvus" / "vectors.db" / "collections" / "face_embeddings" / "manifest.json"
+    spec = json.loads(manifest.read_text())["index_specs"]["vector"]
+    assert spec["build_params"] == build_params
