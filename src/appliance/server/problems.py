@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from appliance.lib.context import request_id_var
 from appliance.lib.errors import DomainError, FieldError
+from appliance.storage.base import ObjectNotFoundError, ObjectStoreError
+from appliance.vectors.base import VectorIndexError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("appliance.errors")
@@ -99,7 +101,32 @@ def on_db_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[di
     return problem(request, mapped[0], mapped[1], detail, [FieldError(constraint or "body", detail)])
 
 
+DEPENDENCY_RETRY_AFTER = "5"
+"""Seconds a client (an edge worker honours it) waits before retrying after a 503."""
+
+
+def _unavailable_dependency(exc: Exception) -> str | None:
+    """Which backing service failed, when ``exc`` is such a failure; None for a bug of ours."""
+    if isinstance(exc, ObjectStoreError):
+        return "object store"
+    if isinstance(exc, VectorIndexError) or type(exc).__module__.startswith(("pymilvus", "grpc")):
+        return "vector index"  # (pymilvus is not imported here: it is slow to import)
+    return None
+
+
 def on_unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if isinstance(exc, ObjectNotFoundError):  # an object that should exist does not
+        log.warning("object missing: %s", exc)
+        return problem(request, 404, "Not Found", "the stored object does not exist")
+    dependency = _unavailable_dependency(exc)
+    if dependency is not None:
+        # The client did nothing wrong and may retry; the operator finds the cause in the log
+        # (the message names the endpoint and the call, which API clients need not see).
+        log.error("%s unavailable: %s", dependency, exc, exc_info=exc)
+        detail = f"the {dependency} is unavailable; try again shortly"
+        return problem(
+            request, 503, "Service Unavailable", detail, headers={"Retry-After": DEPENDENCY_RETRY_AFTER}
+        )
     log.exception("unhandled error", exc_info=exc)
     return problem(request, 500, "Internal server error", "an unexpected error occurred")
 

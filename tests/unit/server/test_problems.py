@@ -1,0 +1,64 @@
+"""A backing service that fails is a 503 the client may retry, not a 500; the cause is logged."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from litestar import Litestar, get
+from litestar.testing import TestClient
+
+from appliance.server.problems import EXCEPTION_HANDLERS
+from appliance.storage.base import ObjectNotFoundError, ObjectStoreError
+from appliance.vectors.base import VectorIndexError
+
+
+class FakeMilvusException(Exception):
+    """Stands for pymilvus's exceptions, recognised by their module."""
+
+
+FakeMilvusException.__module__ = "pymilvus.exceptions"
+
+FAILURES: dict[str, Exception] = {
+    "store": ObjectStoreError("object store minio:9000: put faces-raw/a.jpg failed: AccessDenied"),
+    "index": VectorIndexError("Milvus Lite at data/milvus is locked by another process"),
+    "milvus": FakeMilvusException("<MilvusException: (code=2, message=Fail connecting to server)>"),
+    "missing": ObjectNotFoundError("object store minio:9000: get faces-raw/a.jpg failed: no such object"),
+    "bug": RuntimeError("a bug of ours"),
+}
+
+
+@get("/fail/{kind:str}", opt={"public": True})
+async def fail(kind: str) -> None:
+    raise FAILURES[kind]
+
+
+@pytest.fixture
+def client() -> TestClient[Litestar]:
+    return TestClient(app=Litestar(route_handlers=[fail], exception_handlers=EXCEPTION_HANDLERS))
+
+
+@pytest.mark.parametrize(
+    ("kind", "service"), [("store", "object store"), ("index", "vector index"), ("milvus", "vector index")]
+)
+def test_a_failing_backing_service_is_a_503_to_retry(
+    client: TestClient[Litestar], caplog: pytest.LogCaptureFixture, kind: str, service: str
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="appliance.errors"), client:
+        response = client.get(f"/fail/{kind}")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    body = response.json()
+    assert body["status"] == 503 and body["detail"] == f"the {service} is unavailable; try again shortly"
+    assert "minio" not in response.text and "data/milvus" not in response.text  # internals stay in the log
+    assert str(FAILURES[kind]) in caplog.text
+
+
+def test_a_missing_object_is_404_and_a_bug_stays_a_500(client: TestClient[Litestar]) -> None:
+    with client:
+        missing = client.get("/fail/missing")
+        bug = client.get("/fail/bug")
+    assert missing.status_code == 404 and missing.json()["detail"] == "the stored object does not exist"
+    assert bug.status_code == 500 and bug.json()["detail"] == "an unexpected error occurred"
+    assert "retry-after" not in bug.headers
