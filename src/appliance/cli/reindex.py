@@ -53,6 +53,12 @@ def reindex(
         uuid.UUID | None, typer.Option(help="rebuild only this tenant's partition (default: all)")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="rows per upsert")] = 1000,
+    recreate: Annotated[
+        bool,
+        typer.Option(
+            help="drop and rebuild the whole collection (after changing APPLIANCE_MILVUS_NLIST or _HNSW_M)"
+        ),
+    ] = False,
 ) -> None:
     from pymilvus import MilvusException
     from sqlalchemy.exc import DBAPIError
@@ -67,6 +73,8 @@ def reindex(
     from appliance.vectors.reindex import ReindexReport
     from appliance.vectors.reindex import reindex as run_reindex
 
+    if recreate and tenant is not None:
+        fail("--recreate rebuilds the whole collection: run it without --tenant")
     settings = settings_or_exit()
     try:
         dim = embedding_dim_from_settings(settings)
@@ -77,7 +85,7 @@ def reindex(
     async def go(bar: _Bar) -> ReindexReport:
         db = Database(make_async_engine(settings.database_url, pool_size=1))
         try:
-            return await run_reindex(db, index, tenant, bar, batch_size)
+            return await run_reindex(db, index, tenant, bar, batch_size, recreate=recreate)
         finally:
             await db.dispose()
 
@@ -103,7 +111,7 @@ def reindex(
     uri = mask_url(milvus_uri_from_settings(settings))
     console.print(f"collection [bold]{report.collection}[/] ({report.dim}-D) at {uri}")
     if report.recreated_collection:
-        console.print("[yellow]the collection had another dimension or schema: dropped and recreated[/]")
+        console.print(f"[yellow]{report.recreated_because}: the collection was dropped and recreated[/]")
     for leftover in report.dropped_partitions:
         console.print(f"dropped the partition of deleted tenant {leftover}")
     table = Table("tenant", "name", "postgres", "milvus", "skipped", "status", title="reindex")

@@ -111,6 +111,7 @@ class MilvusIndex:
         """Milvus Lite (a file here or a sidecar): no partition load/release, auto-flush."""
         self.index_type = index_type.upper()
         """As configured; ``ensure_collection`` replaces it by the type the collection was built with."""
+        self.configured_index_type = self.index_type
         if auto_flush_rows is None:
             auto_flush_rows = lite_auto_flush_rows(dim) if self.is_lite else 0
         self.auto_flush_rows = auto_flush_rows
@@ -150,6 +151,12 @@ class MilvusIndex:
                 f"(fields {sorted(fields)}): run `appliance reindex` to rebuild it (or drop it)"
             )
         return int(vector.get("params", {}).get("dim", 0))
+
+    def built_index_type(self) -> str | None:
+        """The index type the collection was built with; None when there is no collection."""
+        if not self._client.has_collection(self.collection):
+            return None
+        return self._built_index_type()
 
     def _built_index_type(self) -> str | None:
         """The index the collection has (created earlier, maybe with other settings): search

@@ -57,6 +57,7 @@ class ReindexReport:
     dim: int
     collection: str
     recreated_collection: bool = False
+    recreated_because: str | None = None
     dropped_partitions: list[uuid.UUID] = field(default_factory=list)
     tenants: list[TenantReport] = field(default_factory=list)
 
@@ -71,9 +72,15 @@ async def reindex(
     tenant_id: uuid.UUID | None = None,
     progress: ReindexProgress | None = None,
     batch_size: int = BATCH_SIZE,
+    recreate: bool = False,
 ) -> ReindexReport:
     """Rebuild one tenant's partition, or (``tenant_id=None``) every tenant's. ``db`` must be the
-    owner connection; ``index`` is opened but its collection need not exist."""
+    owner connection; ``index`` is opened but its collection need not exist.
+
+    A full run drops and recreates the collection when it has another dimension, schema or index
+    type than configured, or when ``recreate`` asks for it (the index's build parameters,
+    ``nlist`` or HNSW ``M``, cannot be read back from every Milvus, so a change of those is
+    applied only that way)."""
     tenants = await _tenants(db)
     if tenant_id is not None:
         tenants = [(tid, name) for tid, name in tenants if tid == tenant_id]
@@ -90,6 +97,12 @@ async def reindex(
         )
     except VectorIndexError as exc:  # a collection of another schema
         problem = str(exc)
+    if problem is None:
+        built = await asyncio.to_thread(index.built_index_type)
+        if built is not None and built != index.configured_index_type:
+            problem = f"the collection has a {built} index, configured {index.configured_index_type}"
+    if problem is None and recreate:
+        problem = "asked to recreate the collection"
     if problem is not None:
         if tenant_id is not None:
             raise ReindexError(
@@ -97,6 +110,7 @@ async def reindex(
             )
         await asyncio.to_thread(index.drop_collection)
         report.recreated_collection = True
+        report.recreated_because = problem
     await asyncio.to_thread(index.ensure_collection)
 
     if tenant_id is None:

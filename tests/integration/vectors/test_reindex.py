@@ -226,3 +226,36 @@ def test_a_foreign_collection_is_replaced(
     assert "dropped and recreated" in flat(result.output)
     index.ensure_collection()
     assert index.count(a) == len(seeded.vectors[a]) and index.count(b) == 37
+
+
+def test_an_index_type_change_or_recreate_rebuilds_the_collection(
+    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusIndex
+) -> None:
+    a, b = seeded.tenants
+    index.drop_collection()
+    flat_index = MilvusIndex(str(data_dir / "milvus" / "vectors.db"), DIM, index_type="FLAT")
+    try:
+        flat_index.ensure_collection()
+        assert flat_index.built_index_type() == "FLAT"
+    finally:
+        flat_index.close()
+
+    result = run(pg_settings, data_dir, "--tenant", str(a))  # configured: IVF_FLAT
+    assert result.exit_code == 1 and "without --tenant" in flat(result.output)
+    result = run(pg_settings, data_dir)
+    assert result.exit_code == 0, result.output
+    assert "has a FLAT index, configured IVF_FLAT: the collection was dropped and recreated" in flat(
+        result.output
+    )
+    assert index.built_index_type() == "IVF_FLAT"
+    assert index.count(a) == len(seeded.vectors[a]) and index.count(b) == 37
+
+    result = run(pg_settings, data_dir)  # nothing to change: kept
+    assert result.exit_code == 0 and "recreated" not in flat(result.output)
+
+    result = run(pg_settings, data_dir, "--recreate", "--tenant", str(a))
+    assert result.exit_code == 1 and "--recreate rebuilds the whole collection" in flat(result.output)
+    result = run(pg_settings, data_dir, "--recreate")
+    assert result.exit_code == 0, result.output
+    assert "asked to recreate the collection: the collection was dropped and recreated" in flat(result.output)
+    assert index.count(a) == len(seeded.vectors[a])
