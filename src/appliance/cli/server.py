@@ -62,12 +62,17 @@ def serve(
     # uvicorn re-raises a SIGTERM after its graceful shutdown; with the default action this
     # process would die before stopping the sidecar (which would then only go by its death signal).
     signal.signal(signal.SIGTERM, _raise_terminated)
+    from appliance.vectors.lite_server import SidecarSupervisor
+
+    supervisor = SidecarSupervisor(sidecar)
+    supervisor.start()
     terminated = False
     try:
         run()
     except _Terminated:
         terminated = True
     finally:
+        supervisor.stop()
         sidecar.stop()  # after the workers: their last write-behind flush goes to it
     if terminated:  # exit as killed by SIGTERM, as without the sidecar
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -259,6 +259,42 @@ class LiteSidecar:
         )
         return self.info
 
+    def restart(self) -> SidecarInfo:
+        """Start the server again on the same port after it died: its clients (the workers'
+        gRPC channels, the discovery file's readers) reconnect to the address they know."""
+        if self.info is None:
+            raise RuntimeError("the sidecar was never started")
+        if self.running():
+            return self.info
+        port, uri = self.info.port, self.info.uri
+        self._reap()
+        started = time.monotonic()
+        self._spawn(port)
+        try:
+            version = self._wait_ready(port)
+        except _PortTaken as exc:
+            self._reap()
+            raise SidecarError(f"the Milvus Lite sidecar cannot bind its port {port} again") from exc
+        assert self._proc is not None
+        self.info = SidecarInfo(
+            pid=self._proc.pid, port=port, uri=uri, data_dir=self.info.data_dir, log=self.info.log
+        )
+        self._write_discovery(self.info)
+        log.warning(
+            "milvus lite sidecar restarted",
+            extra={
+                "uri": uri,
+                "sidecar_pid": self.info.pid,
+                "version": version,
+                "startup_s": round(time.monotonic() - started, 2),
+            },
+        )
+        return self.info
+
+    def exit_code(self) -> int | None:
+        """The sidecar's exit status once it has ended (None while it runs or before a start)."""
+        return self._proc.poll() if self._proc is not None else None
+
     def _spawn(self, port: int) -> None:
         if self.log_path.exists():  # keep the previous run's log for a post-mortem
             os.replace(self.log_path, self.log_path.with_name(LOG_FILE + ".1"))
@@ -385,6 +421,52 @@ class LiteSidecar:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class SidecarSupervisor:
+    """Restarts the sidecar when it dies while ``serve`` runs: without it ingest answers 503
+    until someone restarts the box. Retries with a growing pause when a restart fails. The
+    workers' write-behind keeps failed vector writes and applies them once it is back.
+
+    Run it on a long-lived thread of its own (it spawns the new sidecar, whose parent-death
+    signal follows the spawning thread), and stop it before stopping the sidecar."""
+
+    def __init__(self, sidecar: LiteSidecar, interval: float = 1.0, max_pause: float = 30.0) -> None:
+        self.sidecar = sidecar
+        self.interval = interval
+        self.max_pause = max_pause
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sidecar-supervisor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT)
+
+    def _run(self) -> None:
+        pause = self.interval
+        while not self._stopping.wait(pause):
+            code = self.sidecar.exit_code()
+            if code is None:
+                pause = self.interval
+                continue
+            log.error(
+                "milvus lite sidecar exited unexpectedly; restarting it",
+                extra={"returncode": code, "log_tail": self.sidecar.log_tail(10)},
+            )
+            try:
+                self.sidecar.restart()
+            except (SidecarError, OSError):
+                pause = min(max(pause, self.interval) * 2, self.max_pause)
+                log.exception("milvus lite sidecar restart failed; next try in %.0f s", pause)
+                continue
+            self.restarts += 1
+            pause = self.interval
 
 
 def remove_discovery(path: Path, pid: int) -> None:

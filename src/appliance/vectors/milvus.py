@@ -17,14 +17,16 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from appliance.vectors.base import DimensionMismatchError, Query, SearchHit, VectorIndexError, VectorItem
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ UUID_LENGTH = 36
 METRIC = "IP"
 WRITE_CHUNK = 1000
 """Rows per upsert RPC (1000 x 512-D float32 = 2 MB, far below the 64 MB gRPC limit)."""
+COLLECTION_NOT_LOADED = 101
+"""Milvus's error code for a read on a released collection (Lite and server)."""
 LITE_AUTO_FLUSH_VALUES = 32_768
 """Lite searches un-flushed rows by brute force after converting them from Python lists, at
 ~0.1 us per float per search call (bench/bench_vectors.py): auto-flush once the un-flushed rows
@@ -327,7 +331,7 @@ class MilvusIndex:
         if top_k <= 0 or not self._has_partition(name):
             return empty
         try:
-            results = self._search(queries, name, top_k)
+            results = self._reloading(lambda: self._search(queries, name, top_k))
         except MilvusException:
             # The partition may have been dropped by another process since it was cached.
             self._partitions.discard(name)
@@ -364,14 +368,28 @@ class MilvusIndex:
     def _count(self, name: str, expr: str) -> int:
         if not self._has_partition(name):
             return 0
-        rows = self._client.query(
-            self.collection,
-            filter=expr,
-            output_fields=["count(*)"],
-            partition_names=[name],
-            consistency_level="Strong",
+        rows = self._reloading(
+            lambda: self._client.query(
+                self.collection,
+                filter=expr,
+                output_fields=["count(*)"],
+                partition_names=[name],
+                consistency_level="Strong",
+            )
         )
         return int(rows[0]["count(*)"]) if rows else 0
+
+    def _reloading(self, read: Callable[[], T]) -> T:
+        """Run a read; when the collection is not loaded (a restarted Milvus or Lite sidecar
+        starts with every collection released), load it and run the read once more."""
+        try:
+            return read()
+        except MilvusException as exc:
+            if exc.code != COLLECTION_NOT_LOADED:
+                raise
+            log.warning("collection %s was not loaded (a restarted server?): loading it", self.collection)
+            self._client.load_collection(self.collection)
+            return read()
 
     def close(self) -> None:
         """Flush pending Lite writes and close the client; the last index on a Lite file stops

@@ -23,6 +23,7 @@ from appliance.vectors.lite_server import (
     LiteSidecar,
     SidecarError,
     SidecarInfo,
+    SidecarSupervisor,
     discovery_path,
     find_sidecar,
     free_port,
@@ -219,6 +220,42 @@ def test_a_stale_discovery_file_is_replaced_and_stop_removes_it(tmp_path: Path) 
     assert "milvus lite sidecar stopped cleanly" in log  # SIGTERM: Lite closed itself
     assert '"fastpath": ' in log  # whether the vectorised search was installed is logged
     assert '"compaction_off_search_lock": true' in log  # merges no longer stop searches
+
+
+def test_a_sidecar_that_dies_is_restarted_on_its_address_with_its_data(tmp_path: Path) -> None:
+    sidecar = LiteSidecar(tmp_path)
+    info = sidecar.start()
+    supervisor = SidecarSupervisor(sidecar, interval=0.1)
+    supervisor.start()
+    index = MilvusIndex(info.uri, DIM, collection="survives")
+    try:
+        index.ensure_collection()
+        tenant = uuid.uuid4()
+        vectors = unit_vectors(7, 20)
+        items = [VectorItem(id=uuid.uuid4(), customer_id=uuid.uuid4(), vector=v) for v in vectors]
+        index.upsert(tenant, items)
+        index.flush()
+
+        os.kill(info.pid, signal.SIGKILL)  # a crash: no clean close
+        deadline = time.monotonic() + 30
+        while supervisor.restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert supervisor.restarts == 1
+        assert sidecar.info is not None and sidecar.info.uri == info.uri and sidecar.info.pid != info.pid
+        assert read_discovery(discovery_path(tmp_path)) == sidecar.info
+
+        # The same client reconnects and loads the released collection by itself, and the
+        # flushed vectors are still there.
+        hits = index.search(tenant, [vectors[3]], top_k=1)
+        assert hits[0][0].id == items[3].id
+        assert index.count(tenant) == len(items)
+        index.upsert(tenant, [VectorItem(id=uuid.uuid4(), customer_id=uuid.uuid4(), vector=vectors[0])])
+    finally:
+        index.close()
+        supervisor.stop()
+        sidecar.stop()
+    assert not sidecar.running()
+    assert (tmp_path / "milvus" / "sidecar.log.1").exists()  # the crashed run's log is kept
 
 
 PARENT = """
