@@ -7,6 +7,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -72,6 +73,26 @@ def test_readyz_reports_migrations_at_head(client: TestClient[Litestar]) -> None
     assert body["checks"]["database"] == "ok"
     migrations = body["checks"]["migrations"]
     assert migrations["current"] == migrations["head"] == head_revision()
+
+
+def test_readyz_checks_the_vector_index_once_it_is_open(pg_settings: Settings, tmp_path: Path) -> None:
+    # A data dir of its own: this test closes its index under the app.
+    settings = msgspec.structs.replace(pg_settings, data_dir=str(tmp_path), scheduler=False)
+    with TestClient(app=create_app(settings)) as client:
+        assert client.get("/readyz").json()["checks"]["vector_index"] == "not opened yet"
+        recognition = client.app.state.services.recognition
+        index = client.blocking_portal.call(recognition.index)
+        response = client.get("/readyz")
+        assert response.status_code == 200 and response.json()["checks"]["vector_index"] == "ok"
+
+        index.close()  # as if the index server went away
+        response = client.get("/readyz")
+        assert response.status_code == 503, response.text
+        assert response.json() == {
+            "ready": False,
+            "checks": {**response.json()["checks"], "vector_index": "unreachable"},
+        }
+        assert response.json()["checks"]["database"] == "ok"
 
 
 def test_readyz_is_503_not_500_when_the_database_is_missing(pg_settings: Settings) -> None:

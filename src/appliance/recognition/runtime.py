@@ -51,6 +51,10 @@ class RecognitionRuntime:
         assert self._index is not None
         return self._index
 
+    def opened_index(self) -> VectorIndex | None:
+        """The index if this process has opened it already (readiness checks it then)."""
+        return self._index
+
     async def vectors(self) -> WriteBehindIndex:
         """The index as request handlers use it: batched searches, write-behind writes."""
         await self._ensure_index()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, Request, Response, get
@@ -22,7 +23,8 @@ class HealthController(Controller):
 
     @get("/readyz", opt=PUBLIC, operation_id="readyz")
     async def readyz(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-        """The database answers and its schema is at the migrations' head."""
+        """The database answers and its schema is at the migrations' head; the vector index
+        answers, once this process uses it."""
         checks: dict[str, Any] = {}
         ready = True
         try:
@@ -34,5 +36,15 @@ class HealthController(Controller):
             ready = current == head
         except Exception as exc:  # any failure here means "not ready", never a 500
             checks["database"] = f"unreachable: {type(exc).__name__}"
+            ready = False
+        # The vector index opens on the first request that needs it; once open, ingest fails
+        # without it (a Milvus server down, the Lite sidecar restarting).
+        index = request.app.state.services.recognition.opened_index()
+        if index is None:
+            checks["vector_index"] = "not opened yet"
+        elif await asyncio.to_thread(index.reachable):
+            checks["vector_index"] = "ok"
+        else:
+            checks["vector_index"] = "unreachable"
             ready = False
         return Response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -77,4 +77,8 @@ class VectorIndex(Protocol):
     def flush(self) -> None:
         """Seal pending writes so searches run on indexed segments (much faster on Lite)."""
 
+    def reachable(self) -> bool:
+        """Whether the index answers now (readiness): a cheap call, never an exception."""
+        ...
+
     def close(self) -> None: ...

@@ -36,6 +36,8 @@ UUID_LENGTH = 36
 METRIC = "IP"
 WRITE_CHUNK = 1000
 """Rows per upsert RPC (1000 x 512-D float32 = 2 MB, far below the 64 MB gRPC limit)."""
+READY_TIMEOUT = 2.0
+"""Seconds a readiness probe waits for the index."""
 COLLECTION_NOT_LOADED = 101
 """Milvus's error code for a read on a released collection (Lite and server)."""
 LITE_AUTO_FLUSH_VALUES = 32_768
@@ -390,6 +392,12 @@ class MilvusIndex:
             log.warning("collection %s was not loaded (a restarted server?): loading it", self.collection)
             self._client.load_collection(self.collection)
             return read()
+
+    def reachable(self) -> bool:
+        try:
+            return bool(self._client.has_collection(self.collection, timeout=READY_TIMEOUT))
+        except Exception:  # a probe says no; the cause shows in the index's own errors
+            return False
 
     def close(self) -> None:
         """Flush pending Lite writes and close the client; the last index on a Lite file stops

@@ -55,7 +55,8 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description The database answers and its schema is at the migrations' head.
+         * @description The database answers and its schema is at the migrations' head; the vector index
+         *     answers, once this process uses it.
          */
         get: operations["readyz"];
         put?: never;
