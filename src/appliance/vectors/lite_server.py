@@ -451,22 +451,28 @@ class SidecarSupervisor:
     def _run(self) -> None:
         pause = self.interval
         while not self._stopping.wait(pause):
-            code = self.sidecar.exit_code()
-            if code is None:
-                pause = self.interval
-                continue
-            log.error(
-                "milvus lite sidecar exited unexpectedly; restarting it",
-                extra={"returncode": code, "log_tail": self.sidecar.log_tail(10)},
-            )
             try:
-                self.sidecar.restart()
-            except (SidecarError, OSError):
-                pause = min(max(pause, self.interval) * 2, self.max_pause)
-                log.exception("milvus lite sidecar restart failed; next try in %.0f s", pause)
-                continue
-            self.restarts += 1
-            pause = self.interval
+                pause = self._check(pause)
+            except Exception:  # this thread must live on: the sidecar's death signal follows it
+                log.exception("milvus lite sidecar supervision failed; checking again")
+                pause = self.max_pause
+
+    def _check(self, pause: float) -> float:
+        """One look at the sidecar; the pause before the next."""
+        if self.sidecar.running():
+            return self.interval
+        log.error(
+            "milvus lite sidecar is not running; restarting it",
+            extra={"returncode": self.sidecar.exit_code(), "log_tail": self.sidecar.log_tail(10)},
+        )
+        try:
+            self.sidecar.restart()
+        except (SidecarError, OSError):
+            pause = min(max(pause, self.interval) * 2, self.max_pause)
+            log.exception("milvus lite sidecar restart failed; next try in %.0f s", pause)
+            return pause
+        self.restarts += 1
+        return self.interval
 
 
 def remove_discovery(path: Path, pid: int) -> None:
