@@ -90,7 +90,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     s3_region: str | None = None
     s3_public_endpoint: str | None = None
     """The object store's address as edge workers and browsers reach it, when it differs from
-    ``s3_endpoint`` (a reverse proxy, a container network name): presigned URLs name this host."""
+    ``s3_endpoint`` (a reverse proxy, a container network name): presigned URLs name this host.
+    They are signed for ``s3_region``, ``us-east-1`` when unset (MinIO's): set it for another."""
     public_url: str | None = None
     """Base URL clients use to reach this server (presigned local-store URLs); default http://host:port."""
     raw_retention_days: int = 30
