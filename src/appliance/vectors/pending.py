@@ -130,9 +130,9 @@ class WriteBehindIndex:
                     merged.deleted_ids |= pending.deleted_ids - set(merged.upserts)
                     merged.deleted_customers |= pending.deleted_customers
                     newer = merged.upserts
-                merged.upserts, merged.vectors = {}, VectorBuffer()
-                for item in [*pending.upserts.values(), *newer.values()]:
-                    merged.put(item)
+                    merged.upserts, merged.vectors = {}, VectorBuffer()
+                    for item in [*pending.upserts.values(), *newer.values()]:
+                        merged.put(item)
                 raise
             self._inflight = {}
             self.flushes += 1

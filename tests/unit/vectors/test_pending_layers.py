@@ -1,6 +1,7 @@
 """The write-behind layer's in-memory view: newer writes win over older ones and over the index.
 
-Pure logic: the index is never called here (nothing is flushed), so a dimension holder is enough.
+Pure logic: the index is never called here (nothing is flushed), so a dimension holder is enough;
+the failed-flush test uses an index whose writes all fail.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
-from appliance.vectors.base import SearchHit, VectorItem
+from appliance.vectors.base import SearchHit, VectorIndexError, VectorItem
 from appliance.vectors.batcher import SearchBatcher
 from appliance.vectors.pending import WriteBehindIndex, _TenantPending
 
@@ -86,3 +88,40 @@ def test_pending_writes_are_searchable_until_deleted() -> None:
     found, gone, erased = asyncio.run(run())
     assert [h.id for h in found] == [item.id] and abs(found[0].score - 1.0) < 1e-5
     assert gone == [] and erased == []
+
+
+class UnreachableIndex:
+    """An index whose every write fails, as a stopped Milvus does."""
+
+    dim = DIM
+
+    def delete_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None:
+        raise VectorIndexError("unreachable")
+
+    def delete(self, tenant_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
+        raise VectorIndexError("unreachable")
+
+    def upsert(self, tenant_id: uuid.UUID, items: list[VectorItem]) -> None:
+        raise VectorIndexError("unreachable")
+
+    def flush(self) -> None:
+        raise VectorIndexError("unreachable")
+
+
+def test_a_failed_flush_keeps_every_tenants_writes() -> None:
+    rng = np.random.default_rng(10)
+    index = WriteBehindIndex(SearchBatcher(UnreachableIndex()), flush_every=3600)  # type: ignore[arg-type]
+    tenants = [uuid.uuid4(), uuid.uuid4(), uuid.uuid4()]
+    items = {t: VectorItem(id=uuid.uuid4(), customer_id=uuid.uuid4(), vector=unit(rng)) for t in tenants}
+
+    async def run() -> None:
+        for tenant, item in items.items():
+            await index.upsert(tenant, [item])
+        with pytest.raises(VectorIndexError):
+            await index.flush()
+
+    asyncio.run(run())
+    assert index.pending_count() == len(tenants)
+    for tenant, item in items.items():  # still searched in memory, to be applied by the next flush
+        hits = index.search_pending(tenant, item.vector, 1)
+        assert [h.id for h in hits] == [item.id], tenant
