@@ -125,17 +125,25 @@ class WriteBehindIndex:
                 await anyio.to_thread.run_sync(self._apply, batch)
             except BaseException:
                 self._inflight = {}
-                for tenant_id, pending in batch.items():  # put them back, newer writes win
-                    merged = self._tenant(tenant_id)
-                    merged.deleted_ids |= pending.deleted_ids - set(merged.upserts)
-                    merged.deleted_customers |= pending.deleted_customers
-                    newer = merged.upserts
-                    merged.upserts, merged.vectors = {}, VectorBuffer()
-                    for item in [*pending.upserts.values(), *newer.values()]:
-                        merged.put(item)
+                for tenant_id, pending in batch.items():
+                    self._put_back(tenant_id, pending)
                 raise
             self._inflight = {}
             self.flushes += 1
+
+    def _put_back(self, tenant_id: uuid.UUID, failed: _TenantPending) -> None:
+        """Return a failed flush's writes to the pending layer; what was written since wins."""
+        merged = self._tenant(tenant_id)
+        newer = merged.upserts
+        deleted_since, erased_since = set(merged.deleted_ids), set(merged.deleted_customers)
+        merged.deleted_ids |= failed.deleted_ids - set(newer)
+        merged.deleted_customers |= failed.deleted_customers
+        merged.upserts, merged.vectors = {}, VectorBuffer()
+        for item in failed.upserts.values():
+            if item.id not in deleted_since and item.customer_id not in erased_since:
+                merged.put(item)
+        for item in newer.values():
+            merged.put(item)
 
     def _apply(self, batch: dict[uuid.UUID, _TenantPending]) -> None:
         for tenant_id, pending in batch.items():

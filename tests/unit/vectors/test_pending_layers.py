@@ -125,3 +125,33 @@ def test_a_failed_flush_keeps_every_tenants_writes() -> None:
     for tenant, item in items.items():  # still searched in memory, to be applied by the next flush
         hits = index.search_pending(tenant, item.vector, 1)
         assert [h.id for h in hits] == [item.id], tenant
+
+
+def test_writes_made_during_a_failed_flush_win_over_its_writes() -> None:
+    rng = np.random.default_rng(11)
+    index = WriteBehindIndex(SearchBatcher(UnreachableIndex()), flush_every=3600)  # type: ignore[arg-type]
+    tenant, customer, erased = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    kept = VectorItem(id=uuid.uuid4(), customer_id=customer, vector=unit(rng))
+    deleted = VectorItem(id=uuid.uuid4(), customer_id=customer, vector=unit(rng))
+    of_erased = VectorItem(id=uuid.uuid4(), customer_id=erased, vector=unit(rng))
+    rewritten = VectorItem(id=uuid.uuid4(), customer_id=customer, vector=unit(rng))
+    newer_copy = VectorItem(id=rewritten.id, customer_id=customer, vector=unit(rng))
+
+    async def run() -> None:
+        await index.upsert(tenant, [kept, deleted, of_erased, rewritten])
+        flushing = asyncio.create_task(index.flush())
+        await asyncio.sleep(0)  # the flush took the batch and waits for the (failing) index
+        await index.delete(tenant, [deleted.id])
+        await index.delete_customer(tenant, erased)
+        await index.upsert(tenant, [newer_copy])
+        with pytest.raises(VectorIndexError):
+            await flushing
+
+    asyncio.run(run())
+    pending = index._pending[tenant]
+    assert set(pending.upserts) == {kept.id, rewritten.id}
+    assert pending.upserts[rewritten.id] is newer_copy
+    assert deleted.id in pending.deleted_ids and erased in pending.deleted_customers
+    assert [h.id for h in index.search_pending(tenant, deleted.vector, 3)] != [deleted.id]
+    found = {h.id for h in index.search_pending(tenant, of_erased.vector, 3)}
+    assert of_erased.id not in found
