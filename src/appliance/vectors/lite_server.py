@@ -444,9 +444,11 @@ class SidecarSupervisor:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop watching; waits for a restart in progress, so the caller can then stop the
+        sidecar without racing it."""
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT)
+            self._thread.join(self.sidecar.startup_timeout + STOP_TIMEOUT)
 
     def _run(self) -> None:
         pause = self.interval

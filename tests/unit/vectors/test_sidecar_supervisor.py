@@ -13,6 +13,8 @@ from appliance.vectors.lite_server import SidecarError, SidecarSupervisor
 class ScriptedSidecar:
     """Down until ``restart`` has been called ``fail_first + 1`` times; records the calls."""
 
+    startup_timeout = 1.0
+
     def __init__(self, fail_first: int, broken_log: bool = False) -> None:
         self.fail_first = fail_first
         self.broken_log = broken_log
