@@ -124,7 +124,12 @@ class SearchBatcher:
         self.queries += len(items)
         VECTOR_SEARCH_BATCH.observe(len(items))
         try:
-            results = await anyio.to_thread.run_sync(self.index.search, tenant_id, vectors, top_k)
+            # An index class may search from the event loop itself (MilvusIndex: the search lane).
+            search_async = getattr(type(self.index), "search_async", None)
+            if search_async is not None:
+                results = await search_async(self.index, tenant_id, vectors, top_k)
+            else:
+                results = await anyio.to_thread.run_sync(self.index.search, tenant_id, vectors, top_k)
             if len(results) != len(items):
                 raise RuntimeError(f"the index answered {len(results)} queries for {len(items)}")
         except Exception as exc:  # every waiter of the batch sees the failure

@@ -36,6 +36,8 @@ from typing import IO, Any
 
 import msgspec
 
+from appliance.vectors.lite_lane import lane_socket_path
+
 log = logging.getLogger("appliance.vectors")
 
 LITE_DIR_NAME = "vectors.db"
@@ -92,6 +94,8 @@ class SidecarInfo(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str
     """The Lite data directory the sidecar serves (absolute)."""
     log: str = ""
+    search_socket: str = ""
+    """The search lane's Unix socket (``lite_lane``); empty when the path would be too long."""
 
 
 def lite_data_dir(data_dir: str | Path) -> Path:
@@ -197,6 +201,7 @@ class LiteSidecar:
         self.lite_dir = lite_data_dir(self.data_dir)
         self.discovery = discovery_path(self.data_dir)
         self.log_path = self.data_dir / "milvus" / LOG_FILE
+        self.search_socket = lane_socket_path(self.lite_dir)
         self.info: SidecarInfo | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
@@ -244,6 +249,7 @@ class LiteSidecar:
             uri=f"http://{self.host}:{port}",
             data_dir=str(self.lite_dir.resolve()),
             log=str(self.log_path),
+            search_socket=str(self.search_socket or ""),
         )
         self._write_discovery(self.info)
         log.info(
@@ -276,9 +282,7 @@ class LiteSidecar:
             self._reap()
             raise SidecarError(f"the Milvus Lite sidecar cannot bind its port {port} again") from exc
         assert self._proc is not None
-        self.info = SidecarInfo(
-            pid=self._proc.pid, port=port, uri=uri, data_dir=self.info.data_dir, log=self.info.log
-        )
+        self.info = msgspec.structs.replace(self.info, pid=self._proc.pid)
         self._write_discovery(self.info)
         log.warning(
             "milvus lite sidecar restarted",
@@ -315,6 +319,7 @@ class LiteSidecar:
                 str(os.getpid()),
                 "--discovery-file",
                 str(self.discovery),
+                *(["--search-socket", str(self.search_socket)] if self.search_socket else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
@@ -557,6 +562,36 @@ def _serialise_writes() -> None:
     grpc_server.MilvusServicer = type("SerialisedWritesServicer", (base,), methods)
 
 
+def _run_server(data_dir: str, host: str, port: int, max_workers: int, search_socket: str | None) -> None:
+    """Lite's own ``run_server`` (milvus_lite.adapter.grpc.server), plus the search lane on the
+    same engine. Blocks until KeyboardInterrupt; then drains gRPC calls and closes Lite."""
+    from milvus_lite.adapter.grpc.server import _build_server
+    from milvus_lite.db import MilvusLite
+
+    from appliance.vectors.lite_lane import LaneServer
+
+    db = MilvusLite(data_dir)
+    lane = LaneServer(db, Path(search_socket)) if search_socket else None
+    server = _build_server(db, max_workers)
+    try:
+        if lane is not None:
+            try:
+                lane.start()  # before gRPC answers: the parent's readiness check covers both
+            except OSError as exc:  # searches still work through gRPC
+                log.warning("search lane not started: %s", exc, extra={"socket": search_socket})
+                lane = None
+        server.add_insecure_port(f"{host}:{port}")
+        server.start()
+        server.wait_for_termination()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop(grace=5)
+        if lane is not None:
+            lane.stop()
+        db.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m appliance.vectors.lite_server", description="Milvus Lite sidecar"
@@ -567,6 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-workers", type=int, default=10, help="gRPC thread pool size")
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when it dies (default: ours)")
     parser.add_argument("--discovery-file", default=None, help="removed at exit if it names this pid")
+    parser.add_argument("--search-socket", default=None, help="serve the search lane (lite_lane) here")
     args = parser.parse_args(argv)
 
     from appliance.lib.logging import configure_logging
@@ -606,8 +642,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         fastpath = _install_fastpath()
         compaction = _install_compaction()
         _serialise_writes()
-        from milvus_lite.adapter.grpc.server import run_server
-
         log.info(
             "milvus lite sidecar starting",
             extra={
@@ -619,7 +653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "compaction_off_search_lock": compaction,
             },
         )
-        run_server(data_dir=args.data_dir, host=args.host, port=args.port, max_workers=args.max_workers)
+        _run_server(args.data_dir, args.host, args.port, args.max_workers, args.search_socket)
     except KeyboardInterrupt:  # SIGTERM before run_server's own handler was reached
         pass
     finally:

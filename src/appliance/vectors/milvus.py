@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from appliance.vectors.base import DimensionMismatchError, Query, SearchHit, VectorIndexError, VectorItem
+from appliance.vectors.lite_lane import LaneClient, LaneSearch, LaneUnavailable
 
 T = TypeVar("T")
 
@@ -93,6 +95,7 @@ class MilvusIndex:
         hnsw_ef: int = 64,
         auto_flush_rows: int | None = None,
         timeout: float | None = None,
+        search_lane: LaneClient | None = None,
     ) -> None:
         if dim <= 0:
             raise ValueError(f"the vector dimension must be positive, got {dim}")
@@ -122,6 +125,8 @@ class MilvusIndex:
             auto_flush_rows = lite_auto_flush_rows(dim) if self.is_lite else 0
         self.auto_flush_rows = auto_flush_rows
         """Flush after this many written rows (0: never by itself; a server seals segments itself)."""
+        self.search_lane = search_lane if self.is_lite else None
+        """A Lite sidecar's search lane: ``search_async`` uses it, pymilvus when it cannot."""
 
     def _serves_lite(self, timeout: float | None) -> bool:
         """Ask an http URI what answers: a Lite sidecar needs the Lite code paths."""
@@ -342,6 +347,40 @@ class MilvusIndex:
             raise
         return [[_hit(raw) for raw in hits] for hits in results]
 
+    async def search_async(
+        self, tenant_id: uuid.UUID, vectors: Sequence[Query], top_k: int = 5
+    ) -> list[list[SearchHit]]:
+        """``search`` from an event loop: over the search lane when there is one (no thread, no
+        gRPC), else — and whenever the lane fails — ``search`` in a worker thread."""
+        lane, name = self.search_lane, partition_name(tenant_id)
+        # A partition not yet known to exist is checked by ``search`` (a blocking call).
+        if lane is not None and lane.available() and name in self._partitions and top_k > 0 and len(vectors):
+            queries = self._normalised(vectors)
+            request = LaneSearch(
+                collection=self.collection,
+                partition=name,
+                top_k=top_k,
+                metric=METRIC,
+                params=self._search_params(top_k),
+                anns_field=VECTOR_FIELD,
+                output_field=CUSTOMER_FIELD,
+                dim=self.dim,
+                vectors=queries.astype("<f4", copy=False).tobytes(),
+            )
+            try:
+                found = await lane.search(request)
+            except LaneUnavailable as exc:
+                log.warning("search lane failed, searching through pymilvus: %s", exc)
+            else:
+                return [
+                    [
+                        SearchHit(id=uuid.UUID(pk), customer_id=uuid.UUID(owner), score=score)
+                        for pk, owner, score in hits
+                    ]
+                    for hits in found
+                ]
+        return await anyio.to_thread.run_sync(self.search, tenant_id, vectors, top_k)
+
     def _search_params(self, top_k: int) -> dict[str, int]:
         if self.index_type.startswith("IVF"):
             return {"nprobe": self.nprobe}
@@ -450,6 +489,11 @@ def _hit(raw: Any) -> SearchHit:
         customer_id=uuid.UUID(str(raw["entity"][CUSTOMER_FIELD])),
         score=float(raw["distance"]),
     )
+
+
+def _lane_hit(hit: tuple[str, str, float]) -> SearchHit:
+    pk, customer, score = hit
+    return SearchHit(id=uuid.UUID(pk), customer_id=uuid.UUID(customer), score=score)
 
 
 def _customer_filter(customer_id: uuid.UUID) -> str:
