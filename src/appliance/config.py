@@ -80,6 +80,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     milvus_lite_sidecar: bool = True
     """Without ``milvus_uri``, ``serve`` runs Milvus Lite in a child process (off the API's GIL,
     shared by its workers and the CLI); off → each process opens the Lite file itself."""
+    milvus_lite_search_lane: bool = True
+    """The sidecar also answers searches over a Unix socket, without gRPC (``vectors/lite_lane``,
+    ADR 0006); off → every search goes through pymilvus (for comparison or troubleshooting)."""
     milvus_lite_search_socket: str | None = None
     """Set by ``serve`` for its workers: the sidecar's search lane (``vectors/lite_lane``), which
     searches without gRPC. Unset → searches go through pymilvus."""

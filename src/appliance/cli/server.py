@@ -113,7 +113,7 @@ def start_milvus_sidecar(settings: Settings, workers: int) -> LiteSidecar | None
     # Workers read their settings from the environment (appliance.server.asgi → load_settings()):
     # uvicorn imports the app in this process (1 worker) or in spawned ones that inherit it.
     os.environ["APPLIANCE_MILVUS_URI"] = info.uri
-    if info.search_socket:
+    if info.search_socket and settings.milvus_lite_search_lane:
         os.environ["APPLIANCE_MILVUS_LITE_SEARCH_SOCKET"] = info.search_socket
     return sidecar
 
