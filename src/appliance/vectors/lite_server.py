@@ -542,6 +542,17 @@ def _install_compaction() -> bool:
         return False
 
 
+def _install_parquet() -> bool:
+    """Lite's data files without dictionary-encoded vectors (``lite_parquet``)."""
+    from appliance.vectors import lite_parquet
+
+    try:
+        return lite_parquet.install()
+    except Exception:  # the stock writer still works: never take the index down for this
+        log.exception("milvus lite parquet patch failed to install")
+        return False
+
+
 def _serialise_writes() -> None:
     """Run the servicer's write RPCs one at a time (reads stay concurrent, as in one process)."""
     from milvus_lite.adapter.grpc import server as grpc_server
@@ -641,6 +652,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         fastpath = _install_fastpath()
         compaction = _install_compaction()
+        parquet = _install_parquet()
         _serialise_writes()
         log.info(
             "milvus lite sidecar starting",
@@ -651,6 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "death_signal": death_signal,
                 "fastpath": fastpath,
                 "compaction_off_search_lock": compaction,
+                "plain_parquet_vectors": parquet,
             },
         )
         _run_server(args.data_dir, args.host, args.port, args.max_workers, args.search_socket)
