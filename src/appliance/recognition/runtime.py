@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from appliance.config import Settings
 from appliance.db.engine import Database
+from appliance.lib.heap import freeze_long_lived
 from appliance.recognition.staff import StaffGallery
 
 log = logging.getLogger("appliance.recognition")
@@ -75,6 +76,7 @@ class RecognitionRuntime:
             index = await asyncio.to_thread(vector_index_from_settings, self.settings, dim)
             await asyncio.to_thread(index.ensure_collection)
             self.dim, self._index, self._vectors = dim, index, WriteBehindIndex(SearchBatcher(index))
+            freeze_long_lived("vector index opened")  # pymilvus, gRPC and protobuf are loaded now
 
     async def store(self) -> ObjectStore:
         if self._store is None:

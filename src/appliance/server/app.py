@@ -17,6 +17,7 @@ from appliance import __version__
 from appliance.config import Settings, load_settings
 from appliance.domain.auth.controllers import AuthController
 from appliance.domain.auth.guards import authorize
+from appliance.lib.heap import freeze_long_lived
 from appliance.lib.logging import configure_logging
 from appliance.server.deps import DEPENDENCIES
 from appliance.server.health import HealthController
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             runner = job_runner(services)
             runner.start()
         app.state.jobs = runner
+        freeze_long_lived("started")
         try:
             yield
         finally:

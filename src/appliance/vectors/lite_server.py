@@ -36,6 +36,7 @@ from typing import IO, Any
 
 import msgspec
 
+from appliance.lib import heap
 from appliance.vectors.lite_lane import lane_socket_path
 
 log = logging.getLogger("appliance.vectors")
@@ -593,6 +594,8 @@ def _run_server(data_dir: str, host: str, port: int, max_workers: int, search_so
                 lane = None
         server.add_insecure_port(f"{host}:{port}")
         server.start()
+        # The opened segments and every import: out of the collector's full passes (lib/heap.py).
+        heap.freeze_long_lived("milvus lite sidecar started")
         server.wait_for_termination()
     except KeyboardInterrupt:
         pass
@@ -620,6 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging("INFO", json_output=True)
     logging.getLogger("faiss").setLevel(logging.WARNING)  # which CPU build it loaded, at every start
+    heap.enable()
     parent_pid: int = args.parent_pid if args.parent_pid is not None else os.getppid()
     discovery = Path(args.discovery_file) if args.discovery_file else None
     stopping = threading.Event()
