@@ -51,6 +51,8 @@ CONCURRENCY = 16
 NEW_SHARE = 0.3
 NPROBE: int | None = None
 RATE: float | None = None
+TRACE: str | None = None
+"""With RATE: write each request's due time (epoch ms) and latency (ms) to this file."""
 START_DELAY = 2.0
 """Seconds from starting wrk to the paced schedule's common start (its threads load their events)."""
 MILVUS_URI: str | None = None
@@ -211,6 +213,8 @@ def load_wrk(url: str, token: str, bodies: list[bytes], seconds: int) -> tuple[f
                 INGEST_CONNECTIONS=str(CONCURRENCY),
                 INGEST_START_MS=str(int((time.time() + START_DELAY) * 1000)),
             )
+            if TRACE:
+                env["INGEST_TRACE"] = str(Path(TRACE).absolute())
             duration = seconds + math.ceil(START_DELAY)
         command = ["wrk", f"-t{threads}", f"-c{CONCURRENCY}", f"-d{duration}s", "--timeout", "10s"]
         command += ["-s", str(Path(__file__).with_name("ingest.lua")), url]
@@ -371,6 +375,9 @@ def main() -> None:
         "--rate", type=float, default=None, help="paced at this many events/s (wrk only), not flat out"
     )
     parser.add_argument(
+        "--trace", default=None, metavar="FILE", help="with --rate: each request's due time and latency"
+    )
+    parser.add_argument(
         "--milvus-uri", default=None, help="a Milvus server (http://host:19530) instead of Milvus Lite"
     )
     parser.add_argument(
@@ -384,6 +391,7 @@ def main() -> None:
         SERVER_SETTINGS[key] = value
     globals()["NEW_SHARE"] = args.new_share
     globals()["RATE"] = args.rate
+    globals()["TRACE"] = args.trace
     globals()["MILVUS_URI"] = args.milvus_uri
     globals()["NPROBE"] = args.nprobe
     globals()["CONCURRENCY"] = args.concurrency

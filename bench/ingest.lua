@@ -9,7 +9,8 @@
 -- script is loaded, so without a common start the first threads would run alone for a while),
 -- and measures latency from when a request was due, not from when it went out, so a slow server
 -- is not hidden by requests that waited to be sent (coordinated omission). The run's window is
--- from the start to the last answer, printed as window_ms.
+-- from the start to the last answer, printed as window_ms. INGEST_TRACE (optional, paced runs):
+-- a file to write "due_ms latency_ms" per request to, to see when the slow ones happened.
 
 -- Globals, not locals: done() runs in another Lua state and reads them with thread:get().
 next_body = 0
@@ -20,6 +21,7 @@ local threads = {}
 local bodies = {}
 local rate = tonumber(os.getenv("INGEST_RATE") or "")
 latencies = {}
+dues = {}
 last_answer_ms = 0
 
 local ffi = require("ffi")
@@ -80,6 +82,7 @@ response = function(status, headers, body)
   if rate then
     last_answer_ms = now_ms()
     latencies[#latencies + 1] = last_answer_ms - sent_due
+    dues[#dues + 1] = sent_due
   end
   statuses[status] = (statuses[status] or 0) + 1
   if string.find(body, '"is_new_customer":true', 1, true) then new_customers = new_customers + 1 end
@@ -105,11 +108,18 @@ done = function(summary, latency, requests)
   if rate then -- from the due times, all threads together
     local all = {}
     local last = 0
+    local trace = os.getenv("INGEST_TRACE")
+    local out = trace and io.open(trace, "w")
     for _, thread in ipairs(threads) do
       last = math.max(last, thread:get("last_answer_ms"))
       window_ms = last - thread:get("start_ms")
-      for _, ms in ipairs(thread:get("latencies")) do all[#all + 1] = ms end
+      local thread_dues = thread:get("dues")
+      for i, ms in ipairs(thread:get("latencies")) do
+        all[#all + 1] = ms
+        if out then out:write(string.format("%.1f %.2f\n", thread_dues[i], ms)) end
+      end
     end
+    if out then out:close() end
     table.sort(all)
     local function pick(q) return all[math.max(1, math.ceil(q * #all))] or 0 end
     p50, p95, p99, max = pick(0.50), pick(0.95), pick(0.99), all[#all] or 0

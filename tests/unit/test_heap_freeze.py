@@ -36,7 +36,7 @@ def test_live_objects_are_frozen_and_garbage_is_collected_first(enabled: None) -
     gone = weakref.ref(garbage)
     del garbage
     frozen = heap.freeze_long_lived("a test")
-    assert frozen == gc.get_freeze_count() > 0
+    assert frozen > 0 and gc.get_freeze_count() > 0  # (frozen objects still die by refcount)
     assert gone() is None  # collected before the freeze, not frozen
     assert all(kept is not o for generation in range(3) for o in gc.get_objects(generation=generation))
 
