@@ -543,6 +543,17 @@ def _install_compaction() -> bool:
         return False
 
 
+def _install_validation() -> bool:
+    """Lite's record validation without its per-float loop (``lite_validation``)."""
+    from appliance.vectors import lite_validation
+
+    try:
+        return lite_validation.install()
+    except Exception:  # the stock validation still works: never take the index down for this
+        log.exception("milvus lite validation patch failed to install")
+        return False
+
+
 def _install_parquet() -> bool:
     """Lite's data files without dictionary-encoded vectors (``lite_parquet``)."""
     from appliance.vectors import lite_parquet
@@ -657,6 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fastpath = _install_fastpath()
         compaction = _install_compaction()
         parquet = _install_parquet()
+        validation = _install_validation()
         _serialise_writes()
         log.info(
             "milvus lite sidecar starting",
@@ -668,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "fastpath": fastpath,
                 "compaction_off_search_lock": compaction,
                 "plain_parquet_vectors": parquet,
+                "fast_record_validation": validation,
             },
         )
         _run_server(args.data_dir, args.host, args.port, args.max_workers, args.search_socket)
