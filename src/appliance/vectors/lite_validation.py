@@ -55,11 +55,10 @@ def validate_record(record: Any, schema: Any, default_properties: dict[str, Any]
     from milvus_lite.schema.validation import _find_float_vector
 
     field = _find_float_vector(schema) if isinstance(record, dict) else None
-    vector = record.get(field.name) if field is not None else None
-    if type(vector) not in (list, tuple) or not set(map(type, vector)) <= _PLAIN:
+    vector: Any = record.get(field.name) if field is not None else None
+    if field is None or type(vector) not in (list, tuple) or not set(map(type, vector)) <= _PLAIN:
         stock(record, schema, default_properties)
         return
-    assert field is not None
     record[field.name] = _CheckedVector(vector)
     try:
         stock(record, schema, default_properties)
