@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from appliance.vectors.lite_fastpath import milvus_lite_version, source_sha256
+from appliance.vectors.lite_fastpath import stock_matches
 
 log = logging.getLogger("appliance.vectors.lite")
 
@@ -76,20 +76,17 @@ def install() -> bool:
         if _stock is not None:
             return True
         try:
-            version = milvus_lite_version()
             methods = _stock_methods()
-        except Exception as exc:  # not installed or not importable: nothing to patch
+        except ImportError as exc:  # not installed: nothing to patch
             log.warning("milvus-lite not importable (%s): compaction patch not installed", exc)
             return False
-        digests = {name: source_sha256(method) for name, method in methods.items()}
-        if version != SUPPORTED_VERSION or digests != STOCK_SOURCE_SHA256:
-            log.warning("milvus-lite %s: compaction patch not installed, running stock code", version)
+        if not stock_matches("the compaction patch", SUPPORTED_VERSION, dict(methods), STOCK_SOURCE_SHA256):
             return False
         from milvus_lite.engine.collection import Collection
 
         _stock = Collection._bg_compact_and_index
         Collection._bg_compact_and_index = compact_and_index
-        log.info("milvus-lite %s: compaction without the search lock installed", version)
+        log.info("milvus-lite: compaction without the search lock installed")
         return True
 
 

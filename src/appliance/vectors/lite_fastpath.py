@@ -104,6 +104,19 @@ def source_sha256(function: Callable[..., Any]) -> str | None:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
+def stock_matches(
+    patch: str, supported: str, sources: dict[str, Callable[..., Any] | None], expected: dict[str, str]
+) -> bool:
+    """Whether milvus-lite is the ``supported`` version and each stock function in ``sources``
+    has the ``expected`` source hash, i.e. whether ``patch`` may replace them; logs why not."""
+    version = milvus_lite_version()
+    digests = {name: source_sha256(f) if callable(f) else None for name, f in sources.items()}
+    if version != supported or digests != expected:
+        log.warning("milvus-lite %s: %s not installed, running stock code", version, patch)
+        return False
+    return True
+
+
 def install() -> bool:
     """Replace Milvus Lite's search executor by the fast path; True when it is (now) in place.
 

@@ -26,12 +26,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from appliance.vectors.lite_fastpath import milvus_lite_version, source_sha256
+from appliance.vectors.lite_fastpath import stock_matches
 
 log = logging.getLogger("appliance.vectors.lite")
 
 SUPPORTED_VERSION = "3.2.2"
-STOCK_SOURCE_SHA256 = "b8bb7f22e9b9ae26860d19d5fc950a5b55742d9cf856e69691a333655f22af24"
+STOCK_SOURCE_SHA256 = {
+    "write_data_file": "b8bb7f22e9b9ae26860d19d5fc950a5b55742d9cf856e69691a333655f22af24",
+}
 """``write_data_file``'s source, which calls ``pq.write_table(table, abs_path)``."""
 
 _install_lock = threading.Lock()
@@ -59,19 +61,21 @@ def install() -> bool:
     """Patch ``milvus_lite.storage.data_file``; True when installed (idempotent)."""
     with _install_lock:
         try:
-            version = milvus_lite_version()
             from milvus_lite.storage import data_file
-        except Exception as exc:  # not installed or not importable: nothing to patch
+        except ImportError as exc:  # not installed: nothing to patch
             log.warning("milvus-lite not importable (%s): parquet patch not installed", exc)
             return False
         if isinstance(data_file.pq, ParquetWithoutVectorDictionaries):
             return True
-        digest = source_sha256(data_file.write_data_file)
-        if version != SUPPORTED_VERSION or digest != STOCK_SOURCE_SHA256 or data_file.pq is not pq:
-            log.warning("milvus-lite %s: parquet patch not installed, running stock code", version)
+        if data_file.pq is not pq or not stock_matches(
+            "the parquet patch",
+            SUPPORTED_VERSION,
+            {"write_data_file": data_file.write_data_file},
+            STOCK_SOURCE_SHA256,
+        ):
             return False
         data_file.pq = ParquetWithoutVectorDictionaries()
-        log.info("milvus-lite %s: vectors written without Parquet dictionaries", version)
+        log.info("milvus-lite: vectors written without Parquet dictionaries")
         return True
 
 

@@ -532,37 +532,26 @@ def _install_fastpath() -> bool:
     return installed
 
 
-def _install_compaction() -> bool:
-    """Lite's background compaction without holding the search lock (``lite_compaction``)."""
-    from appliance.vectors import lite_compaction
-
-    try:
-        return lite_compaction.install()
-    except Exception:  # the stock compaction still works: never take the index down for this
-        log.exception("milvus lite compaction patch failed to install")
-        return False
-
-
-def _install_validation() -> bool:
-    """Lite's record validation without its per-float loop (``lite_validation``)."""
-    from appliance.vectors import lite_validation
-
-    try:
-        return lite_validation.install()
-    except Exception:  # the stock validation still works: never take the index down for this
-        log.exception("milvus lite validation patch failed to install")
-        return False
+_PATCHES = {
+    "compaction_off_search_lock": "appliance.vectors.lite_compaction",
+    "plain_parquet_vectors": "appliance.vectors.lite_parquet",
+    "fast_record_validation": "appliance.vectors.lite_validation",
+}
+"""Lite patches besides the fast path: compaction off the search lock, vectors written without
+Parquet dictionaries, record validation without a loop per float. Each module's ``install()``
+checks the version and stock sources it was written against."""
 
 
-def _install_parquet() -> bool:
-    """Lite's data files without dictionary-encoded vectors (``lite_parquet``)."""
-    from appliance.vectors import lite_parquet
-
-    try:
-        return lite_parquet.install()
-    except Exception:  # the stock writer still works: never take the index down for this
-        log.exception("milvus lite parquet patch failed to install")
-        return False
+def _install_patches() -> dict[str, bool]:
+    """Install each of ``_PATCHES``; which ones are in place."""
+    installed = {}
+    for name, module in _PATCHES.items():
+        try:
+            installed[name] = bool(importlib.import_module(module).install())
+        except Exception:  # the stock code still works: never take the index down for a patch
+            log.exception("milvus lite patch %s failed to install", name)
+            installed[name] = False
+    return installed
 
 
 def _serialise_writes() -> None:
@@ -666,9 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         fastpath = _install_fastpath()
-        compaction = _install_compaction()
-        parquet = _install_parquet()
-        validation = _install_validation()
+        patches = _install_patches()
         _serialise_writes()
         log.info(
             "milvus lite sidecar starting",
@@ -678,9 +665,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "parent_pid": parent_pid,
                 "death_signal": death_signal,
                 "fastpath": fastpath,
-                "compaction_off_search_lock": compaction,
-                "plain_parquet_vectors": parquet,
-                "fast_record_validation": validation,
+                **patches,
             },
         )
         _run_server(args.data_dir, args.host, args.port, args.max_workers, args.search_socket)

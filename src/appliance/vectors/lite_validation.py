@@ -25,12 +25,14 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from appliance.vectors.lite_fastpath import milvus_lite_version, source_sha256
+from appliance.vectors.lite_fastpath import stock_matches
 
 log = logging.getLogger("appliance.vectors.lite")
 
 SUPPORTED_VERSION = "3.2.2"
-STOCK_SOURCE_SHA256 = "51e1a5b3f524c1762bfbadce767276d8e088de2582be31a6546a434eb1c437dd"
+STOCK_SOURCE_SHA256 = {
+    "validate_record": "51e1a5b3f524c1762bfbadce767276d8e088de2582be31a6546a434eb1c437dd",
+}
 """``validate_record``'s source: the per-element loop this skips, and nothing else reading the
 vector after it."""
 
@@ -73,23 +75,19 @@ def install() -> bool:
         if _stock is not None:
             return True
         try:
-            version = milvus_lite_version()
             from milvus_lite.engine import collection
             from milvus_lite.schema import validation
-        except Exception as exc:  # not installed or not importable: nothing to patch
+        except ImportError as exc:  # not installed: nothing to patch
             log.warning("milvus-lite not importable (%s): validation patch not installed", exc)
             return False
-        digest = source_sha256(validation.validate_record)
-        if (
-            version != SUPPORTED_VERSION
-            or digest != STOCK_SOURCE_SHA256
-            or collection.validate_record is not validation.validate_record
+        stock = validation.validate_record
+        if collection.validate_record is not stock or not stock_matches(
+            "the validation patch", SUPPORTED_VERSION, {"validate_record": stock}, STOCK_SOURCE_SHA256
         ):
-            log.warning("milvus-lite %s: validation patch not installed, running stock code", version)
             return False
-        _stock = validation.validate_record
+        _stock = stock
         collection.validate_record = validate_record
-        log.info("milvus-lite %s: record validation without the per-float loop", version)
+        log.info("milvus-lite: record validation without the per-float loop installed")
         return True
 
 

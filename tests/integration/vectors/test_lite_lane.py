@@ -60,6 +60,17 @@ def same_hits(lane: list[list[SearchHit]], grpc: list[list[SearchHit]]) -> None:
         assert [h.score for h in lane_hits] == pytest.approx([h.score for h in grpc_hits], abs=1e-6)
 
 
+def filled(index: MilvusIndex, seed: int, n: int) -> tuple[uuid.UUID, np.ndarray, list[VectorItem]]:
+    """A new tenant with ``n`` flushed vectors, its partition known to ``index`` (a search made)."""
+    tenant = uuid.uuid4()
+    stored = unit_vectors(seed, n)
+    items = [VectorItem(id=uuid.uuid4(), customer_id=uuid.uuid4(), vector=v) for v in stored]
+    index.upsert(tenant, items)
+    index.flush()
+    index.search(tenant, [stored[0]])
+    return tenant, stored, items
+
+
 @pytest.fixture(scope="module")
 def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteSidecar]:
     with LiteSidecar(tmp_path_factory.mktemp("lane_data")) as running:
@@ -119,12 +130,7 @@ def test_lane_and_pymilvus_answer_the_same(index: MilvusIndex) -> None:
 
 
 def test_batched_searches_of_the_api_take_the_lane(index: MilvusIndex) -> None:
-    tenant = uuid.uuid4()
-    stored = unit_vectors(6, 50)
-    items = [VectorItem(id=uuid.uuid4(), customer_id=uuid.uuid4(), vector=v) for v in stored]
-    index.upsert(tenant, items)
-    index.flush()
-    index.search(tenant, [stored[0]])
+    tenant, stored, items = filled(index, seed=6, n=50)
     lane = index.search_lane
     assert lane is not None
     calls = lane.calls
@@ -173,12 +179,7 @@ def test_a_lane_that_cannot_connect_rests_and_pymilvus_answers(sidecar: LiteSide
     index = MilvusIndex(sidecar.uri, DIM, collection=f"lane_{uuid.uuid4().hex[:8]}", search_lane=lane)
     try:
         index.ensure_collection()
-        tenant = uuid.uuid4()
-        stored = unit_vectors(4, 30)
-        items = [VectorItem(id=uuid.uuid4(), customer_id=uuid.uuid4(), vector=v) for v in stored]
-        index.upsert(tenant, items)
-        index.flush()
-        index.search(tenant, [stored[0]])  # the partition is known from here on
+        tenant, stored, items = filled(index, seed=4, n=30)
 
         first = asyncio.run(index.search_async(tenant, [stored[1]], top_k=1))
         assert first[0][0].id == items[1].id
@@ -217,12 +218,7 @@ def test_after_a_sidecar_restart_the_lane_comes_back(tmp_path: Path) -> None:
     index = MilvusIndex(info.uri, DIM, collection="lane_restart", search_lane=lane)
     try:
         index.ensure_collection()
-        tenant = uuid.uuid4()
-        stored = unit_vectors(5, 30)
-        items = [VectorItem(id=uuid.uuid4(), customer_id=uuid.uuid4(), vector=v) for v in stored]
-        index.upsert(tenant, items)
-        index.flush()
-        index.search(tenant, [stored[0]])
+        tenant, stored, items = filled(index, seed=5, n=30)
 
         assert asyncio.run(index.search_async(tenant, [stored[1]], top_k=1))[0][0].id == items[1].id
         os.kill(info.pid, signal.SIGKILL)
