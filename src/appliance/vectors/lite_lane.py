@@ -233,16 +233,9 @@ class LaneClient:
         except msgspec.DecodeError as exc:
             raise LaneUnavailable(f"bad reply: {exc}") from exc
 
-    async def close(self) -> None:
-        """Close this loop's idle connections."""
-        for _, writer in self._idle_connections():
-            writer.close()
-            with contextlib.suppress(OSError, ConnectionError):
-                await writer.wait_closed()
-
 
 def probe(path: str | Path, timeout: float = 1.0) -> bool:
-    """Whether a lane server accepts connections at ``path`` (blocking; for readiness and tests)."""
+    """Whether a lane server accepts connections at ``path`` (blocking; diagnostics and tests)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:

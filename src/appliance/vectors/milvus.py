@@ -372,13 +372,7 @@ class MilvusIndex:
             except LaneUnavailable as exc:
                 log.warning("search lane failed, searching through pymilvus: %s", exc)
             else:
-                return [
-                    [
-                        SearchHit(id=uuid.UUID(pk), customer_id=uuid.UUID(owner), score=score)
-                        for pk, owner, score in hits
-                    ]
-                    for hits in found
-                ]
+                return [[_lane_hit(hit) for hit in hits] for hits in found]
         return await anyio.to_thread.run_sync(self.search, tenant_id, vectors, top_k)
 
     def _search_params(self, top_k: int) -> dict[str, int]:
