@@ -6,7 +6,7 @@ Defaults work on a single box: a local PostgreSQL, a data dir under ``./data``.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
@@ -77,6 +77,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     milvus_nprobe: int = 32
     milvus_hnsw_m: int = 16
     milvus_hnsw_ef: int = 64
+    vector_flush_seconds: Annotated[float, msgspec.Meta(gt=0, le=10)] = 1.0
+    """How often an API process applies its vector-index writes (the write-behind, ADR 0006);
+    searches find them in memory meanwhile. At most 10 s: other processes trust the index for
+    customers older than 15 s (``domain/events/recent.py``). A process that dies loses at most
+    this much, which the next one catches up (``vectors/journal.py``)."""
     milvus_lite_sidecar: bool = True
     """Without ``milvus_uri``, ``serve`` runs Milvus Lite in a child process (off the API's GIL,
     shared by its workers and the CLI); off → each process opens the Lite file itself."""

@@ -7,8 +7,10 @@ job needs it); routes that never touch recognition never pay for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from appliance.config import Settings
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from appliance.edge.vision import Vision
     from appliance.storage.base import ObjectStore
     from appliance.vectors.base import VectorIndex
+    from appliance.vectors.catchup import CatchUpReport
+    from appliance.vectors.journal import DeadJournal, SyncJournal
     from appliance.vectors.pending import WriteBehindIndex
 
 
@@ -37,6 +41,8 @@ class RecognitionRuntime:
         self._store: ObjectStore | None = None
         self._ingest: IngestService | None = None
         self._vision: Vision | None = None
+        self._journal: SyncJournal | None = None
+        self._catch_up: asyncio.Task[None] | None = None
         self.dim: int | None = None
 
     async def flush_vectors(self) -> int:
@@ -70,13 +76,78 @@ class RecognitionRuntime:
                 return
             from appliance.vectors.batcher import SearchBatcher
             from appliance.vectors.factory import embedding_dim_from_settings, vector_index_from_settings
+            from appliance.vectors.journal import SyncJournal
             from appliance.vectors.pending import WriteBehindIndex
 
             dim = embedding_dim_from_settings(self.settings)
             index = await asyncio.to_thread(vector_index_from_settings, self.settings, dim)
             await asyncio.to_thread(index.ensure_collection)
-            self.dim, self._index, self._vectors = dim, index, WriteBehindIndex(SearchBatcher(index))
+            journal = SyncJournal(Path(self.settings.data_dir) / "index-sync")
+            dead = journal.dead_journals()
+            try:
+                journal.start()
+            except OSError:
+                for dead_journal in dead:
+                    dead_journal.release(caught_up=False)
+                raise
+            vectors = WriteBehindIndex(
+                SearchBatcher(index),
+                flush_every=self.settings.vector_flush_seconds,
+                on_applied=journal.applied,
+            )
+            if dead:  # before any request searches: they must find what the dead ones lost
+                await self._catch_up_for(dead, vectors)
+            self.dim, self._index, self._vectors, self._journal = dim, index, vectors, journal
             freeze_long_lived("vector index opened")  # pymilvus, gRPC and protobuf are loaded now
+
+    async def _catch_up_for(self, dead: list[DeadJournal], vectors: WriteBehindIndex) -> None:
+        """Re-apply what processes that died had not flushed to the index (``journal.py``).
+
+        The exemplars go into the write-behind before the index opens for requests, so the
+        first searches find them; the flush and the second look at PostgreSQL run after."""
+        from appliance.vectors.catchup import reapply
+
+        since = min(journal.since for journal in dead)
+        try:
+            report = await reapply(self.db, vectors, since)
+        except Exception:  # the journals stay for the next process to try
+            log.exception("vector index catch-up failed; run `appliance reindex` if it keeps failing")
+            for journal in dead:
+                journal.release(caught_up=False)
+            return
+        self._catch_up = asyncio.get_running_loop().create_task(
+            self._finish_catch_up(dead, vectors, report), name="index-catch-up"
+        )
+
+    async def _finish_catch_up(
+        self, dead: list[DeadJournal], vectors: WriteBehindIndex, report: CatchUpReport
+    ) -> None:
+        from appliance.vectors.catchup import recheck
+
+        caught_up = False
+        try:
+            await recheck(self.db, vectors, report)
+            caught_up = True
+            log.warning(
+                "vector index caught up after %d process(es) died: %d exemplars since %s re-applied "
+                "(%d deleted and %d moved again by the second look, %d unusable)",
+                len(dead),
+                report.upserted,
+                report.since.isoformat(),
+                report.deleted,
+                report.moved,
+                report.skipped,
+            )
+        except Exception:  # the journals stay for the next process to try
+            log.exception("vector index catch-up failed; run `appliance reindex` if it keeps failing")
+        finally:
+            for journal in dead:
+                journal.release(caught_up)
+
+    async def caught_up(self) -> None:
+        """Wait for a running catch-up (tests, shutdown)."""
+        if self._catch_up is not None:
+            await asyncio.shield(self._catch_up)
 
     async def store(self) -> ObjectStore:
         if self._store is None:
@@ -121,7 +192,13 @@ class RecognitionRuntime:
     async def close(self) -> None:
         if self._ingest is not None:  # the last live announcements
             await self._ingest.notifier.close()
+        if self._catch_up is not None and not self._catch_up.done():
+            self._catch_up.cancel()  # its journals stay and the next process catches up
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._catch_up
         if self._vectors is not None:
             await self._vectors.close()
+            if self._journal is not None:  # every write is in the index now: a clean end
+                self._journal.close()
         if self._index is not None:
             await asyncio.to_thread(self._index.close)

@@ -23,8 +23,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import anyio.to_thread
 
@@ -57,8 +58,17 @@ class _TenantPending:
 
 
 class WriteBehindIndex:
-    def __init__(self, batcher: SearchBatcher, flush_every: float = 1.0, max_pending: int = 2000) -> None:
+    def __init__(
+        self,
+        batcher: SearchBatcher,
+        flush_every: float = 1.0,
+        max_pending: int = 2000,
+        on_applied: Callable[[datetime], None] | None = None,
+    ) -> None:
         self.batcher = batcher
+        self.on_applied = on_applied
+        """Told after each flush that succeeded: every write recorded before this time is in the
+        index (``journal.SyncJournal.applied``)."""
         self.index = batcher.index
         self.dim = batcher.index.dim
         self.flush_every = flush_every
@@ -120,6 +130,7 @@ class WriteBehindIndex:
             if not self._pending:
                 return
             batch, self._pending = self._pending, {}
+            taken = datetime.now(UTC)
             self._inflight = batch
             try:
                 await anyio.to_thread.run_sync(self._apply, batch)
@@ -130,6 +141,8 @@ class WriteBehindIndex:
                 raise
             self._inflight = {}
             self.flushes += 1
+            if self.on_applied is not None:
+                self.on_applied(taken)
 
     def _put_back(self, tenant_id: uuid.UUID, failed: _TenantPending) -> None:
         """Return a failed flush's writes to the pending layer; what was written since wins."""

@@ -172,7 +172,7 @@ async def _load_tenant(
             .execution_options(yield_per=batch_size)
         )
         async for rows in result.partitions(batch_size):
-            items = _usable(rows, index.dim)
+            items = usable_items(rows, index.dim)
             report.skipped += len(rows) - len(items)
             await asyncio.to_thread(index.upsert, tenant_id, items)
             if progress is not None:
@@ -180,7 +180,7 @@ async def _load_tenant(
     return report
 
 
-def _usable(rows: Sequence[Any], dim: int) -> list[VectorItem]:
+def usable_items(rows: Sequence[Any], dim: int) -> list[VectorItem]:
     """Rows whose embedding is a finite, non-zero ``dim``-vector, as index items."""
     sized = [row for row in rows if row.embedding is not None and len(row.embedding) == dim]
     if not sized:

@@ -289,6 +289,9 @@ class IdentityService:
         for source in dropped:
             await vectors.delete_customer(self.tenant_id, source)
         await vectors.upsert(self.tenant_id, items)
+        # Applied now, not a second later: the moved exemplars keep their creation time, so a
+        # catch-up after a crash (vectors/journal.py) would not find them.
+        await vectors.flush()
         assert customer is not None
         return customer
 
@@ -301,6 +304,7 @@ class IdentityService:
         if removed:
             await vectors.delete(self.tenant_id, removed)
         await vectors.upsert(self.tenant_id, items)
+        await vectors.flush()  # as for a merge
         return new
 
     async def erase(self, customer_id: uuid.UUID) -> ErasureReport:
