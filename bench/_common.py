@@ -236,3 +236,54 @@ def face_event(site_id: str, camera_id: str, captured_at: str, vector: Any) -> d
         "is_staff_local": False,
         "model": {"name": "bench", "version": "1"},
     }
+
+
+CPU_GROUPS = (
+    ("sidecar", "appliance.vectors.lite_server"),
+    ("api", "appliance serve"),
+    ("api", "multiprocessing.spawn"),  # the workers of ``serve --workers N``
+    ("postgres", "postgres"),
+    ("wrk", "wrk"),
+)
+"""Process groups by a piece of their command line, first match wins."""
+
+
+class ProcessCpu:
+    """CPU time per process group over a window, from /proc (Linux): where an event's cost goes."""
+
+    def __init__(self) -> None:
+        self._ticks = os.sysconf("SC_CLK_TCK")
+        self._start: dict[int, tuple[str, int]] = {}
+        self._started = 0.0
+
+    @staticmethod
+    def _group(cmdline: str) -> str:
+        return next((name for name, part in CPU_GROUPS if part in cmdline), "other")
+
+    def _sample(self) -> dict[int, tuple[str, int]]:
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:  # ended meanwhile
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            found[int(entry.name)] = (self._group(cmdline), int(fields[11]) + int(fields[12]))
+        return found
+
+    def start(self) -> None:
+        self._start, self._started = self._sample(), time.monotonic()
+
+    def stop(self) -> tuple[dict[str, float], float]:
+        """CPU seconds per group since ``start`` (processes that ended meanwhile are missed), and
+        the wall time."""
+        end, wall = self._sample(), time.monotonic() - self._started
+        spent: dict[str, float] = {}
+        for pid, (group, ticks) in end.items():
+            before = self._start.get(pid)
+            used = ticks - (before[1] if before is not None and before[0] == group else 0)
+            spent[group] = spent.get(group, 0.0) + used / self._ticks
+        return spent, wall

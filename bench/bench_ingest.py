@@ -37,7 +37,9 @@ import numpy as np
 import psycopg
 
 from _common import (
+    CPU_GROUPS,
     BenchError,
+    ProcessCpu,
     bench_database,
     face_event,
     main_guard,
@@ -218,7 +220,10 @@ def load_wrk(url: str, token: str, bodies: list[bytes], seconds: int) -> tuple[f
             duration = seconds + math.ceil(START_DELAY)
         command = ["wrk", f"-t{threads}", f"-c{CONCURRENCY}", f"-d{duration}s", "--timeout", "10s"]
         command += ["-s", str(Path(__file__).with_name("ingest.lua")), url]
+        meter = ProcessCpu()
+        meter.start()
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+        cpu, wall = meter.stop()
     line = next((x for x in out.splitlines() if x.startswith("INGEST ")), None)
     if line is None:
         raise BenchError(f"wrk printed no INGEST line:\n{out}")
@@ -247,6 +252,11 @@ def load_wrk(url: str, token: str, bodies: list[bytes], seconds: int) -> tuple[f
         raise BenchError(f"some events failed: {fields['statuses']}")
     rate = requests / elapsed
     print(f"  throughput                         {rate:8.1f} events/s")
+    per_event = "  ".join(
+        f"{group}={cpu.get(group, 0.0) / requests * 1000:.2f}" for group in dict(CPU_GROUPS) if cpu.get(group)
+    )
+    busy = sum(cpu.values()) / (wall * (os.cpu_count() or 1))
+    print(f"  CPU per event (ms)                 {per_event}  (all cores {busy:.0%} busy)")
     return rate, p
 
 
