@@ -22,6 +22,7 @@ import contextlib
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -222,8 +223,12 @@ def load_wrk(url: str, token: str, bodies: list[bytes], seconds: int) -> tuple[f
         command += ["-s", str(Path(__file__).with_name("ingest.lua")), url]
         meter = ProcessCpu()
         meter.start()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu, wall = meter.stop()
+        # wrk has exited by now, so /proc no longer shows it: its own rusage does
+        cpu["wrk"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     line = next((x for x in out.splitlines() if x.startswith("INGEST ")), None)
     if line is None:
         raise BenchError(f"wrk printed no INGEST line:\n{out}")
