@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 INGEST_STAGE_SECONDS = Histogram(
     "appliance_ingest_stage_seconds",
@@ -20,6 +20,11 @@ INGEST_STAGE_SECONDS = Histogram(
 )
 """Stages: ``search`` (vector index, batch wait included), ``new_customer`` (creation batch,
 wait included; new faces only), ``record`` (the write transaction)."""
+
+VECTOR_CATCHUP_EXEMPLARS = Counter(
+    "appliance_vector_catchup_exemplars",
+    "Exemplars re-applied to the vector index because the API process that wrote them died (ADR 0007)",
+)
 
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
 

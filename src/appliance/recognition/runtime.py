@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.lib.heap import freeze_long_lived
+from appliance.lib.metrics import VECTOR_CATCHUP_EXEMPLARS
 from appliance.recognition.staff import StaffGallery
 
 log = logging.getLogger("appliance.recognition")
@@ -128,14 +129,16 @@ class RecognitionRuntime:
         try:
             await recheck(self.db, vectors, report)
             caught_up = True
+            VECTOR_CATCHUP_EXEMPLARS.inc(report.upserted)
             log.warning(
                 "vector index caught up after %d process(es) died: %d exemplars since %s re-applied "
-                "(%d deleted and %d moved again by the second look, %d unusable)",
+                "(%d deleted and %d moved again by the second look, %d stale deleted, %d unusable)",
                 len(dead),
                 report.upserted,
                 report.since.isoformat(),
                 report.deleted,
                 report.moved,
+                report.stale,
                 report.skipped,
             )
         except Exception:  # the journals stay for the next process to try

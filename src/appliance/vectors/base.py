@@ -74,6 +74,12 @@ class VectorIndex(Protocol):
     def count_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> int:
         """Live vectors of one customer (erasure verification)."""
 
+    def ids_of_customers(
+        self, tenant_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """The live vectors of these customers: vector id → customer id (catch-up's second look)."""
+        ...
+
     def flush(self) -> None:
         """Seal pending writes so searches run on indexed segments (much faster on Lite)."""
 

@@ -186,5 +186,13 @@ class SearchBatcher:
         result: int = await self._call(self.index.count_customer, tenant_id, customer_id)
         return result
 
+    async def ids_of_customers(
+        self, tenant_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        result: dict[uuid.UUID, uuid.UUID] = await self._call(
+            self.index.ids_of_customers, tenant_id, customer_ids
+        )
+        return result
+
     async def flush(self) -> None:
         await self._call(self.index.flush)

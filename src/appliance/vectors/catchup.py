@@ -39,6 +39,9 @@ class CatchUpReport:
     """Of those, gone from PostgreSQL by the second look (deleted from the index again)."""
     moved: int = 0
     """Of those, moved to another customer by the second look (written again with it)."""
+    stale: int = 0
+    """Vectors of the customers concerned that PostgreSQL no longer has (a delete the dead
+    process lost: an exemplar it replaced), deleted from the index."""
     skipped: int = 0
     """Rows whose embedding is not a usable vector of the index's dimension (as ``reindex``)."""
     written: dict[uuid.UUID, dict[uuid.UUID, VectorItem]] = field(default_factory=dict, repr=False)
@@ -78,7 +81,27 @@ async def recheck(db: Database, vectors: WriteBehindIndex, report: CatchUpReport
             await vectors.upsert(tenant_id, moved)
         report.deleted += len(gone)
         report.moved += len(moved)
+        report.stale += await _drop_stale(db, vectors, tenant_id, {*owners.values(), *by_id_customers(by_id)})
     await vectors.flush()
+
+
+def by_id_customers(by_id: dict[uuid.UUID, VectorItem]) -> set[uuid.UUID]:
+    return {item.customer_id for item in by_id.values()}
+
+
+async def _drop_stale(
+    db: Database, vectors: WriteBehindIndex, tenant_id: uuid.UUID, customers: set[uuid.UUID]
+) -> int:
+    """Delete the index's vectors of these customers that PostgreSQL no longer has: the deletes a
+    dead process lost (an exemplar it replaced). The index is read first, PostgreSQL second, so
+    an exemplar committed meanwhile is never taken for a stale one (it reaches the index only
+    after its commit, and is then in PostgreSQL when asked)."""
+    indexed = await vectors.ids_of_customers(tenant_id, sorted(customers))
+    present = await _current_owners(db, tenant_id, list(indexed))
+    stale = [vector_id for vector_id in indexed if vector_id not in present]
+    if stale:
+        await vectors.delete(tenant_id, stale)
+    return len(stale)
 
 
 async def _tenant_ids(db: Database) -> list[uuid.UUID]:

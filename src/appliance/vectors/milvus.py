@@ -400,6 +400,29 @@ class MilvusIndex:
     def count_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> int:
         return self._count(partition_name(tenant_id), _customer_filter(customer_id))
 
+    def ids_of_customers(
+        self, tenant_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        name = partition_name(tenant_id)
+        found: dict[uuid.UUID, uuid.UUID] = {}
+        if not customer_ids or not self._has_partition(name):
+            return found
+
+        def read(listed: str) -> Any:
+            return self._client.query(
+                self.collection,
+                filter=f"{CUSTOMER_FIELD} in [{listed}]",
+                output_fields=[ID_FIELD, CUSTOMER_FIELD],
+                partition_names=[name],
+                consistency_level="Strong",
+            )
+
+        for chunk in _chunks([str(c) for c in customer_ids], WRITE_CHUNK):
+            listed = ", ".join(f'"{c}"' for c in chunk)  # a uuid's text needs no escaping
+            rows = self._reloading(lambda: read(listed))  # noqa: B023 - called before the next turn
+            found.update({uuid.UUID(row[ID_FIELD]): uuid.UUID(row[CUSTOMER_FIELD]) for row in rows})
+        return found
+
     def _count(self, name: str, expr: str) -> int:
         if not self._has_partition(name):
             return 0

@@ -200,6 +200,12 @@ class WriteBehindIndex:
         await self.flush()
         return await self.batcher.count_customer(tenant_id, customer_id)
 
+    async def ids_of_customers(
+        self, tenant_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        await self.flush()
+        return await self.batcher.ids_of_customers(tenant_id, customer_ids)
+
     async def count(self, tenant_id: uuid.UUID) -> int:
         await self.flush()
         return await self.batcher.count(tenant_id)

@@ -29,6 +29,7 @@ from tests.integration.api import Api
 from tests.integration.recognition.conftest import DIM, MODELS_DIR, REPO, Shop, near, unit
 
 from appliance.config import Settings
+from appliance.vectors.base import VectorItem
 from appliance.vectors.lite_server import lite_data_dir
 from appliance.vectors.milvus import MilvusIndex
 
@@ -172,6 +173,10 @@ def test_a_killed_api_loses_no_index_writes(rec_api: Api, rec_settings: Settings
         while len(list(journal_dir.glob("*.lock"))) > 1:
             assert time.monotonic() < deadline, "the dead journal was not removed"
             time.sleep(0.2)
+        metrics = httpx.get(f"{url}/metrics").text.splitlines()
+        [counted] = [line for line in metrics if line.startswith("appliance_vector_catchup_exemplars_total ")]
+        # the five, and whatever other tests' tenants wrote in the window
+        assert float(counted.split()[1]) >= len(faces)
     assert list(journal_dir.iterdir()) == []  # a clean stop leaves no journal either
 
 
@@ -180,7 +185,8 @@ def test_the_second_look_undoes_what_changed_while_catching_up(
 ) -> None:
     """An exemplar replaced (deleted) and one moved by a merge after the catch-up read them:
     the second look deletes the first from the index again and writes the second with its new
-    customer — a catch-up beside live ingest brings nothing back."""
+    customer — a catch-up beside live ingest brings nothing back. A vector whose delete the dead
+    process lost (an exemplar it replaced) goes too."""
     import asyncio
 
     from appliance.db.engine import Database, make_async_engine
@@ -207,6 +213,8 @@ def test_the_second_look_undoes_what_changed_while_catching_up(
                 conn.execute(
                     "UPDATE customer_exemplars SET customer_id = %s WHERE customer_id = %s", (keeper, moved)
                 )
+            lost_delete = VectorItem(id=uuid.uuid4(), customer_id=keeper, vector=unit(rng).tolist())
+            await vectors.upsert(tenant, [lost_delete])  # in the index, not in PostgreSQL
             await recheck(db, vectors, report)
             return report
         finally:
@@ -215,7 +223,7 @@ def test_the_second_look_undoes_what_changed_while_catching_up(
 
     try:
         report = asyncio.run(scenario())
-        assert (report.deleted, report.moved) == (1, 1)
+        assert (report.deleted, report.moved, report.stale) == (1, 1, 1)
         owners = [
             {hit.customer_id for hit in hits if hit.score > 0.99}
             for hits in index.search(tenant, [face.tolist() for face in faces], top_k=3)
