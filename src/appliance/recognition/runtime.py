@@ -97,7 +97,11 @@ class RecognitionRuntime:
                 on_applied=journal.applied,
             )
             if dead:  # before any request searches: they must find what the dead ones lost
-                await self._catch_up_for(dead, vectors)
+                try:
+                    await self._catch_up_for(dead, vectors)
+                except BaseException:  # cancelled: nothing of this process is pending yet
+                    journal.close()
+                    raise
             self.dim, self._index, self._vectors, self._journal = dim, index, vectors, journal
             freeze_long_lived("vector index opened")  # pymilvus, gRPC and protobuf are loaded now
 
@@ -111,10 +115,12 @@ class RecognitionRuntime:
         since = min(journal.since for journal in dead)
         try:
             report = await reapply(self.db, vectors, since)
-        except Exception:  # the journals stay for the next process to try
-            log.exception("vector index catch-up failed; run `appliance reindex` if it keeps failing")
+        except BaseException as exc:  # the journals stay for the next process to try
             for journal in dead:
                 journal.release(caught_up=False)
+            if not isinstance(exc, Exception):  # cancelled
+                raise
+            log.exception("vector index catch-up failed; run `appliance reindex` if it keeps failing")
             return
         self._catch_up = asyncio.get_running_loop().create_task(
             self._finish_catch_up(dead, vectors, report), name="index-catch-up"
@@ -146,11 +152,6 @@ class RecognitionRuntime:
         finally:
             for journal in dead:
                 journal.release(caught_up)
-
-    async def caught_up(self) -> None:
-        """Wait for a running catch-up (tests, shutdown)."""
-        if self._catch_up is not None:
-            await asyncio.shield(self._catch_up)
 
     async def store(self) -> ObjectStore:
         if self._store is None:

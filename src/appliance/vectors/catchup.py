@@ -13,7 +13,6 @@ wider than needed costs time, never correctness.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,8 +24,6 @@ from appliance.db.models import CustomerExemplar, Tenant
 from appliance.vectors.base import VectorItem
 from appliance.vectors.pending import WriteBehindIndex
 from appliance.vectors.reindex import usable_items
-
-log = logging.getLogger("appliance.vectors")
 
 
 @dataclass
@@ -81,11 +78,11 @@ async def recheck(db: Database, vectors: WriteBehindIndex, report: CatchUpReport
             await vectors.upsert(tenant_id, moved)
         report.deleted += len(gone)
         report.moved += len(moved)
-        report.stale += await _drop_stale(db, vectors, tenant_id, {*owners.values(), *by_id_customers(by_id)})
+        report.stale += await _drop_stale(db, vectors, tenant_id, {*owners.values(), *_customers_of(by_id)})
     await vectors.flush()
 
 
-def by_id_customers(by_id: dict[uuid.UUID, VectorItem]) -> set[uuid.UUID]:
+def _customers_of(by_id: dict[uuid.UUID, VectorItem]) -> set[uuid.UUID]:
     return {item.customer_id for item in by_id.values()}
 
 
