@@ -232,3 +232,41 @@ def test_the_second_look_undoes_what_changed_while_catching_up(
         assert index.count(tenant) == 2
     finally:
         index.close()
+
+
+def test_a_failed_catch_up_keeps_the_dead_journal_and_still_opens_the_index(
+    rec_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL unreachable while catching up: the index opens anyway (ingest goes on), the
+    error says what to do, and the dead journal stays for the next process."""
+    import asyncio
+
+    import msgspec
+
+    from appliance.db.engine import Database, make_async_engine
+    from appliance.recognition.runtime import RecognitionRuntime
+    from appliance.vectors.journal import SyncJournal
+
+    data_dir = tmp_path / "data"
+    dead = SyncJournal(data_dir / "index-sync")
+    dead.start()
+    assert dead._fd is not None
+    os.close(dead._fd)  # its process "dies"
+    dead._fd = None
+    settings = msgspec.structs.replace(rec_settings, data_dir=str(data_dir), milvus_lite_sidecar=False)
+    unreachable = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
+
+    async def scenario() -> None:
+        db = Database(make_async_engine(unreachable, 1))
+        runtime = RecognitionRuntime(settings, db)
+        try:
+            await runtime.vectors()
+        finally:
+            await runtime.close()
+            await db.dispose()
+
+    asyncio.run(scenario())
+    assert "vector index catch-up failed; run `appliance reindex`" in caplog.text
+    [claimed] = SyncJournal(data_dir / "index-sync").dead_journals()
+    assert claimed.lock_path == dead.lock_path
+    claimed.release(caught_up=True)
