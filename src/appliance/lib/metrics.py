@@ -19,7 +19,8 @@ INGEST_STAGE_SECONDS = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 """Stages: ``search`` (vector index, batch wait included), ``new_customer`` (creation batch,
-wait included; new faces only), ``record`` (the write transaction)."""
+wait included; new faces only, whose event it records too), ``record`` (the write transaction
+of every other event)."""
 
 VECTOR_CATCHUP_EXEMPLARS = Counter(
     "appliance_vector_catchup_exemplars",

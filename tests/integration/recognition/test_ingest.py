@@ -47,6 +47,68 @@ def test_new_returning_and_visit_folding(shop: Shop, rec_settings: Settings) -> 
     assert count(rec_settings, "sightings", shop.tenant["id"]) == 4
 
 
+def test_a_new_face_is_recorded_with_its_customer_as_a_matched_one_would_be(
+    shop: Shop, rec_settings: Settings
+) -> None:
+    """A new customer's event is written in its creation transaction (one transaction, not
+    two): the customer, its first visit and the sighting carry what the event's own write would
+    have given them."""
+    rng = np.random.default_rng(5)
+    at = "2026-11-20T10:00:00+01:00"
+    answer = shop.post(shop.event(unit(rng), at, gender="female", age=34.0))
+    assert answer["is_new_customer"] and answer["visit_id"] and answer["similarity"] is None
+    with psycopg.connect(rec_settings.database_url) as conn:
+        customer = conn.execute(
+            "SELECT visit_count, exemplar_count, first_seen, last_seen, gender, age FROM customers"
+            " WHERE id = %s",
+            (answer["customer_id"],),
+        ).fetchone()
+        visit = conn.execute(
+            "SELECT customer_id, site_id, first_seen, last_seen, sightings, is_new_customer, gender, age"
+            " FROM visits WHERE id = %s",
+            (answer["visit_id"],),
+        ).fetchone()
+        sighting = conn.execute(
+            "SELECT customer_id, visit_id, camera_id, is_new_customer, is_staff, uncertain, response"
+            " FROM sightings WHERE id = (SELECT sighting_id FROM customer_exemplars WHERE customer_id = %s)",
+            (answer["customer_id"],),
+        ).fetchone()
+    assert customer is not None and visit is not None and sighting is not None
+    seen = customer[2]
+    assert customer == (1, 1, seen, seen, "female", 34.0) and seen.isoformat() == "2026-11-20T09:00:00+00:00"
+    assert visit == (
+        uuid.UUID(answer["customer_id"]),
+        uuid.UUID(shop.site["id"]),
+        seen,
+        seen,
+        1,
+        True,
+        "female",
+        34.0,
+    )
+    assert sighting[:6] == (
+        uuid.UUID(answer["customer_id"]),
+        uuid.UUID(answer["visit_id"]),
+        uuid.UUID(shop.camera["id"]),
+        True,
+        False,
+        False,
+    )
+    assert sighting[6] == answer  # a retry replays exactly this
+
+
+def test_a_redelivery_with_another_new_face_gets_the_first_answer(shop: Shop, rec_settings: Settings) -> None:
+    """The creation batch cannot record an event that is recorded already (its sighting exists):
+    it creates the customer alone, and the event's own write then finds the stored answer."""
+    rng = np.random.default_rng(6)
+    body = shop.event(unit(rng))
+    first = shop.post(body)
+    again = shop.post({**body, "embedding": [float(x) for x in unit(rng)]})  # unseen: a new face
+    assert again == first
+    assert count(rec_settings, "sightings", shop.tenant["id"]) == 1
+    assert count(rec_settings, "visits", shop.tenant["id"]) == 1
+
+
 def test_retry_returns_first_answer_and_writes_nothing(shop: Shop, rec_settings: Settings) -> None:
     rng = np.random.default_rng(2)
     body = shop.event(unit(rng))
@@ -275,6 +337,7 @@ def test_ingest_stages_are_measured_for_operators(shop: Shop) -> None:
     shop.post(shop.event(near(face, 0.9, rng)))  # returning
     after = counts()
     grew = {name: after.get(name, 0) - before.get(name, 0) for name in after}
-    assert grew["search"] == 2 and grew["record"] == 2 and grew["new_customer"] == 1
+    # a new face is recorded in its creation transaction: no record stage of its own
+    assert grew["search"] == 2 and grew["record"] == 1 and grew["new_customer"] == 1
     assert grew["appliance_vector_search_batch_queries"] >= 1
     assert grew["appliance_new_customer_batch_faces"] == 1

@@ -24,12 +24,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+from psycopg.errors import UniqueViolation
+
 from appliance.contracts import EventFaceDetectedV1
 from appliance.db.engine import Database, FastTransaction
 from appliance.db.prepared import Prepared
-from appliance.db.types import embedding_bytes
 from appliance.domain.events import statements
 from appliance.domain.events.recent import FIRST_EXEMPLARS_SINCE, RecentFirsts
+from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import InvalidError
 from appliance.lib.metrics import NEW_CUSTOMER_BATCH
 from appliance.recognition.policy import Decision, MatchKind, Thresholds, Vector, decide
@@ -62,6 +65,18 @@ def camera_problem(camera_site: uuid.UUID | None, event: EventFaceDetectedV1) ->
     return None
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """What became of a face nobody matched."""
+
+    decision: Decision
+    created: bool
+    """A new customer (else one created meanwhile that the face matches after all)."""
+    answer: FaceMatch | None = None
+    """The event's answer when it was recorded with its new customer, in the same transaction
+    (then there is nothing left to write for it)."""
+
+
 @dataclass
 class Newcomer:
     """One face that matched nobody, waiting for its customer."""
@@ -69,7 +84,9 @@ class Newcomer:
     event: EventFaceDetectedV1
     vector: Vector
     first: Decision
-    future: asyncio.Future[tuple[Decision, bool]]
+    params: dict[str, Any]
+    """The event's values as its own write would record them (``IngestService._event_params``)."""
+    future: asyncio.Future[Resolution]
 
 
 @dataclass
@@ -87,6 +104,20 @@ class _Created:
     newcomer: Newcomer
     customer_id: uuid.UUID
     exemplar_id: uuid.UUID
+    answer: FaceMatch | None
+
+
+def new_customer_answer(event: EventFaceDetectedV1, customer_id: uuid.UUID, decision: Decision) -> FaceMatch:
+    """The answer to the event that created a customer: its first visit, a new one."""
+    return FaceMatch(
+        event_id=event.event_id,
+        customer_id=customer_id,
+        visit_id=uuid.uuid4(),
+        is_new_customer=True,
+        is_staff=False,
+        similarity=None if decision.similarity is None else round(decision.similarity, 6),
+        uncertain=False,
+    )
 
 
 class NewCustomerBatcher:
@@ -103,16 +134,21 @@ class NewCustomerBatcher:
         """Creation transactions run (for tests and metrics)."""
 
     async def resolve(
-        self, tenant_id: uuid.UUID, event: EventFaceDetectedV1, vector: Vector, first: Decision
-    ) -> tuple[Decision, bool]:
-        """The customer for a face the index did not match: a new one (``True``), or one created
-        meanwhile that it matches after all (``False``). Raises ``InvalidError`` for an unknown
-        camera or one of another site."""
+        self,
+        tenant_id: uuid.UUID,
+        event: EventFaceDetectedV1,
+        vector: Vector,
+        first: Decision,
+        params: dict[str, Any],
+    ) -> Resolution:
+        """The customer for a face the index did not match: a new one — usually with the event
+        recorded too — or one created meanwhile that it matches after all. Raises
+        ``InvalidError`` for an unknown camera or one of another site."""
         loop = asyncio.get_running_loop()
         key = (id(loop), tenant_id)
         lane = self._lanes.setdefault(key, _Lane(tenant_id))
-        future: asyncio.Future[tuple[Decision, bool]] = loop.create_future()
-        lane.waiting.append(Newcomer(event, vector, first, future))
+        future: asyncio.Future[Resolution] = loop.create_future()
+        lane.waiting.append(Newcomer(event, vector, first, params, future))
         if not lane.running:
             lane.running = True
             task = loop.create_task(self._drain(lane), name="new-customers")
@@ -132,17 +168,13 @@ class NewCustomerBatcher:
             lane.running = False
 
     async def _run(self, lane: _Lane, batch: list[Newcomer]) -> None:
-        created: list[_Created] = []
-        outcomes: dict[int, tuple[Decision, bool] | Exception] = {}
         tenant_id = lane.tenant_id
         try:
-            opening: list[tuple[Prepared, dict[str, Any]]] = [
-                (statements.LOCK_FOR_NEW_CUSTOMERS, {"lock_key": tenant_lock_key(lane.tenant_id)}),
-                (statements.CAMERA_SITES, {"camera_ids": list({n.event.camera_id for n in batch})}),
-                (FIRST_EXEMPLARS_SINCE, lane.recent.read_params()),
-            ]
-            async with self.db.fast_transaction(tenant_id, opening) as tx:
-                await self._create(tx, lane, batch, created, outcomes)
+            try:
+                created, outcomes = await self._transaction(lane, batch, record=True)
+            except UniqueViolation:  # a concurrent delivery recorded one of these events: create
+                # only, and let each event's own write find the stored answer (IngestService)
+                created, outcomes = await self._transaction(lane, batch, record=False)
             self.batches += 1
         except BaseException as exc:
             failure = exc if isinstance(exc, Exception) else asyncio.CancelledError()
@@ -164,16 +196,32 @@ class NewCustomerBatcher:
             else:
                 newcomer.future.set_result(outcome)
 
+    async def _transaction(
+        self, lane: _Lane, batch: list[Newcomer], record: bool
+    ) -> tuple[list[_Created], dict[int, Resolution | Exception]]:
+        created: list[_Created] = []
+        outcomes: dict[int, Resolution | Exception] = {}
+        opening: list[tuple[Prepared, dict[str, Any]]] = [
+            (statements.LOCK_FOR_NEW_CUSTOMERS, {"lock_key": tenant_lock_key(lane.tenant_id)}),
+            (statements.CAMERA_SITES, {"camera_ids": list({n.event.camera_id for n in batch})}),
+            (FIRST_EXEMPLARS_SINCE, lane.recent.read_params()),
+        ]
+        async with self.db.fast_transaction(lane.tenant_id, opening) as tx:
+            await self._create(tx, lane, batch, created, outcomes, record)
+        return created, outcomes
+
     async def _create(
         self,
         tx: FastTransaction,
         lane: _Lane,
         batch: list[Newcomer],
         created: list[_Created],
-        outcomes: dict[int, tuple[Decision, bool] | Exception],
+        outcomes: dict[int, Resolution | Exception],
+        record: bool,
     ) -> None:
         """Under the tenant's lock: check each face again (in arrival order, so also against the
-        ones created before it in this batch), then insert the new customers in one statement."""
+        ones created before it in this batch), then insert the new customers in one statement —
+        with ``record``, each with its event's first visit and sighting."""
         _, camera_rows, recent_rows = tx.opened
         camera_sites: dict[uuid.UUID, uuid.UUID] = dict(camera_rows)
         lane.recent.absorb(recent_rows)
@@ -188,38 +236,53 @@ class NewCustomerBatcher:
                 self.vectors.search_pending(lane.tenant_id, event.embedding, TOP_K), self.thresholds
             )
             if again.kind is not MatchKind.NEW:
-                outcomes[index] = (again, False)
+                outcomes[index] = Resolution(again, created=False)
                 continue
             recent_id, recent_score = max(
                 lane.recent.best(newcomer.vector), fresh.best(newcomer.vector), key=score
             )
             if recent_id is not None and recent_score >= self.thresholds.match:
-                outcomes[index] = (
+                outcomes[index] = Resolution(
                     Decision(kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score),
-                    False,
+                    created=False,
                 )
                 continue
             customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
             fresh.add(exemplar_id, customer_id, newcomer.vector)
-            created.append(_Created(newcomer, customer_id, exemplar_id))
-            first = newcomer.first
-            outcomes[index] = (
-                Decision(kind=MatchKind.NEW, customer_id=customer_id, similarity=first.similarity),
-                True,
+            decision = Decision(
+                kind=MatchKind.NEW, customer_id=customer_id, similarity=newcomer.first.similarity
             )
-        if created:
-            # The main transaction of each event counts its visit and sets first/last seen.
-            await tx.commit_with(
-                statements.INSERT_FIRST_EXEMPLARS,
-                {
-                    "tenant_id": lane.tenant_id,
-                    "customer_ids": [c.customer_id for c in created],
-                    "exemplar_ids": [c.exemplar_id for c in created],
-                    "event_ids": [c.newcomer.event.event_id for c in created],
-                    "embeddings": [embedding_bytes(c.newcomer.vector) for c in created],
-                    "qualities": [c.newcomer.event.quality for c in created],
-                },
-            )
+            answer = new_customer_answer(event, customer_id, decision) if record else None
+            created.append(_Created(newcomer, customer_id, exemplar_id, answer))
+            outcomes[index] = Resolution(decision, created=True, answer=answer)
+        if not created:
+            return
+        values: dict[str, Any] = {
+            "tenant_id": lane.tenant_id,
+            "customer_ids": [c.customer_id for c in created],
+            "exemplar_ids": [c.exemplar_id for c in created],
+            "event_ids": [c.newcomer.event.event_id for c in created],
+            "embeddings": [c.newcomer.params["embedding"] for c in created],
+            "qualities": [c.newcomer.event.quality for c in created],
+        }
+        if not record:  # each event's own write counts its visit and sets first/last seen
+            await tx.commit_with(statements.INSERT_FIRST_EXEMPLARS, values)
+            return
+        recorded = [(c.newcomer.params, c.answer) for c in created]
+        values.update(
+            visit_ids=[answer.visit_id for _, answer in recorded if answer is not None],
+            site_ids=[params["site_id"] for params, _ in recorded],
+            camera_ids=[params["camera_id"] for params, _ in recorded],
+            captured_ats=[params["captured_at"] for params, _ in recorded],
+            genders=[params["gender"] for params, _ in recorded],
+            ages=[params["age"] for params, _ in recorded],
+            snapshot_keys=[params["snapshot_key"] for params, _ in recorded],
+            det_scores=[params["det_score"] for params, _ in recorded],
+            similarities=[answer.similarity for _, answer in recorded if answer is not None],
+            models=[params["model"] for params, _ in recorded],
+            responses=[msgspec.json.encode(answer).decode() for _, answer in recorded],
+        )
+        await tx.commit_with(statements.INSERT_NEW_CUSTOMERS_WITH_VISITS, values)
 
     async def drain(self) -> None:
         """Wait for the creations in flight on this loop (shutdown, tests)."""

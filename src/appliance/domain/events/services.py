@@ -114,7 +114,12 @@ class IngestService:
         created = False
         if decision.kind is MatchKind.NEW:
             with ingest_stage("new_customer"):
-                decision, created = await self.newcomers.resolve(tenant_id, event, vector, decision)
+                params = self._event_params(tenant_id, event, vector)
+                resolution = await self.newcomers.resolve(tenant_id, event, vector, decision, params)
+            if resolution.answer is not None:  # recorded with its new customer: nothing left to write
+                self.notifier.publish(self._live_payload(tenant_id, event, resolution.answer))
+                return resolution.answer
+            decision, created = resolution.decision, resolution.created
         with ingest_stage("record"):
             answer, added, removed = await self._record_customer(
                 tenant_id, event, vector, decision, hits, created

@@ -45,6 +45,16 @@ TYPES = {
     "response": "jsonb",
     "lock_key": "bigint",
     "camera_ids": "uuid[]",
+    "site_ids": "uuid[]",
+    "visit_ids": "uuid[]",
+    "captured_ats": "timestamptz[]",
+    "genders": "varchar[]",
+    "ages": "float8[]",
+    "snapshot_keys": "varchar[]",
+    "det_scores": "float8[]",
+    "similarities": "float8[]",
+    "models": "varchar[]",
+    "responses": "jsonb[]",
     "customer_ids": "uuid[]",
     "exemplar_ids": "uuid[]",
     "event_ids": "uuid[]",
@@ -127,6 +137,48 @@ SELECT exemplar_id, %(tenant_id)s, customer_id, event_id, embedding, quality, cl
 )
 """New customers, each with its first exemplar, under the tenant's new-customer lock: the clock
 time (not the transaction's start) makes ``created_at`` grow with the lock order (see recent.py)."""
+
+INSERT_NEW_CUSTOMERS_WITH_VISITS = prepared(
+    "insert_new_customers_with_visits",
+    """
+WITH created AS (
+    SELECT * FROM unnest(%(customer_ids)s, %(exemplar_ids)s, %(event_ids)s, %(embeddings)s, %(qualities)s,
+                         %(visit_ids)s, %(site_ids)s, %(camera_ids)s, %(captured_ats)s, %(genders)s, %(ages)s,
+                         %(snapshot_keys)s, %(det_scores)s, %(similarities)s, %(models)s, %(responses)s)
+        AS r(customer_id, exemplar_id, event_id, embedding, quality, visit_id, site_id, camera_id,
+             captured_at, gender, age, snapshot_key, det_score, similarity, model, response)
+), c AS (
+    INSERT INTO customers (id, tenant_id, visit_count, exemplar_count, first_seen, last_seen, gender, age,
+                           created_at, updated_at)
+    SELECT customer_id, %(tenant_id)s, 1, 1, captured_at, captured_at, gender, age, clock_timestamp(),
+           clock_timestamp()
+    FROM created
+), e AS (
+    INSERT INTO customer_exemplars (id, tenant_id, customer_id, sighting_id, embedding, quality, created_at)
+    SELECT exemplar_id, %(tenant_id)s, customer_id, event_id, embedding, quality, clock_timestamp()
+    FROM created
+), v AS (
+    INSERT INTO visits (id, tenant_id, site_id, customer_id, first_seen, last_seen, sightings,
+                        is_new_customer, best_snapshot_key, best_quality, gender, age)
+    SELECT visit_id, %(tenant_id)s, site_id, customer_id, captured_at, captured_at, 1, true, snapshot_key,
+           CASE WHEN snapshot_key IS NULL THEN 0.0 ELSE quality END, gender, age
+    FROM created
+), s AS (
+    INSERT INTO sightings (id, tenant_id, site_id, camera_id, customer_id, staff_id, visit_id, captured_at,
+                           received_at, embedding, det_score, quality, similarity, uncertain, is_staff,
+                           is_new_customer, gender, age, image_path, model, response)
+    SELECT event_id, %(tenant_id)s, site_id, camera_id, customer_id, NULL, visit_id, captured_at, now(),
+           embedding, det_score, quality, similarity, false, false, true, gender, age, snapshot_key, model,
+           response
+    FROM created
+)
+SELECT count(*) FROM created
+""",
+)
+"""As INSERT_FIRST_EXEMPLARS, and each new customer's event recorded in the same statement: its
+first visit and its sighting (with the answer), as the event's own write would have — a new face
+then costs one transaction, not two. A sighting that exists already (a concurrent delivery of
+the same event recorded it) fails the whole statement; the batch then runs again without it."""
 
 INSERT_CUSTOMER = """
 INSERT INTO customers (id, tenant_id, visit_count, exemplar_count, first_seen, last_seen, gender, age)
