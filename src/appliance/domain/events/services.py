@@ -112,9 +112,9 @@ class IngestService:
             hits = await self.vectors.search(tenant_id, vector, TOP_K)
         decision = decide(hits, self.thresholds)
         created = False
+        params = self._event_params(tenant_id, event, vector)
         if decision.kind is MatchKind.NEW:
             with ingest_stage("new_customer"):
-                params = self._event_params(tenant_id, event, vector)
                 resolution = await self.newcomers.resolve(tenant_id, event, vector, decision, params)
             if resolution.answer is not None:  # recorded with its new customer: nothing left to write
                 self.notifier.publish(self._live_payload(tenant_id, event, resolution.answer))
@@ -122,10 +122,10 @@ class IngestService:
             decision, created = resolution.decision, resolution.created
         with ingest_stage("record"):
             answer, added, removed = await self._record_customer(
-                tenant_id, event, vector, decision, hits, created
+                tenant_id, event, params, vector, decision, hits, created
             )
         # The index follows PostgreSQL only after the commit: a failed transaction leaves it
-        # untouched, and a crash in between is repaired by `appliance reindex`.
+        # untouched, and a crash in between is caught up by the next process (ADR 0007).
         if removed:
             await self.vectors.delete(tenant_id, removed)
         if added:
@@ -216,16 +216,17 @@ class IngestService:
         self,
         tenant_id: uuid.UUID,
         event: EventFaceDetectedV1,
+        params: dict[str, Any],
         vector: Vector,
         decision: Decision,
         hits: list[SearchHit],
         created: bool,
     ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID]]:
         """Fold the sighting into the customer's visit, keep its exemplars diverse, count it.
+        ``params``: the event's values (``_event_params``).
 
         Two round trips: BEGIN with the preflight, the customer lock and the open visit; the
         write with the COMMIT."""
-        params = self._event_params(tenant_id, event, vector)
         if decision.customer_id is None:
             opening = [(statements.PREFLIGHT, params)]
         else:
