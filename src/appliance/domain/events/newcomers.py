@@ -268,9 +268,10 @@ class NewCustomerBatcher:
         if not record:  # each event's own write counts its visit and sets first/last seen
             await tx.commit_with(statements.INSERT_FIRST_EXEMPLARS, values)
             return
-        recorded = [(c.newcomer.params, c.answer) for c in created]
+        # every created face has its answer here (``record``): one list feeds every column
+        recorded = [(c.newcomer.params, c.answer) for c in created if c.answer is not None]
         values.update(
-            visit_ids=[answer.visit_id for _, answer in recorded if answer is not None],
+            visit_ids=[answer.visit_id for _, answer in recorded],
             site_ids=[params["site_id"] for params, _ in recorded],
             camera_ids=[params["camera_id"] for params, _ in recorded],
             captured_ats=[params["captured_at"] for params, _ in recorded],
@@ -278,7 +279,7 @@ class NewCustomerBatcher:
             ages=[params["age"] for params, _ in recorded],
             snapshot_keys=[params["snapshot_key"] for params, _ in recorded],
             det_scores=[params["det_score"] for params, _ in recorded],
-            similarities=[answer.similarity for _, answer in recorded if answer is not None],
+            similarities=[answer.similarity for _, answer in recorded],
             models=[params["model"] for params, _ in recorded],
             responses=[msgspec.json.encode(answer).decode() for _, answer in recorded],
         )
