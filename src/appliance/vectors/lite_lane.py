@@ -1,4 +1,4 @@
-"""The search lane: searches reach the Milvus Lite sidecar over a Unix socket, without gRPC.
+"""The lane: searches and upserts reach the Milvus Lite sidecar over a Unix socket, without gRPC.
 
 A search through pymilvus costs the API a worker-thread handoff (the event loop cannot call the
 blocking client), protobuf packing of every float and a Python object per hit; the sidecar pays
@@ -8,12 +8,18 @@ same search as one msgpack frame with the vectors as raw float32 bytes, from the
 (asyncio streams, no thread), to a small server inside the sidecar that calls Lite's engine
 (``Collection.search``) with exactly the arguments its gRPC servicer passes for our request.
 
-Only searches use it: writes keep pymilvus (they are batched once a second). Any failure of
-the lane (no socket, a sidecar restarting, an error answer) makes that call go through pymilvus,
-which has the full error handling (reload a released collection, a dropped partition), and the
-lane rests for a few seconds; a test runs both paths on the same data and requires equal hits.
+Upserts (the write-behind's once a second, from its worker thread) go the same way as columns:
+ids, customer ids and the vectors as raw float32 bytes, applied by ``lite_bulk.upsert_columns``
+under the sidecar's write lock (the one its gRPC write calls take). Deletes and flushes keep
+pymilvus.
 
-Frame: a 4-byte big-endian length, then a msgpack array (``LaneSearch`` / ``LaneReply``).
+Any failure of the lane (no socket, a sidecar restarting, an error answer) makes that call go
+through pymilvus, which has the full error handling (reload a released collection, a dropped
+partition), and the lane rests for a few seconds; tests run both paths on the same data and
+require equal answers.
+
+Frame: a 4-byte big-endian length, then a msgpack array (``LaneSearch`` or ``LaneUpsert``, tagged
+by their first element, / ``LaneReply``).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ _HEADER = struct.Struct(">I")
 _UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 
 
-class LaneSearch(msgspec.Struct, array_like=True, frozen=True):
+class LaneSearch(msgspec.Struct, array_like=True, frozen=True, tag="search"):
     collection: str
     partition: str
     top_k: int
@@ -55,6 +61,19 @@ class LaneSearch(msgspec.Struct, array_like=True, frozen=True):
     dim: int
     vectors: bytes
     """``n * dim`` little-endian float32, row-major."""
+
+
+class LaneUpsert(msgspec.Struct, array_like=True, frozen=True, tag="upsert"):
+    collection: str
+    partition: str
+    dim: int
+    ids: list[str]
+    customer_ids: list[str]
+    vectors: bytes
+    """``len(ids) * dim`` little-endian float32, row-major."""
+
+
+LaneRequest = LaneSearch | LaneUpsert
 
 
 class LaneReply(msgspec.Struct, array_like=True, frozen=True):
@@ -118,19 +137,40 @@ def run_search(db: Any, request: LaneSearch) -> LaneReply:
         return LaneReply(error=f"{type(exc).__name__}: {exc}")
 
 
+def run_upsert(db: Any, request: LaneUpsert, write_lock: threading.Lock) -> LaneReply:
+    """One lane upsert into Lite's engine, under the lock that serialises the sidecar's writes."""
+    from appliance.vectors.lite_bulk import upsert_columns
+
+    try:
+        vectors = np.frombuffer(request.vectors, dtype="<f4").reshape(-1, request.dim)
+        with write_lock:
+            collection = db.get_collection(request.collection)
+            upsert_columns(collection, request.partition, request.ids, request.customer_ids, vectors)
+        return LaneReply()
+    except Exception as exc:  # the client writes through pymilvus, which reports it properly
+        return LaneReply(error=f"{type(exc).__name__}: {exc}")
+
+
+def answer(db: Any, request: LaneRequest, write_lock: threading.Lock) -> LaneReply:
+    if isinstance(request, LaneUpsert):
+        return run_upsert(db, request, write_lock)
+    return run_search(db, request)
+
+
 class LaneServer:
     """A thread per connection, each answering one frame at a time (the API keeps one
-    connection per search in flight)."""
+    connection per search in flight, and opens one per upsert)."""
 
-    def __init__(self, db: Any, path: Path) -> None:
+    def __init__(self, db: Any, path: Path, write_lock: threading.Lock | None = None) -> None:
         self.db, self.path = db, path
+        self.write_lock = write_lock if write_lock is not None else threading.Lock()
         self._server: socketserver.ThreadingUnixStreamServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self.path.unlink(missing_ok=True)  # a previous sidecar's socket (it died without cleaning up)
-        db = self.db
-        decoder = msgspec.msgpack.Decoder(LaneSearch)
+        db, write_lock = self.db, self.write_lock
+        decoder = msgspec.msgpack.Decoder(LaneRequest)
         encoder = msgspec.msgpack.Encoder()
 
         class Handler(socketserver.StreamRequestHandler):
@@ -138,7 +178,7 @@ class LaneServer:
                 try:
                     while (body := _read_frame(self.rfile)) is not None:
                         try:
-                            reply = run_search(db, decoder.decode(body))
+                            reply = answer(db, decoder.decode(body), write_lock)
                         except msgspec.DecodeError as exc:
                             reply = LaneReply(error=f"bad request: {exc}")
                         payload = encoder.encode(reply)
@@ -152,9 +192,9 @@ class LaneServer:
 
         self._server = Server(str(self.path), Handler)
         os.chmod(self.path, 0o600)  # only this user's processes may search
-        self._thread = threading.Thread(target=self._server.serve_forever, name="search-lane", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="lite-lane", daemon=True)
         self._thread.start()
-        log.info("search lane listening", extra={"socket": str(self.path)})
+        log.info("lane listening", extra={"socket": str(self.path)})
 
     def stop(self) -> None:
         if self._server is not None:
@@ -172,7 +212,8 @@ _Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class LaneClient:
-    """Lane searches from an event loop; idle connections are kept per loop and reused."""
+    """Lane searches from an event loop (idle connections are kept per loop and reused) and
+    upserts from a worker thread (a connection per call: once a second)."""
 
     def __init__(self, path: str | Path, timeout: float = 10.0, rest_seconds: float = REST_SECONDS) -> None:
         self.path = str(path)
@@ -195,13 +236,29 @@ class LaneClient:
         try:
             reply = await self._call(request)
         except LaneUnavailable:
-            self.fallbacks += 1
-            self._resting_until = time.monotonic() + self.rest_seconds
+            self._rest()
             raise
+        return self._answered(reply).hits
+
+    def upsert(self, request: LaneUpsert) -> None:
+        """Apply an upsert (blocking), or raise :class:`LaneUnavailable` as :meth:`search` does."""
+        self.calls += 1
+        try:
+            reply = self._call_blocking(request)
+        except LaneUnavailable:
+            self._rest()
+            raise
+        self._answered(reply)
+
+    def _rest(self) -> None:
+        self.fallbacks += 1
+        self._resting_until = time.monotonic() + self.rest_seconds
+
+    def _answered(self, reply: LaneReply) -> LaneReply:
         if reply.error:
             self.fallbacks += 1
             raise LaneUnavailable(reply.error)
-        return reply.hits
+        return reply
 
     def _idle_connections(self) -> list[_Connection]:
         loop = asyncio.get_running_loop()
@@ -209,6 +266,27 @@ class LaneClient:
         if kept is None or kept[0] is not loop:  # (a closed loop's id can be reused)
             kept = self._idle[id(loop)] = (loop, [])
         return kept[1]
+
+    def _call_blocking(self, request: LaneRequest) -> LaneReply:
+        payload = self._encoder.encode(request)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(self.timeout)
+                sock.connect(self.path)
+                sock.sendall(_HEADER.pack(len(payload)) + payload)
+                with sock.makefile("rb") as rfile:
+                    body = _read_frame(rfile)
+        except OSError as exc:  # socket.timeout included
+            raise LaneUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if body is None:
+            raise LaneUnavailable("the sidecar closed the connection")
+        return self._decode(body)
+
+    def _decode(self, body: bytes) -> LaneReply:
+        try:
+            return self._decoder.decode(body)
+        except msgspec.DecodeError as exc:
+            raise LaneUnavailable(f"bad reply: {exc}") from exc
 
     async def _call(self, request: LaneSearch) -> LaneReply:
         idle = self._idle_connections()
@@ -228,10 +306,7 @@ class LaneClient:
         except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError) as exc:
             raise LaneUnavailable(f"{type(exc).__name__}: {exc}") from exc
         idle.append((reader, writer))
-        try:
-            return self._decoder.decode(body)
-        except msgspec.DecodeError as exc:
-            raise LaneUnavailable(f"bad reply: {exc}") from exc
+        return self._decode(body)
 
 
 def probe(path: str | Path, timeout: float = 1.0) -> bool:

@@ -536,10 +536,12 @@ _PATCHES = {
     "compaction_off_search_lock": "appliance.vectors.lite_compaction",
     "plain_parquet_vectors": "appliance.vectors.lite_parquet",
     "fast_record_validation": "appliance.vectors.lite_validation",
+    "flush_table_by_takes": "appliance.vectors.lite_memtable",
 }
 """Lite patches besides the fast path: compaction off the search lock, vectors written without
-Parquet dictionaries, record validation without a loop per float. Each module's ``install()``
-checks the version and stock sources it was written against."""
+Parquet dictionaries, record validation without a loop per float, the flush's table built with
+Arrow takes. Each module's ``install()`` checks the version and stock sources it was written
+against."""
 
 
 def _install_patches() -> dict[str, bool]:
@@ -554,8 +556,9 @@ def _install_patches() -> dict[str, bool]:
     return installed
 
 
-def _serialise_writes() -> None:
-    """Run the servicer's write RPCs one at a time (reads stay concurrent, as in one process)."""
+def _serialise_writes() -> threading.Lock:
+    """Run the servicer's write RPCs one at a time (reads stay concurrent, as in one process);
+    the lock, for the lane's upserts to take as well."""
     from milvus_lite.adapter.grpc import server as grpc_server
 
     base: Any = grpc_server.MilvusServicer
@@ -572,9 +575,17 @@ def _serialise_writes() -> None:
     methods = {name: locked(getattr(base, name)) for name in _WRITE_RPCS if hasattr(base, name)}
     # run_server builds its servicer from this module attribute.
     grpc_server.MilvusServicer = type("SerialisedWritesServicer", (base,), methods)
+    return lock
 
 
-def _run_server(data_dir: str, host: str, port: int, max_workers: int, search_socket: str | None) -> None:
+def _run_server(
+    data_dir: str,
+    host: str,
+    port: int,
+    max_workers: int,
+    search_socket: str | None,
+    write_lock: threading.Lock,
+) -> None:
     """Lite's own ``run_server`` (milvus_lite.adapter.grpc.server), plus the search lane on the
     same engine. Blocks until KeyboardInterrupt; then drains gRPC calls and closes Lite."""
     from milvus_lite.adapter.grpc.server import _build_server
@@ -583,7 +594,7 @@ def _run_server(data_dir: str, host: str, port: int, max_workers: int, search_so
     from appliance.vectors.lite_lane import LaneServer
 
     db = MilvusLite(data_dir)
-    lane = LaneServer(db, Path(search_socket)) if search_socket else None
+    lane = LaneServer(db, Path(search_socket), write_lock) if search_socket else None
     server = _build_server(db, max_workers)
     try:
         if lane is not None:
@@ -656,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         fastpath = _install_fastpath()
         patches = _install_patches()
-        _serialise_writes()
+        write_lock = _serialise_writes()
         log.info(
             "milvus lite sidecar starting",
             extra={
@@ -668,7 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 **patches,
             },
         )
-        _run_server(args.data_dir, args.host, args.port, args.max_workers, args.search_socket)
+        _run_server(args.data_dir, args.host, args.port, args.max_workers, args.search_socket, write_lock)
     except KeyboardInterrupt:  # SIGTERM before run_server's own handler was reached
         pass
     finally:

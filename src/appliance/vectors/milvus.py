@@ -26,7 +26,7 @@ import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from appliance.vectors.base import DimensionMismatchError, Query, SearchHit, VectorIndexError, VectorItem
-from appliance.vectors.lite_lane import LaneClient, LaneSearch, LaneUnavailable
+from appliance.vectors.lite_lane import LaneClient, LaneSearch, LaneUnavailable, LaneUpsert
 
 T = TypeVar("T")
 
@@ -126,7 +126,7 @@ class MilvusIndex:
         self.auto_flush_rows = auto_flush_rows
         """Flush after this many written rows (0: never by itself; a server seals segments itself)."""
         self.search_lane = search_lane if self.is_lite else None
-        """A Lite sidecar's search lane: ``search_async`` uses it, pymilvus when it cannot."""
+        """A Lite sidecar's lane: ``search_async`` and ``upsert`` use it, pymilvus when they cannot."""
 
     def _serves_lite(self, timeout: float | None) -> bool:
         """Ask an http URI what answers: a Lite sidecar needs the Lite code paths."""
@@ -284,17 +284,39 @@ class MilvusIndex:
     def upsert(self, tenant_id: uuid.UUID, items: Sequence[VectorItem]) -> None:
         if not items:
             return
-        vectors = self._normalised([item.vector for item in items]).tolist()
-        rows = [
-            {ID_FIELD: str(item.id), CUSTOMER_FIELD: str(item.customer_id), VECTOR_FIELD: vector}
-            for item, vector in zip(items, vectors, strict=True)
-        ]
+        vectors = self._normalised([item.vector for item in items])
         self.ensure_partition(tenant_id)
         name = partition_name(tenant_id)
         with self._write_lock:
-            for chunk in _chunks(rows, WRITE_CHUNK):
-                self._client.upsert(self.collection, chunk, partition_name=name)
-            self._wrote(len(rows))
+            for start in range(0, len(items), WRITE_CHUNK):
+                chunk = items[start : start + WRITE_CHUNK]
+                self._upsert_chunk(name, chunk, vectors[start : start + WRITE_CHUNK])
+            self._wrote(len(items))
+
+    def _upsert_chunk(self, name: str, items: Sequence[VectorItem], vectors: np.ndarray[Any, Any]) -> None:
+        """Over the lane when there is one (columns, no protobuf), else — and whenever the lane
+        fails — through pymilvus. An upsert of full rows can be applied twice."""
+        ids, customers = [str(item.id) for item in items], [str(item.customer_id) for item in items]
+        lane = self.search_lane
+        if lane is not None and lane.available():
+            request = LaneUpsert(
+                collection=self.collection,
+                partition=name,
+                dim=self.dim,
+                ids=ids,
+                customer_ids=customers,
+                vectors=vectors.astype("<f4", copy=False).tobytes(),
+            )
+            try:
+                lane.upsert(request)
+                return
+            except LaneUnavailable as exc:
+                log.warning("lane upsert failed, writing through pymilvus: %s", exc)
+        rows = [
+            {ID_FIELD: pk, CUSTOMER_FIELD: customer, VECTOR_FIELD: vector}
+            for pk, customer, vector in zip(ids, customers, vectors.tolist(), strict=True)
+        ]
+        self._client.upsert(self.collection, rows, partition_name=name)
 
     def delete(self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None:
         name = partition_name(tenant_id)

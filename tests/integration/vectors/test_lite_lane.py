@@ -28,6 +28,7 @@ from appliance.vectors.lite_lane import (
     LaneReply,
     LaneSearch,
     LaneUnavailable,
+    LaneUpsert,
     lane_socket_path,
     probe,
 )
@@ -127,6 +128,69 @@ def test_lane_and_pymilvus_answer_the_same(index: MilvusIndex) -> None:
     # Another tenant's partition is not searched.
     other_ids = {h.id for q in asyncio.run(index.search_async(other, list(queries), top_k=5)) for h in q}
     assert other_ids.isdisjoint({item.id for item in items})
+
+
+def test_lane_upserts_leave_what_pymilvus_upserts_leave(sidecar: LiteSidecar, index: MilvusIndex) -> None:
+    plain = MilvusIndex(sidecar.uri, DIM, collection=f"plain_{uuid.uuid4().hex[:8]}")
+    try:
+        plain.ensure_collection()
+        tenant, other = uuid.uuid4(), uuid.uuid4()
+        stored = unit_vectors(11, 300)
+        owners = [uuid.uuid4() for _ in range(60)]
+        items = [
+            VectorItem(id=uuid.uuid4(), customer_id=owners[i % 60], vector=v) for i, v in enumerate(stored)
+        ]
+        moved = [VectorItem(id=item.id, customer_id=owners[0], vector=item.vector) for item in items[:40]]
+        lane = index.search_lane
+        assert lane is not None
+        calls = lane.calls
+        for target in (index, plain):
+            target.upsert(tenant, items[:200])
+            target.flush()
+            target.upsert(other, items[200:250])
+            target.upsert(tenant, items[250:])  # unflushed
+            target.upsert(tenant, moved)  # known ids, another customer (a merge moves exemplars)
+        assert lane.calls == calls + 4 and lane.fallbacks == 0  # every upsert went over the lane
+        queries = list(near(stored[:30], seed=12))
+        for who in (tenant, other):
+            assert index.count(who) == plain.count(who)
+            same_hits(index.search(who, queries, top_k=5), plain.search(who, queries, top_k=5))
+        assert {h.customer_id for h in index.search(tenant, [stored[3]], top_k=1)[0]} == {owners[0]}
+    finally:
+        plain.drop_collection()
+        plain.close()
+
+
+def test_a_lane_upsert_that_fails_writes_through_pymilvus(sidecar: LiteSidecar, tmp_path: Path) -> None:
+    lane = LaneClient(tmp_path / "nobody-listens.sock", rest_seconds=60.0)
+    index = MilvusIndex(sidecar.uri, DIM, collection=f"lane_{uuid.uuid4().hex[:8]}", search_lane=lane)
+    try:
+        index.ensure_collection()
+        tenant = uuid.uuid4()
+        stored = unit_vectors(13, 20)
+        items = [VectorItem(id=uuid.uuid4(), customer_id=uuid.uuid4(), vector=v) for v in stored]
+        index.upsert(tenant, items)
+        assert lane.fallbacks == 1 and not lane.available()
+        assert index.count(tenant) == 20
+        assert index.search(tenant, [stored[4]], top_k=1)[0][0].id == items[4].id
+    finally:
+        index.close()
+
+
+def test_a_lane_upsert_error_is_the_requests(sidecar: LiteSidecar, index: MilvusIndex) -> None:
+    lane = index.search_lane
+    assert lane is not None
+    bad = LaneUpsert(
+        collection=index.collection,
+        partition="t_no_such_partition",
+        dim=DIM,
+        ids=["a"],
+        customer_ids=["b"],
+        vectors=unit_vectors(14, 1).tobytes(),
+    )
+    with pytest.raises(LaneUnavailable, match="PartitionNotFound"):
+        lane.upsert(bad)
+    assert lane.available()  # an error answer does not rest the lane
 
 
 def test_batched_searches_of_the_api_take_the_lane(index: MilvusIndex) -> None:
