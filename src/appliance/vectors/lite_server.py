@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import faulthandler
 import functools
 import importlib
 import logging
@@ -48,6 +49,9 @@ DEFAULT_HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 """Seconds a stopping sidecar gets to flush and close before it is killed."""
+SELF_STOP_TIMEOUT = 10.0
+"""Seconds the sidecar gives its own graceful close before it exits hard (when its parent died,
+nobody else would kill it; Lite's write-ahead log replays at the next start)."""
 WATCHDOG_INTERVAL = 0.5
 LOG_TAIL_LINES = 25
 _PORT_ATTEMPTS = 3
@@ -617,6 +621,14 @@ def _run_server(
         db.close()
 
 
+def _exit_hard() -> None:
+    """A graceful close that hangs must not keep the sidecar (and its Lite file) alive: log where
+    every thread is, then exit."""
+    log.error("milvus lite sidecar did not close in %.0f s; exiting hard", SELF_STOP_TIMEOUT)
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    os._exit(3)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m appliance.vectors.lite_server", description="Milvus Lite sidecar"
@@ -643,6 +655,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stopping.is_set():
             return  # a second request must not abort the graceful close
         stopping.set()
+        deadline = threading.Timer(SELF_STOP_TIMEOUT, _exit_hard)
+        deadline.daemon = True
+        deadline.start()
         if discovery is not None:
             remove_discovery(discovery, os.getpid())
         log.info("milvus lite sidecar stopping", extra={"signal": signal.Signals(signum).name})

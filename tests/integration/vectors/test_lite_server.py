@@ -283,7 +283,10 @@ def test_the_sidecar_dies_with_its_parent(tmp_path: Path) -> None:
         assert found is not None and found.pid == pid
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
-        assert wait_until_dead(pid), "the sidecar outlived its parent"
+        log = tmp_path / "milvus" / "sidecar.log"
+        assert wait_until_dead(pid), "the sidecar outlived its parent:\n" + (
+            log.read_text()[-4000:] if log.exists() else "(no log)"
+        )
         assert not discovery_path(tmp_path).exists()  # it removed its file on the way out
         assert find_sidecar(tmp_path) is None
     finally:
@@ -292,6 +295,17 @@ def test_the_sidecar_dies_with_its_parent(tmp_path: Path) -> None:
             parent.wait()
         if pid is not None and pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_close_that_hangs_ends_in_a_hard_exit_with_every_threads_stack() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from appliance.vectors import lite_server; lite_server._exit_hard()"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert "exiting hard" in result.stderr and "in _exit_hard" in result.stderr  # the stacks
 
 
 def test_the_entry_point_does_not_start_without_its_parent(tmp_path: Path) -> None:
