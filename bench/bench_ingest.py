@@ -348,8 +348,8 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
         t0 = time.perf_counter()
         ids, vectors = seed(settings, customers, rng)
         print(f"  seeded in {time.perf_counter() - t0:.1f}s")
-        # wrk: enough distinct events for the run at up to 800 events/s; python: a fixed count.
-        count = seconds * (800 if client == "wrk" else 60)
+        # wrk: enough distinct events for the run at up to 1200 events/s; python: a fixed count.
+        count = seconds * (1200 if client == "wrk" else 60)
         bodies = event_bodies(ids, vectors, count + 40, rng)
         extra = {"APPLIANCE_MILVUS_NPROBE": str(NPROBE)} if NPROBE else {}
         if MILVUS_URI:

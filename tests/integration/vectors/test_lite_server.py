@@ -17,6 +17,7 @@ import pytest
 from pymilvus import MilvusClient
 
 from appliance.config import load_settings
+from appliance.vectors import lite_server
 from appliance.vectors.base import VectorItem
 from appliance.vectors.factory import milvus_uri_from_settings
 from appliance.vectors.lite_server import (
@@ -77,6 +78,19 @@ def test_the_discovery_file_names_the_live_sidecar(sidecar: LiteSidecar, sidecar
     assert milvus_uri_from_settings(load_settings(env={}, data_dir=str(sidecar_dir))) == info.uri
     explicit = load_settings(env={}, data_dir=str(sidecar_dir), milvus_uri="http://milvus:19530")
     assert milvus_uri_from_settings(explicit) == "http://milvus:19530"
+
+
+def test_the_sidecar_runs_its_patches_and_one_faiss_thread(sidecar: LiteSidecar) -> None:
+    assert sidecar.pid is not None
+    environ = Path(f"/proc/{sidecar.pid}/environ").read_bytes().split(b"\0")
+    assert f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')}".encode() in environ
+    started = next(
+        json.loads(line)
+        for line in sidecar.log_path.read_text().splitlines()
+        if '"milvus lite sidecar starting"' in line
+    )
+    patches = ("fastpath", *lite_server._PATCHES)
+    assert {name: started.get(name) for name in patches} == dict.fromkeys(patches, True)
 
 
 def test_an_index_behind_http_recognises_lite(sidecar: LiteSidecar) -> None:
