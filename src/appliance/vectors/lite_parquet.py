@@ -19,24 +19,12 @@ stock writer keeps running.
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from appliance.vectors.lite_fastpath import stock_matches
-
-log = logging.getLogger("appliance.vectors.lite")
-
-SUPPORTED_VERSION = "3.2.2"
-STOCK_SOURCE_SHA256 = {
-    "write_data_file": "b8bb7f22e9b9ae26860d19d5fc950a5b55742d9cf856e69691a333655f22af24",
-}
-"""``write_data_file``'s source, which calls ``pq.write_table(table, abs_path)``."""
-
-_install_lock = threading.Lock()
+from appliance.vectors.lite_patch import AttributePatch
 
 
 def dictionary_columns(schema: pa.Schema) -> list[str]:
@@ -57,37 +45,13 @@ class ParquetWithoutVectorDictionaries:
         pq.write_table(table, where, **kwargs)
 
 
-def install() -> bool:
-    """Patch ``milvus_lite.storage.data_file``; True when installed (idempotent)."""
-    with _install_lock:
-        try:
-            from milvus_lite.storage import data_file
-        except ImportError as exc:  # not installed: nothing to patch
-            log.warning("milvus-lite not importable (%s): parquet patch not installed", exc)
-            return False
-        if isinstance(data_file.pq, ParquetWithoutVectorDictionaries):
-            return True
-        if data_file.pq is not pq or not stock_matches(
-            "the parquet patch",
-            SUPPORTED_VERSION,
-            {"write_data_file": data_file.write_data_file},
-            STOCK_SOURCE_SHA256,
-        ):
-            return False
-        data_file.pq = ParquetWithoutVectorDictionaries()
-        log.info("milvus-lite: vectors written without Parquet dictionaries")
-        return True
-
-
-def uninstall() -> None:
-    """Put the stock writer back (tests)."""
-    with _install_lock:
-        from milvus_lite.storage import data_file
-
-        data_file.pq = pq
-
-
-def is_installed() -> bool:
-    from milvus_lite.storage import data_file
-
-    return isinstance(data_file.pq, ParquetWithoutVectorDictionaries)
+PATCH = AttributePatch(
+    "vectors written without Parquet dictionaries",
+    "milvus_lite.storage.data_file",
+    "pq",
+    ParquetWithoutVectorDictionaries(),
+    "3.2.2",
+    # write_data_file's source, which calls ``pq.write_table(table, abs_path)``.
+    {"write_data_file": "b8bb7f22e9b9ae26860d19d5fc950a5b55742d9cf856e69691a333655f22af24"},
+)
+install, uninstall, is_installed = PATCH.install, PATCH.uninstall, PATCH.is_installed

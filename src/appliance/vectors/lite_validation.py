@@ -20,25 +20,12 @@ stock validation keeps running.
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from appliance.vectors.lite_fastpath import stock_matches
-
-log = logging.getLogger("appliance.vectors.lite")
-
-SUPPORTED_VERSION = "3.2.2"
-STOCK_SOURCE_SHA256 = {
-    "validate_record": "51e1a5b3f524c1762bfbadce767276d8e088de2582be31a6546a434eb1c437dd",
-}
-"""``validate_record``'s source: the per-element loop this skips, and nothing else reading the
-vector after it."""
+from appliance.vectors.lite_patch import AttributePatch
 
 _PLAIN = frozenset({float, int})
-_install_lock = threading.Lock()
-_stock: Callable[..., None] | None = None
 
 
 class _CheckedVector(tuple[Any, ...]):
@@ -52,8 +39,7 @@ class _CheckedVector(tuple[Any, ...]):
 
 def validate_record(record: Any, schema: Any, default_properties: dict[str, Any] | None = None) -> None:
     """``validate_record`` of milvus-lite 3.2.2, without its per-float loop when it cannot fail."""
-    stock = _stock
-    assert stock is not None, "install() first"
+    stock = PATCH.stock
     from milvus_lite.schema.validation import _find_float_vector
 
     field = _find_float_vector(schema) if isinstance(record, dict) else None
@@ -68,40 +54,14 @@ def validate_record(record: Any, schema: Any, default_properties: dict[str, Any]
         record[field.name] = vector
 
 
-def install() -> bool:
-    """Patch ``milvus_lite.engine.collection``'s validation; True when installed (idempotent)."""
-    global _stock
-    with _install_lock:
-        if _stock is not None:
-            return True
-        try:
-            from milvus_lite.engine import collection
-            from milvus_lite.schema import validation
-        except ImportError as exc:  # not installed: nothing to patch
-            log.warning("milvus-lite not importable (%s): validation patch not installed", exc)
-            return False
-        stock = validation.validate_record
-        if collection.validate_record is not stock or not stock_matches(
-            "the validation patch", SUPPORTED_VERSION, {"validate_record": stock}, STOCK_SOURCE_SHA256
-        ):
-            return False
-        _stock = stock
-        collection.validate_record = validate_record
-        log.info("milvus-lite: record validation without the per-float loop installed")
-        return True
-
-
-def uninstall() -> None:
-    """Put the stock validation back (tests)."""
-    global _stock
-    with _install_lock:
-        if _stock is None:
-            return
-        from milvus_lite.engine import collection
-
-        collection.validate_record = _stock
-        _stock = None
-
-
-def is_installed() -> bool:
-    return _stock is not None
+PATCH = AttributePatch(
+    "record validation without the per-float loop",
+    "milvus_lite.engine.collection",
+    "validate_record",
+    validate_record,
+    "3.2.2",
+    # validate_record's source: the per-element loop this skips, and nothing else reading the
+    # vector after it.
+    {"validate_record": "51e1a5b3f524c1762bfbadce767276d8e088de2582be31a6546a434eb1c437dd"},
+)
+install, uninstall, is_installed = PATCH.install, PATCH.uninstall, PATCH.is_installed

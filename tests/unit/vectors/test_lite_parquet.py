@@ -107,6 +107,6 @@ def test_a_caller_that_asks_for_an_encoding_gets_it(tmp_path: object) -> None:
 
 def test_it_is_not_installed_over_other_code(monkeypatch: pytest.MonkeyPatch) -> None:
     lite_parquet.uninstall()
-    monkeypatch.setattr(lite_parquet, "STOCK_SOURCE_SHA256", "another")
+    monkeypatch.setattr(lite_parquet.PATCH, "stock_sha256", {"write_data_file": "another"})
     assert not lite_parquet.install()
     assert not lite_parquet.is_installed() and data_file.pq is pq

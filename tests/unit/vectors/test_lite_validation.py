@@ -122,6 +122,6 @@ def test_the_engine_uses_it_and_stores_what_it_was_given(tmp_path: Any) -> None:
 
 def test_it_is_not_installed_over_other_code(monkeypatch: pytest.MonkeyPatch) -> None:
     lite_validation.uninstall()
-    monkeypatch.setattr(lite_validation, "STOCK_SOURCE_SHA256", "another")
+    monkeypatch.setattr(lite_validation.PATCH, "stock_sha256", {"validate_record": "another"})
     assert not lite_validation.install()
     assert collection_module.validate_record is validation.validate_record
