@@ -131,7 +131,15 @@ def upsert_columns(
         or not _fits(ids, fields["id"].max_length)
         or not _fits(customer_ids, fields["customer_id"].max_length)
     ):
-        return _stock_upsert(collection, partition, ids, customer_ids, vectors)
+        # Lite's record path, with its own validation and errors.
+        records = [
+            {"id": pk, "customer_id": customer, "vector": vector}
+            for pk, customer, vector in zip(
+                ids, customer_ids, vectors.astype(np.float32).tolist(), strict=True
+            )
+        ]
+        return len(collection.upsert(records, partition_name=partition))
+
     import pyarrow as pa
     from milvus_lite.engine.operation import InsertOp
     from milvus_lite.exceptions import PartitionNotFoundError
@@ -156,17 +164,3 @@ def upsert_columns(
     if collection._should_flush():
         collection._trigger_flush()
     return rows
-
-
-def _stock_upsert(
-    collection: Any,
-    partition: str,
-    ids: Sequence[str],
-    customer_ids: Sequence[str],
-    vectors: np.ndarray[Any, Any],
-) -> int:
-    records = [
-        {"id": pk, "customer_id": customer, "vector": vector}
-        for pk, customer, vector in zip(ids, customer_ids, vectors.astype(np.float32).tolist(), strict=True)
-    ]
-    return len(collection.upsert(records, partition_name=partition))
