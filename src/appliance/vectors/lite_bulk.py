@@ -29,7 +29,6 @@ the stock one and both paths to leave equal collections.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,8 +36,6 @@ from typing import Any
 import numpy as np
 
 from appliance.vectors.lite_fastpath import stock_matches
-
-log = logging.getLogger("appliance.vectors.lite")
 
 SUPPORTED_VERSION = "3.2.2"
 STOCK_SOURCE_SHA256 = {
@@ -51,6 +48,8 @@ STOCK_SOURCE_SHA256 = {
 _guard_lock = threading.Lock()
 _stock_ok: bool | None = None
 _FIELDS = ("id", "customer_id", "vector")
+"""The appliance's collection: ``milvus.ID_FIELD``, ``CUSTOMER_FIELD``, ``VECTOR_FIELD`` (not imported:
+``milvus`` pulls the pymilvus client into the sidecar, which does not need it)."""
 
 
 def stock_sources() -> dict[str, Callable[..., Any] | None]:
