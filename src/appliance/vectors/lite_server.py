@@ -545,12 +545,12 @@ _PATCHES = {
     "compaction_off_search_lock": "appliance.vectors.lite_compaction",
     "plain_parquet_vectors": "appliance.vectors.lite_parquet",
     "fast_record_validation": "appliance.vectors.lite_validation",
-    "flush_table_by_takes": "appliance.vectors.lite_memtable",
+    "memtable_without_python_cells": "appliance.vectors.lite_memtable",
 }
 """Lite patches besides the fast path: compaction off the search lock, vectors written without
-Parquet dictionaries, record validation without a loop per float, the flush's table built with
-Arrow takes. Each module's ``install()`` checks the version and stock sources it was written
-against."""
+Parquet dictionaries, record validation without a loop per float, the memtable's flush table and
+search vectors without a Python value per cell. Each module's ``install()`` checks the version
+and stock sources it was written against."""
 
 
 def _install_patches() -> dict[str, bool]:

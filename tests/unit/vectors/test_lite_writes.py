@@ -1,10 +1,12 @@
-"""Milvus Lite's write path in the sidecar: column upserts (``lite_bulk``) and the flush's data
-table by Arrow takes (``lite_memtable``) must leave exactly what the stock code leaves.
+"""Milvus Lite's write path in the sidecar: column upserts (``lite_bulk``), the flush's data table
+by Arrow takes and the search's memtable vectors by numpy (``lite_memtable``) must leave and read
+exactly what the stock code leaves and reads.
 
 A real in-process Milvus Lite engine with the appliance's schema runs the same random history
 (upserts of new and known ids, in two partitions, deletes, flushes) once through the stock record
-path and once through the column path with the flush patch; the write-ahead-log batches, the
-memtable's flush tables, the data files, the rows and the search answers must be equal.
+path and once through the column path with the memtable patches; the write-ahead-log batches, the
+memtable's flush tables and search snapshots, the data files, the rows and the search answers must
+be equal.
 """
 
 from __future__ import annotations
@@ -97,6 +99,12 @@ class Engine:
             partition: tuple(table.to_pylist() if table is not None else None for table in tables)
             for partition, tables in self.col._memtable.flush(known_partitions=PARTITIONS).items()
         }
+        searched = []
+        for names in (None, ["t_1"], ["_default"], PARTITIONS):
+            pks, seqs, vectors, refs, table = self.col._memtable.to_search_snapshot("vector", names)
+            searched.append(
+                (pks, seqs.tolist(), vectors.dtype, vectors.shape, vectors.tobytes(), refs, table)
+            )
         files = {
             partition: [
                 pq.read_table(f"{self.col.data_dir}/partitions/{partition}/{rel}").to_pylist()
@@ -109,6 +117,7 @@ class Engine:
         hits = self.col.search(queries, top_k=1000, output_fields=["customer_id"])
         return {
             "memtable": memtable,
+            "searched": searched,
             "files": files,
             "rows": sorted((r["id"], r["customer_id"], list(r["vector"])) for r in rows),
             "hits": [[(h["id"], h["entity"]["customer_id"], h["distance"]) for h in q] for q in hits],
