@@ -77,50 +77,70 @@ def _vector_matrix(batch: pa.RecordBatch, field: str) -> np.ndarray[Any, Any] | 
     return matrix
 
 
+Snapshot = tuple[
+    list[Any], np.ndarray[Any, Any], np.ndarray[Any, Any], list[tuple[int, int]], pa.Table | None
+]
+
+
 def to_search_snapshot(
     memtable: Any,
     vector_field: str | None,
     partition_names: list[str] | None = None,
     include_table: bool = False,
-) -> tuple[list[Any], np.ndarray[Any, Any], np.ndarray[Any, Any], list[tuple[int, int]], pa.Table | None]:
+) -> Snapshot:
     """``MemTable.to_search_snapshot`` of milvus-lite 3.2.2 without a Python list per vector."""
-    if include_table or vector_field is None:
-        return SEARCH_PATCH.stock(memtable, vector_field, partition_names, include_table)  # type: ignore[no-any-return]
+    snapshot = None
+    if not include_table and vector_field is not None:
+        with memtable._lock:
+            batches = list(memtable._insert_batches)
+            entries = list(memtable._pk_index.items())
+        try:
+            snapshot = _snapshot(batches, entries, vector_field, partition_names)
+        except (pa.ArrowException, KeyError, IndexError, TypeError, ValueError):  # not as expected
+            snapshot = None
+    if snapshot is None:
+        stock: Snapshot = SEARCH_PATCH.stock(memtable, vector_field, partition_names, include_table)
+        return stock
+    return snapshot
+
+
+def _snapshot(
+    batches: list[pa.RecordBatch],
+    entries: list[tuple[Any, tuple[int, int, int]]],
+    vector_field: str,
+    partition_names: list[str] | None,
+) -> Snapshot | None:
+    """The live rows of ``partition_names`` (all when None) in ``_pk_index`` order; None when the
+    stock code must answer (no rows, or vectors that are not plain float32)."""
     wanted = set(partition_names) if partition_names is not None else None
-    with memtable._lock:
-        batches = list(memtable._insert_batches)
-        entries = list(memtable._pk_index.items())
-    try:
-        partitions: dict[int, list[str]] = {}
-        pks: list[Any] = []
-        seqs: list[int] = []
-        row_refs: list[tuple[int, int]] = []
-        for pk, (batch_idx, row_idx, seq) in entries:
-            if wanted is not None:
-                names = partitions.get(batch_idx)
-                if names is None:
-                    names = partitions[batch_idx] = batches[batch_idx].column("_partition").to_pylist()
-                if names[row_idx] not in wanted:
-                    continue
-            pks.append(pk)
-            seqs.append(seq)
-            row_refs.append((batch_idx, row_idx))
-        if not pks:
-            return SEARCH_PATCH.stock(memtable, vector_field, partition_names, include_table)  # type: ignore[no-any-return]
-        refs = np.array(row_refs, dtype=np.int64)
-        vectors: np.ndarray[Any, Any] | None = None
-        for batch_idx in np.unique(refs[:, 0]).tolist():
-            matrix = _vector_matrix(batches[batch_idx], vector_field)
-            if matrix is None:
-                return SEARCH_PATCH.stock(memtable, vector_field, partition_names, include_table)  # type: ignore[no-any-return]
-            if vectors is None:
-                vectors = np.empty((len(pks), matrix.shape[1]), dtype=np.float32)
-            rows = refs[:, 0] == batch_idx
-            vectors[rows] = matrix[refs[rows, 1]]
-        assert vectors is not None
-        return pks, np.asarray(seqs, dtype=np.uint64), vectors, row_refs, None
-    except (pa.ArrowException, KeyError, IndexError, TypeError, ValueError):  # not as expected
-        return SEARCH_PATCH.stock(memtable, vector_field, partition_names, include_table)  # type: ignore[no-any-return]
+    partitions: dict[int, list[str]] = {}
+    pks: list[Any] = []
+    seqs: list[int] = []
+    row_refs: list[tuple[int, int]] = []
+    for pk, (batch_idx, row_idx, seq) in entries:
+        if wanted is not None:
+            names = partitions.get(batch_idx)
+            if names is None:
+                names = partitions[batch_idx] = batches[batch_idx].column("_partition").to_pylist()
+            if names[row_idx] not in wanted:
+                continue
+        pks.append(pk)
+        seqs.append(seq)
+        row_refs.append((batch_idx, row_idx))
+    if not pks:
+        return None
+    refs = np.array(row_refs, dtype=np.int64)
+    vectors: np.ndarray[Any, Any] | None = None
+    for batch_idx in np.unique(refs[:, 0]).tolist():
+        matrix = _vector_matrix(batches[batch_idx], vector_field)
+        if matrix is None:
+            return None
+        if vectors is None:
+            vectors = np.empty((len(pks), matrix.shape[1]), dtype=np.float32)
+        rows = refs[:, 0] == batch_idx
+        vectors[rows] = matrix[refs[rows, 1]]
+    assert vectors is not None
+    return pks, np.asarray(seqs, dtype=np.uint64), vectors, row_refs, None
 
 
 PATCH = AttributePatch(
