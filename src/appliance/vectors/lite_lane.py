@@ -161,9 +161,9 @@ class LaneServer:
     """A thread per connection, each answering one frame at a time (the API keeps one
     connection per search in flight, and opens one per upsert)."""
 
-    def __init__(self, db: Any, path: Path, write_lock: threading.Lock | None = None) -> None:
-        self.db, self.path = db, path
-        self.write_lock = write_lock if write_lock is not None else threading.Lock()
+    def __init__(self, db: Any, path: Path, write_lock: threading.Lock) -> None:
+        """``write_lock`` is the one the sidecar's gRPC writes take: Lite allows one writer."""
+        self.db, self.path, self.write_lock = db, path, write_lock
         self._server: socketserver.ThreadingUnixStreamServer | None = None
         self._thread: threading.Thread | None = None
 
