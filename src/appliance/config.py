@@ -65,32 +65,22 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """A new exemplar is kept only if its similarity to every kept one is below this."""
 
     # -- vector index ----------------------------------------------------------------------
+    vector_cache_mb: Annotated[int, msgspec.Meta(gt=0)] = 1024
+    """Memory budget of the embedded index in each API process (about 2.2 kB per 512-D exemplar):
+    tenants used least recently are dropped past it and loaded again at their next face."""
     milvus_uri: str | None = None
-    """``http://host:19530`` for a Milvus server; unset → Milvus Lite file in the data dir."""
+    """``http://host:19530`` for a Milvus server (scale-out); unset → the embedded exact index."""
     milvus_token: str | None = None
     milvus_collection: str = "face_embeddings"
     milvus_index_type: str = "IVF_FLAT"
     """IVF_FLAT (``milvus_nlist``/``milvus_nprobe``), HNSW (``milvus_hnsw_m``/``milvus_hnsw_ef``)
-    or FLAT; used when the collection is created (``appliance reindex`` rebuilds it). ADR 0004
-    has the measurements: HNSW loses recall on Lite beyond ~10 k vectors per partition."""
+    or FLAT; used when the collection is created (``appliance reindex`` rebuilds it)."""
     milvus_nlist: int = 128
     milvus_nprobe: int = 32
     milvus_hnsw_m: int = 16
     milvus_hnsw_ef: int = 64
-    vector_flush_seconds: Annotated[float, msgspec.Meta(gt=0, le=10)] = 1.0
-    """How often an API process applies its vector-index writes (the write-behind, ADR 0006);
-    searches find them in memory meanwhile. At most 10 s: other processes trust the index for
-    customers older than 15 s (``domain/events/recent.py``). A process that dies loses at most
-    this much, which the next one catches up (``vectors/journal.py``)."""
-    milvus_lite_sidecar: bool = True
-    """Without ``milvus_uri``, ``serve`` runs Milvus Lite in a child process (off the API's GIL,
-    shared by its workers and the CLI); off → each process opens the Lite file itself."""
-    milvus_lite_search_lane: bool = True
-    """The sidecar also answers searches over a Unix socket, without gRPC (``vectors/lite_lane``,
-    ADR 0006); off → every search goes through pymilvus (for comparison or troubleshooting)."""
-    milvus_lite_search_socket: str | None = None
-    """Set by ``serve`` for its workers: the sidecar's search lane (``vectors/lite_lane``), which
-    searches without gRPC. Unset → searches go through pymilvus."""
+    milvus_sync_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    """How often the Milvus index applies the exemplar changes past its watermark."""
 
     # -- object store ----------------------------------------------------------------------
     s3_endpoint: str | None = None

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
-import signal
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from appliance.cli.common import console, fail, out, print_json, settings_or_exit
-from appliance.config import Settings
-
-if TYPE_CHECKING:
-    from appliance.vectors.lite_server import LiteSidecar
-
-log = logging.getLogger("appliance.vectors")
 
 
 def register(app: typer.Typer) -> None:
@@ -44,78 +34,14 @@ def serve(
     import uvicorn
 
     settings = settings_or_exit()
-
-    def run() -> None:
-        uvicorn.run(
-            "appliance.server.asgi:app",
-            host=host or settings.host,
-            port=port or settings.port,
-            workers=workers,
-            log_config=None,
-            proxy_headers=True,
-        )
-
-    sidecar = start_milvus_sidecar(settings, workers)
-    if sidecar is None:
-        run()
-        return
-    # uvicorn re-raises a SIGTERM after its graceful shutdown; with the default action this
-    # process would die before stopping the sidecar (which would then only go by its death signal).
-    signal.signal(signal.SIGTERM, _raise_terminated)
-    from appliance.vectors.lite_server import SidecarSupervisor
-
-    supervisor = SidecarSupervisor(sidecar)
-    supervisor.start()
-    terminated = False
-    try:
-        run()
-    except _Terminated:
-        terminated = True
-    finally:
-        supervisor.stop()
-        sidecar.stop()  # after the workers: their last write-behind flush goes to it
-    if terminated:  # exit as killed by SIGTERM, as without the sidecar
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.raise_signal(signal.SIGTERM)
-
-
-class _Terminated(BaseException):
-    """SIGTERM, as an exception that no ``except Exception`` on the way swallows."""
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated
-
-
-def start_milvus_sidecar(settings: Settings, workers: int) -> LiteSidecar | None:
-    """Without APPLIANCE_MILVUS_URI: Milvus Lite in a child process, its URI for the workers."""
-    if settings.milvus_uri:
-        return None
-    from appliance.lib.logging import configure_logging
-
-    configure_logging(settings.log_level, settings.log_json)
-    if not settings.milvus_lite_sidecar:
-        if workers > 1:
-            log.warning(
-                "Milvus Lite opened in-process serves one process only: with --workers > 1 only the "
-                "first worker to open the index can use it; set APPLIANCE_MILVUS_LITE_SIDECAR=true or "
-                "APPLIANCE_MILVUS_URI",
-                extra={"workers": workers},
-            )
-        return None
-    from appliance.vectors.lite_server import LiteSidecar, SidecarError
-
-    sidecar = LiteSidecar(settings.data_dir)
-    try:
-        info = sidecar.start()
-    except SidecarError as exc:
-        fail(str(exc))
-    # Workers read their settings from the environment (appliance.server.asgi → load_settings()):
-    # uvicorn imports the app in this process (1 worker) or in spawned ones that inherit it.
-    os.environ["APPLIANCE_MILVUS_URI"] = info.uri
-    if info.search_socket and settings.milvus_lite_search_lane:
-        os.environ["APPLIANCE_MILVUS_LITE_SEARCH_SOCKET"] = info.search_socket
-    return sidecar
+    uvicorn.run(
+        "appliance.server.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+    )
 
 
 def migrate() -> None:

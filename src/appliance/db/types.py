@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import LargeBinary
 from sqlalchemy.dialects.postgresql import BYTEA
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 EMBEDDING_DTYPE = np.dtype(">f4")
 """Big-endian float32, the byte order of PostgreSQL's ``float4send``: migration 0004 converts
@@ -48,3 +48,12 @@ class Embedding(TypeDecorator[np.ndarray[Any, Any]]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> np.ndarray[Any, Any] | None:
         return None if value is None else embedding_array(value)
+
+
+class TransactionId(UserDefinedType[int]):
+    """PostgreSQL's ``xid8``: a 64-bit transaction id that never wraps (the change cursor)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "xid8"

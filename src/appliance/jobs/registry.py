@@ -12,7 +12,6 @@ if TYPE_CHECKING:
 
 PURGE_EVERY = timedelta(hours=6)
 STAFF_REFRESH_EVERY = timedelta(minutes=1)
-INDEX_FLUSH_EVERY = timedelta(seconds=10)
 ROLLUP_REFRESH_EVERY = timedelta(minutes=1)
 
 
@@ -28,9 +27,6 @@ def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
     async def staff_refresh() -> int:
         return await services.recognition.staff.refresh_all()
 
-    async def index_flush() -> int:
-        return await services.recognition.flush_vectors()
-
     async def rollup_refresh() -> int:
         from appliance.domain.reports.rollups import refresh_all_tenants
 
@@ -40,7 +36,6 @@ def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
         "retention_purge": (PURGE_EVERY, retention_purge),
         "rollup_refresh": (ROLLUP_REFRESH_EVERY, rollup_refresh),
         "staff_refresh": (STAFF_REFRESH_EVERY, staff_refresh),
-        "index_flush": (INDEX_FLUSH_EVERY, index_flush),
     }
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 INGEST_STAGE_SECONDS = Histogram(
     "appliance_ingest_stage_seconds",
@@ -22,9 +22,12 @@ INGEST_STAGE_SECONDS = Histogram(
 wait included; new faces only, whose event it records too), ``record`` (the write transaction
 of every other event)."""
 
-VECTOR_CATCHUP_EXEMPLARS = Counter(
-    "appliance_vector_catchup_exemplars",
-    "Exemplars re-applied to the vector index because the API process that wrote them died (ADR 0007)",
+VECTOR_TENANT_LOADS = Counter(
+    "appliance_vector_tenant_loads", "Tenants whose exemplars this process loaded from PostgreSQL"
+)
+VECTOR_CACHE_BYTES = Gauge("appliance_vector_cache_bytes", "Memory held by the embedded vector index")
+VECTOR_INDEX_SYNCED = Counter(
+    "appliance_vector_index_synced_changes", "Exemplar writes and deletes applied to the Milvus index"
 )
 
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)

@@ -1,17 +1,24 @@
-"""The vector index protocol: what recognition needs from Milvus, nothing more.
+"""The vector index protocol: what recognition needs of an index, nothing more.
 
-Vectors are L2-normalised, so inner product = cosine similarity. One partition per tenant.
-PostgreSQL keeps every embedding; the index can always be rebuilt from it (``appliance reindex``).
+Vectors are L2-normalised, so inner product = cosine similarity. PostgreSQL keeps every
+embedding; an index is derived from it (the embedded one is read from it, a Milvus collection is
+rebuilt by ``appliance reindex``).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 import numpy as np
+
+from appliance.lib.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from appliance.db.prepared import Prepared
+    from appliance.vectors.changes import Changes, Snapshot
 
 Query = Sequence[float] | np.ndarray[Any, Any]
 """One query vector: a numpy array where one is at hand (no list conversions on the hot path)."""
@@ -33,8 +40,22 @@ class SearchHit(msgspec.Struct, frozen=True):
     """Cosine similarity, -1..1."""
 
 
+class Searched(msgspec.Struct, frozen=True):
+    hits: list[SearchHit]
+    since: Any
+    """The ``Snapshot`` the search saw at least: read changes from here to bring it up to date."""
+
+
 class VectorIndexError(RuntimeError):
     """The index cannot serve (unreachable, locked by another process, misconfigured)."""
+
+
+class TenantGoneError(NotFoundError):
+    """The tenant was deleted: its vectors are gone from this process (a 404, not an outage)."""
+
+    def __init__(self, tenant_id: uuid.UUID) -> None:
+        self.tenant_id = tenant_id
+        super().__init__(f"tenant {tenant_id} no longer exists")
 
 
 class DimensionMismatchError(VectorIndexError):
@@ -50,41 +71,52 @@ class DimensionMismatchError(VectorIndexError):
 
 
 class VectorIndex(Protocol):
+    """What recognition needs of a vector index. PostgreSQL's ``customer_exemplars`` is the source
+    of truth; an index follows it by the change cursor (``changes.py``)."""
+
     dim: int
 
-    def ensure_collection(self) -> None:
-        """Create the collection and its index when missing (idempotent)."""
-
-    def ensure_partition(self, tenant_id: uuid.UUID) -> None: ...
-
-    def drop_partition(self, tenant_id: uuid.UUID) -> None: ...
-
-    def upsert(self, tenant_id: uuid.UUID, items: Sequence[VectorItem]) -> None: ...
-
-    def delete(self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> None: ...
-
-    def delete_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None: ...
-
-    def search(self, tenant_id: uuid.UUID, vectors: Sequence[Query], top_k: int = 5) -> list[list[SearchHit]]:
-        """Best ``top_k`` hits per query vector, best first, within one tenant's partition."""
-
-    def count(self, tenant_id: uuid.UUID) -> int:
-        """Live vectors in the tenant's partition (reflects every completed write)."""
-
-    def count_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> int:
-        """Live vectors of one customer (erasure verification)."""
-
-    def ids_of_customers(
-        self, tenant_id: uuid.UUID, customer_ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, uuid.UUID]:
-        """The live vectors of these customers: vector id → customer id (catch-up's second look)."""
+    async def search(self, tenant_id: uuid.UUID, vector: np.ndarray[Any, Any], top_k: int) -> Searched:
+        """Best ``top_k`` exemplars of the tenant, best first, as far as this process has read:
+        at least what ``Searched.since`` saw."""
         ...
 
-    def flush(self) -> None:
-        """Seal pending writes so searches run on indexed segments (much faster on Lite)."""
+    def changes_statement(
+        self, tenant_id: uuid.UUID, since: Snapshot | None = None
+    ) -> tuple[Prepared, dict[str, Any]]:
+        """The read of what changed since ``since`` (default: what this process has read), to run
+        inside a transaction; its rows go to ``absorb``."""
+        ...
+
+    async def absorb(self, tenant_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> Changes | None:
+        """Apply the rows of ``changes_statement``; what changed, or None when this process had
+        read further already (a search made before the read must then be made again)."""
+        ...
+
+    def revise(
+        self, hits: list[SearchHit], changes: Changes, vector: np.ndarray[Any, Any], top_k: int
+    ) -> list[SearchHit] | None:
+        """``hits`` brought up to date with ``changes``; None: search again."""
+        ...
+
+    def wrote(self, tenant_id: uuid.UUID, added: Sequence[VectorItem], removed: Sequence[uuid.UUID]) -> None:
+        """This process committed these exemplar writes."""
+        ...
+
+    async def refresh(self, tenant_id: uuid.UUID) -> None:
+        """Read and apply the tenant's changes now (after a merge, split or erasure)."""
+        ...
+
+    async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
+        """The tenant was deleted: drop its vectors."""
+        ...
+
+    async def count(self, tenant_id: uuid.UUID) -> int: ...
+
+    async def count_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> int: ...
 
     def reachable(self) -> bool:
         """Whether the index answers now (readiness): a cheap call, never an exception."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...

@@ -1,4 +1,4 @@
-"""Build the vector index from settings; find the embedding dimension."""
+"""Open the vector index the settings choose; find the embedding dimension."""
 
 from __future__ import annotations
 
@@ -7,43 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import ConfigError, Settings
-from appliance.vectors.lite_lane import LaneClient
-from appliance.vectors.lite_server import find_sidecar, lite_data_dir
-from appliance.vectors.milvus import MilvusIndex
+from appliance.db.engine import Database
+from appliance.vectors.base import VectorIndex
 
 
-def milvus_uri_from_settings(settings: Settings) -> str:
-    """``APPLIANCE_MILVUS_URI``; else the Milvus Lite sidecar of a running ``appliance serve`` on
-    this data dir (its discovery file, checked live), so CLI commands share that server; else the
-    Milvus Lite file ``<data_dir>/milvus/vectors.db``, opened in this process."""
-    return _endpoint(settings)[0]
-
-
-def _endpoint(settings: Settings) -> tuple[str, str | None]:
-    """The index URI and, for a Lite sidecar, its search lane's socket (if it has one)."""
+async def open_vector_index(settings: Settings, db: Database, dim: int) -> VectorIndex:
+    """The embedded exact index (default), or a Milvus server's when ``APPLIANCE_MILVUS_URI`` is set."""
     if settings.milvus_uri:
-        return settings.milvus_uri, settings.milvus_lite_search_socket
-    sidecar = find_sidecar(settings.data_dir)
-    if sidecar is not None:
-        return sidecar.uri, sidecar.search_socket or None
-    return str(lite_data_dir(settings.data_dir)), None
+        from appliance.vectors.milvus import MilvusIndex
 
+        return await MilvusIndex.open(settings, db, dim)
+    from appliance.vectors.exact import ExactIndex
 
-def vector_index_from_settings(settings: Settings, dim: int | None = None) -> MilvusIndex:
-    """Open (not create) the index; call ``ensure_collection()`` before use. Blocking."""
-    uri, search_socket = _endpoint(settings)
-    return MilvusIndex(
-        uri=uri,
-        search_lane=LaneClient(search_socket) if search_socket else None,
-        dim=dim if dim is not None else embedding_dim_from_settings(settings),
-        collection=settings.milvus_collection,
-        token=settings.milvus_token,
-        nlist=settings.milvus_nlist,
-        nprobe=settings.milvus_nprobe,
-        index_type=settings.milvus_index_type,
-        hnsw_m=settings.milvus_hnsw_m,
-        hnsw_ef=settings.milvus_hnsw_ef,
-    )
+    return ExactIndex(db, dim, budget_bytes=settings.vector_cache_mb << 20)
 
 
 def embedding_dim_from_settings(settings: Settings) -> int:

@@ -1,4 +1,5 @@
-"""A recognition-ready app: Milvus Lite + local object store in the test data dir, 128-D vectors."""
+"""A recognition-ready app: the embedded vector index + local object store in the test data dir, 128-D
+vectors."""
 
 from __future__ import annotations
 

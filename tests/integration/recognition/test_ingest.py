@@ -194,68 +194,50 @@ def test_simultaneous_first_events_of_one_person_make_one_customer(
     assert count(rec_settings, "visits", shop.tenant["id"]) == 1
 
 
-def test_recent_first_exemplars_are_read_once_from_a_watermark(shop: Shop, rec_settings: Settings) -> None:
-    """What another API process created seconds ago (not yet searchable in its index) is found
-    through PostgreSQL, and each new customer's exemplar is read about once, not per new face."""
+def test_what_another_process_commits_is_matched_at_the_next_event(shop: Shop, rec_settings: Settings) -> None:
+    """Exemplars written and deleted by another API process (straight in PostgreSQL here) are seen
+    by this process's next event: the change cursor is read in the ingest's own transaction."""
     import asyncio
-    from datetime import timedelta
 
     from appliance.db.engine import Database, make_async_engine
     from appliance.domain.events import statements
-    from appliance.domain.events.recent import FIRST_EXEMPLARS_SINCE, RECENT_WINDOW, RecentFirsts
 
     rng = np.random.default_rng(11)
-    faces = [unit(rng) for _ in range(3)]
     tenant = uuid.UUID(shop.tenant["id"])
+    shop.post(shop.event(unit(rng)))  # this process holds the tenant's vectors from here on
+    face = unit(rng)
+    customer = uuid.uuid4()
 
-    async def create(db: Database, face: np.ndarray[Any, Any]) -> uuid.UUID:
-        customer = uuid.uuid4()
-        async with db.fast_transaction(tenant) as tx:
-            await tx.execute(
-                statements.INSERT_FIRST_EXEMPLARS,
-                {
-                    "customer_ids": [customer],
-                    "tenant_id": tenant,
-                    "exemplar_ids": [uuid.uuid4()],
-                    "event_ids": [uuid.uuid4()],
-                    "embeddings": [embedding_bytes(face)],
-                    "qualities": [0.8],
-                },
-            )
-        return customer
-
-    async def read(db: Database, gallery: RecentFirsts) -> int:
-        """The way ingest reads it: batched with BEGIN (and the lock)."""
-        opening = [(FIRST_EXEMPLARS_SINCE, gallery.read_params())]
-        async with db.fast_transaction(tenant, opening) as tx:
-            return gallery.absorb(tx.opened[0])
-
-    async def scenario() -> None:
+    async def elsewhere(sql: str | None = None) -> None:
         db = Database(make_async_engine(rec_settings.runtime_database_url, 2))
-        gallery = RecentFirsts()
         try:
-            first = await create(db, faces[0])
-            assert await read(db, gallery) == 1
-            assert gallery.best(near(faces[0], 0.9, rng).astype(np.float32))[0] == first
-            second = await create(db, faces[1])
-            # Only the new row comes back: the previous one, in the overlap, is held already.
-            assert await read(db, gallery) == 1
-            assert [c for c, _ in gallery.entries.values()] == [first, second]
-            assert gallery.best(near(faces[1], 0.9, rng).astype(np.float32))[0] == second
-            # Past the window, old entries leave the gallery (aged here instead of waiting).
-            assert gallery.watermark is not None
-            aged = RECENT_WINDOW + timedelta(seconds=1)
-            for key, (customer, created_at) in list(gallery.entries.items()):
-                gallery.entries[key] = (customer, created_at - aged)
-            gallery.watermark -= aged
-            third = await create(db, faces[2])
-            await read(db, gallery)
-            assert [c for c, _ in gallery.entries.values()] == [third]
-            assert len(gallery.vectors) == 1
+            async with db.fast_transaction(tenant) as tx:
+                if sql is None:
+                    await tx.execute(
+                        statements.INSERT_FIRST_EXEMPLARS,
+                        {
+                            "customer_ids": [customer],
+                            "tenant_id": tenant,
+                            "exemplar_ids": [uuid.uuid4()],
+                            "event_ids": [uuid.uuid4()],
+                            "embeddings": [embedding_bytes(face)],
+                            "qualities": [0.8],
+                        },
+                    )
+                else:
+                    await tx.execute(sql, {"customer_id": customer})
         finally:
             await db.dispose()
 
-    asyncio.run(scenario())
+    asyncio.run(elsewhere())
+    seen = shop.post(shop.event(near(face, 0.9, rng)))
+    assert seen["customer_id"] == str(customer)
+    assert seen["is_new_customer"] is False
+
+    asyncio.run(elsewhere("DELETE FROM customers WHERE id = %(customer_id)s"))  # erased elsewhere
+    again = shop.post(shop.event(near(face, 0.9, rng)))
+    assert again["customer_id"] != str(customer)
+    assert again["is_new_customer"] is True
 
 
 def test_concurrent_deliveries_of_one_event_write_it_once(shop: Shop, rec_settings: Settings) -> None:

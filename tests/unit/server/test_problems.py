@@ -21,7 +21,7 @@ FakeMilvusException.__module__ = "pymilvus.exceptions"
 
 FAILURES: dict[str, Exception] = {
     "store": ObjectStoreError("object store minio:9000: put faces-raw/a.jpg failed: AccessDenied"),
-    "index": VectorIndexError("Milvus Lite at data/milvus is locked by another process"),
+    "index": VectorIndexError("cannot connect to Milvus at http://milvus:19530 (data/milvus)"),
     "milvus": FakeMilvusException("<MilvusException: (code=2, message=Fail connecting to server)>"),
     "missing": ObjectNotFoundError("object store minio:9000: get faces-raw/a.jpg failed: no such object"),
     "bug": RuntimeError("a bug of ours"),

@@ -5,7 +5,7 @@ from appliance.db.models.api_key import ApiKey
 from appliance.db.models.audit import AuditLog
 from appliance.db.models.camera import Camera
 from appliance.db.models.customer import Customer
-from appliance.db.models.exemplar import CustomerExemplar, StaffEmbedding
+from appliance.db.models.exemplar import CustomerExemplar, ExemplarTombstone, StaffEmbedding
 from appliance.db.models.merge_suggestion import MergeSuggestion
 from appliance.db.models.rollup import RollupDirty, VisitRollup
 from appliance.db.models.sighting import Sighting
@@ -22,6 +22,7 @@ __all__ = [
     "Camera",
     "Customer",
     "CustomerExemplar",
+    "ExemplarTombstone",
     "MergeSuggestion",
     "RollupDirty",
     "Sighting",

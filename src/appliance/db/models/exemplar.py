@@ -5,11 +5,11 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, Uuid
+from sqlalchemy import DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, utcnow
-from appliance.db.types import Embedding
+from appliance.db.types import Embedding, TransactionId
 
 
 class CustomerExemplar(IdMixin, Base):
@@ -23,6 +23,8 @@ class CustomerExemplar(IdMixin, Base):
         Index("ix_customer_exemplars_customer", "customer_id"),
         # New-customer creation re-checks the tenant's most recent exemplars under a lock.
         Index("ix_customer_exemplars_tenant_created", "tenant_id", "created_at"),
+        # The change cursor (vectors/changes.py): what changed in a tenant since a snapshot.
+        Index("ix_customer_exemplars_tenant_change", "tenant_id", "change_xid"),
     )
 
     # No index of its own: the composite indexes above lead with tenant_id.
@@ -32,6 +34,27 @@ class CustomerExemplar(IdMixin, Base):
     embedding: Mapped[np.ndarray[Any, Any]] = mapped_column(Embedding)
     quality: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    change_xid: Mapped[int] = mapped_column(TransactionId, server_default=text("pg_current_xact_id()"))
+    """The transaction that inserted or last updated the row (a trigger stamps updates)."""
+
+
+class ExemplarTombstone(Base):
+    """A deleted exemplar, so that vector indexes reading changes see the delete (migration 0007).
+
+    Written by a trigger on ``customer_exemplars``; rows older than a day are pruned."""
+
+    __tablename__ = "exemplar_tombstones"
+    __table_args__ = (
+        Index("ix_exemplar_tombstones_tenant_change", "tenant_id", "change_xid"),
+        Index("ix_exemplar_tombstones_deleted_at", "deleted_at"),
+    )
+    __mapper_args__ = {"primary_key": ["tenant_id", "exemplar_id", "change_xid"]}
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    exemplar_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    change_xid: Mapped[int] = mapped_column(TransactionId, server_default=text("pg_current_xact_id()"))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
 
 
 class StaffEmbedding(IdMixin, Base):

@@ -20,7 +20,6 @@ from appliance.domain.auth.principal import Principal
 from appliance.domain.customers.schemas import ErasureReport
 from appliance.domain.events.services import touch_customer_stats
 from appliance.lib.errors import ConflictError, DomainError, InvalidError, NotFoundError
-from appliance.vectors.base import VectorItem
 
 if TYPE_CHECKING:
     from appliance.db.engine import Database
@@ -52,23 +51,15 @@ async def _mark_first_visit(session: AsyncSession, customer_id: uuid.UUID) -> No
     )
 
 
-async def _vectors_of(session: AsyncSession, customer_id: uuid.UUID) -> list[VectorItem]:
-    rows = await session.execute(
-        select(CustomerExemplar.id, CustomerExemplar.embedding).where(
-            CustomerExemplar.customer_id == customer_id
-        )
-    )
-    return [VectorItem(id=eid, customer_id=customer_id, vector=list(emb)) for eid, emb in rows]
-
-
 async def merge_customers(
     session: AsyncSession,
     principal: Principal,
     tenant_id: uuid.UUID,
     target_id: uuid.UUID,
     source_ids: list[uuid.UUID],
-) -> tuple[list[VectorItem], list[uuid.UUID]]:
-    """Fold ``source_ids`` into ``target_id``; returns (vectors to upsert, customers to unindex)."""
+) -> list[uuid.UUID]:
+    """Fold ``source_ids`` into ``target_id`` (its exemplars move by UPDATE: the change cursor
+    carries them to the vector index); returns the customers folded in."""
     sources = [s for s in dict.fromkeys(source_ids) if s != target_id]
     if not sources:
         raise InvalidError.field("source_ids", "name at least one other customer")
@@ -105,7 +96,7 @@ async def merge_customers(
         target_id=str(target_id),
         details={"merged": [str(s) for s in sources]},
     )
-    return await _vectors_of(session, target_id), sources
+    return sources
 
 
 async def split_customer(
@@ -114,10 +105,9 @@ async def split_customer(
     tenant_id: uuid.UUID,
     customer_id: uuid.UUID,
     sighting_ids: list[uuid.UUID],
-) -> tuple[Customer, list[VectorItem], list[uuid.UUID]]:
-    """Move the chosen sightings to a new customer; visits are rebuilt on both sides.
-
-    Returns (new customer, vectors to upsert, exemplar ids to remove from the index)."""
+) -> Customer:
+    """Move the chosen sightings to a new customer; visits are rebuilt on both sides. Returns the
+    new customer."""
     await _require_customers(session, [customer_id])
     wanted = list(dict.fromkeys(sighting_ids))
     moving = list(
@@ -181,7 +171,6 @@ async def split_customer(
             )
         ).scalars()
     )
-    removed = [e.id for e in exemplar_rows]
     for exemplar in exemplar_rows:
         exemplar.customer_id = new.id
     if not exemplar_rows:
@@ -211,7 +200,7 @@ async def split_customer(
         details={"new_customer": str(new.id), "sightings": [str(s) for s in wanted]},
     )
     await session.refresh(new)
-    return new, await _vectors_of(session, new.id), removed
+    return new
 
 
 async def _rebuild_visit(session: AsyncSession, visit: Visit) -> None:
@@ -268,8 +257,9 @@ async def erase_customer(
 
 
 class IdentityService:
-    """Runs the operations above in their own transaction, then brings the vector index and
-    the object store in line — after the commit, so a rollback never leaves them ahead."""
+    """Runs the operations above in their own transaction, then brings the vector index (it reads
+    the committed changes) and the object store in line — after the commit, so a rollback never
+    leaves them ahead."""
 
     def __init__(
         self, db: Database, recognition: RecognitionRuntime, principal: Principal, tenant_id: uuid.UUID
@@ -281,30 +271,16 @@ class IdentityService:
 
     async def merge(self, target_id: uuid.UUID, source_ids: list[uuid.UUID]) -> Customer:
         async with self.db.transaction(self.tenant_id) as session:
-            items, dropped = await merge_customers(
-                session, self.principal, self.tenant_id, target_id, source_ids
-            )
+            await merge_customers(session, self.principal, self.tenant_id, target_id, source_ids)
             customer = await session.get(Customer, target_id)
-        vectors = await self.recognition.vectors()
-        for source in dropped:
-            await vectors.delete_customer(self.tenant_id, source)
-        await vectors.upsert(self.tenant_id, items)
-        # Applied now, not a second later: the moved exemplars keep their creation time, so a
-        # catch-up after a crash (vectors/journal.py) would not find them.
-        await vectors.flush()
+        await (await self.recognition.vectors()).refresh(self.tenant_id)
         assert customer is not None
         return customer
 
     async def split(self, customer_id: uuid.UUID, sighting_ids: list[uuid.UUID]) -> Customer:
         async with self.db.transaction(self.tenant_id) as session:
-            new, items, removed = await split_customer(
-                session, self.principal, self.tenant_id, customer_id, sighting_ids
-            )
-        vectors = await self.recognition.vectors()
-        if removed:
-            await vectors.delete(self.tenant_id, removed)
-        await vectors.upsert(self.tenant_id, items)
-        await vectors.flush()  # as for a merge
+            new = await split_customer(session, self.principal, self.tenant_id, customer_id, sighting_ids)
+        await (await self.recognition.vectors()).refresh(self.tenant_id)
         return new
 
     async def erase(self, customer_id: uuid.UUID) -> ErasureReport:
@@ -316,7 +292,7 @@ class IdentityService:
             found = await erase_customer(session, self.principal, self.tenant_id, customer_id)
         keys: list[str] = found["keys"]
         vectors = await self.recognition.vectors()
-        await vectors.delete_customer(self.tenant_id, customer_id)
+        await vectors.refresh(self.tenant_id)
         store = await self.recognition.store()
         for key in keys:
             await asyncio.to_thread(store.delete, RAW_BUCKET, key)

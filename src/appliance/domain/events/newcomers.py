@@ -2,12 +2,10 @@
 
 Two simultaneous first events of one new person must create ONE customer, in one API process or
 several. So creation is serialised per tenant: an asyncio lane in this process, a PostgreSQL
-advisory lock across processes. Under that lock each face is checked again against what
-committed meanwhile: this process's pending vectors (in memory) and every process's recent first
-exemplars (``recent.py``, read from PostgreSQL). Only then is a customer created. Its vector
-joins the pending index right after the commit, before anything else runs on the event loop:
-earlier, a concurrent search could match a customer whose row was not committed yet, find no
-row to lock, and create a second customer for the same face.
+advisory lock across processes. Under that lock the transaction reads every exemplar change
+committed since the index last read (the change cursor), the index applies them, and each face
+is searched again — exactly, against everything committed before the lock was granted. Only then
+is a customer created. Its vector joins the index right after the commit.
 
 Serialised one face at a time, this capped ingest: with 30 % new faces, each waited a quarter
 of a second for the lock (bench_ingest). So the faces that arrive while one creation runs wait
@@ -22,7 +20,7 @@ import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from psycopg.errors import UniqueViolation
@@ -31,16 +29,12 @@ from appliance.contracts import EventFaceDetectedV1
 from appliance.db.engine import Database, FastTransaction
 from appliance.db.prepared import Prepared
 from appliance.domain.events import statements
-from appliance.domain.events.recent import FIRST_EXEMPLARS_SINCE, RecentFirsts
 from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import InvalidError
 from appliance.lib.metrics import NEW_CUSTOMER_BATCH
 from appliance.recognition.policy import Decision, MatchKind, Thresholds, Vector, decide
-from appliance.vectors.base import VectorItem
-from appliance.vectors.buffer import VectorBuffer
-
-if TYPE_CHECKING:
-    from appliance.vectors.pending import WriteBehindIndex
+from appliance.vectors.base import VectorIndex, VectorItem
+from appliance.vectors.matrix import ExemplarMatrix, unit_rows
 
 TOP_K = 5
 MAX_BATCH = 64
@@ -50,10 +44,6 @@ def tenant_lock_key(tenant_id: uuid.UUID) -> int:
     """A stable signed 64-bit advisory-lock key for 'new customer in this tenant'."""
     digest = hashlib.blake2b(b"new-customer:" + tenant_id.bytes, digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-def score(candidate: tuple[uuid.UUID | None, float]) -> float:
-    return candidate[1]
 
 
 def camera_problem(camera_site: uuid.UUID | None, event: EventFaceDetectedV1) -> InvalidError | None:
@@ -94,7 +84,6 @@ class _Lane:
     """One tenant's creations on one event loop."""
 
     tenant_id: uuid.UUID
-    recent: RecentFirsts = field(default_factory=RecentFirsts)
     waiting: list[Newcomer] = field(default_factory=list)
     running: bool = False
 
@@ -122,7 +111,7 @@ def new_customer_answer(event: EventFaceDetectedV1, customer_id: uuid.UUID, deci
 
 class NewCustomerBatcher:
     def __init__(
-        self, db: Database, vectors: WriteBehindIndex, thresholds: Thresholds, max_batch: int = MAX_BATCH
+        self, db: Database, vectors: VectorIndex, thresholds: Thresholds, max_batch: int = MAX_BATCH
     ) -> None:
         self.db = db
         self.vectors = vectors
@@ -184,9 +173,9 @@ class NewCustomerBatcher:
             if not isinstance(exc, Exception):
                 raise
             return
-        # Committed: searchable from now on (no await between the commit and this).
+        # Committed: searchable from the next search on.
         items = [VectorItem(c.exemplar_id, c.customer_id, c.newcomer.vector) for c in created]
-        await self.vectors.upsert(tenant_id, items)
+        self.vectors.wrote(tenant_id, items, [])
         for index, newcomer in enumerate(batch):
             if newcomer.future.done():  # its request went away meanwhile
                 continue
@@ -204,7 +193,7 @@ class NewCustomerBatcher:
         opening: list[tuple[Prepared, dict[str, Any]]] = [
             (statements.LOCK_FOR_NEW_CUSTOMERS, {"lock_key": tenant_lock_key(lane.tenant_id)}),
             (statements.CAMERA_SITES, {"camera_ids": list({n.event.camera_id for n in batch})}),
-            (FIRST_EXEMPLARS_SINCE, lane.recent.read_params()),
+            self.vectors.changes_statement(lane.tenant_id),
         ]
         async with self.db.fast_transaction(lane.tenant_id, opening) as tx:
             await self._create(tx, lane, batch, created, outcomes, record)
@@ -222,33 +211,28 @@ class NewCustomerBatcher:
         """Under the tenant's lock: check each face again (in arrival order, so also against the
         ones created before it in this batch), then insert the new customers in one statement —
         with ``record``, each with its event's first visit and sighting."""
-        _, camera_rows, recent_rows = tx.opened
+        _, camera_rows, change_rows = tx.opened
         camera_sites: dict[uuid.UUID, uuid.UUID] = dict(camera_rows)
-        lane.recent.absorb(recent_rows)
-        fresh = VectorBuffer()  # created earlier in this batch
+        await self.vectors.absorb(lane.tenant_id, change_rows)
+        # Everything committed before the lock is in the index now: search once more, exactly.
+        searched = await asyncio.gather(
+            *(self.vectors.search(lane.tenant_id, n.vector, TOP_K) for n in batch)
+        )
+        fresh = ExemplarMatrix(len(batch[0].vector))  # created earlier in this batch
         for index, newcomer in enumerate(batch):
             event = newcomer.event
             problem = camera_problem(camera_sites.get(event.camera_id), event)
             if problem is not None:
                 outcomes[index] = problem
                 continue
-            again = decide(
-                self.vectors.search_pending(lane.tenant_id, event.embedding, TOP_K), self.thresholds
-            )
+            query = unit_rows(newcomer.vector, fresh.dim)
+            hits = sorted([*searched[index].hits, *fresh.search(query, 1)[0]], key=lambda hit: -hit.score)
+            again = decide(hits, self.thresholds)
             if again.kind is not MatchKind.NEW:
                 outcomes[index] = Resolution(again, created=False)
                 continue
-            recent_id, recent_score = max(
-                lane.recent.best(newcomer.vector), fresh.best(newcomer.vector), key=score
-            )
-            if recent_id is not None and recent_score >= self.thresholds.match:
-                outcomes[index] = Resolution(
-                    Decision(kind=MatchKind.RETURNING, customer_id=recent_id, similarity=recent_score),
-                    created=False,
-                )
-                continue
             customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
-            fresh.add(exemplar_id, customer_id, newcomer.vector)
+            fresh.upsert([exemplar_id], [customer_id], query)
             decision = Decision(
                 kind=MatchKind.NEW, customer_id=customer_id, similarity=newcomer.first.similarity
             )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from psycopg.errors import UniqueViolation
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.config import Settings
 from appliance.contracts import EventFaceDetectedV1
-from appliance.db.engine import Database, FastTransaction
+from appliance.db.engine import Database, FastTransaction, Statement
 from appliance.db.models import Customer, CustomerExemplar, Sighting, Visit
 from appliance.db.types import embedding_bytes, embedding_matrix
 from appliance.domain.auth.principal import Principal
@@ -35,7 +35,7 @@ from appliance.domain.events import statements
 from appliance.domain.events.newcomers import TOP_K, NewCustomerBatcher, camera_problem
 from appliance.domain.events.notify import LiveNotifier
 from appliance.domain.events.schemas import FaceMatch
-from appliance.lib.errors import ForbiddenError, InvalidError
+from appliance.lib.errors import ConflictError, ForbiddenError, InvalidError
 from appliance.lib.metrics import ingest_stage
 from appliance.recognition.policy import (
     Decision,
@@ -49,12 +49,18 @@ from appliance.recognition.policy import (
     embedding_problem,
 )
 from appliance.recognition.staff import StaffGallery
-from appliance.vectors.base import SearchHit, VectorItem
-
-if TYPE_CHECKING:
-    from appliance.vectors.pending import WriteBehindIndex
+from appliance.vectors.base import Searched, SearchHit, VectorIndex, VectorItem
 
 log = logging.getLogger("appliance.ingest")
+
+MAX_REMATCHES = 3
+
+
+class _Rematch(Exception):
+    """Exemplars committed since the search change which customer the face matches."""
+
+    def __init__(self, hits: list[SearchHit], since: Any) -> None:
+        self.hits, self.since = hits, since
 
 
 def snapshot_prefix(tenant_id: uuid.UUID, site_id: uuid.UUID) -> str:
@@ -65,7 +71,7 @@ class IngestService:
     def __init__(
         self,
         db: Database,
-        vectors: WriteBehindIndex,
+        vectors: VectorIndex,
         staff: StaffGallery,
         settings: Settings,
         dim: int,
@@ -108,29 +114,36 @@ class IngestService:
 
         # A retry searches again before its stored answer is found (in the write transaction):
         # cheaper than a transaction of its own for every first delivery.
-        with ingest_stage("search"):
-            hits = await self.vectors.search(tenant_id, vector, TOP_K)
-        decision = decide(hits, self.thresholds)
-        created = False
         params = self._event_params(tenant_id, event, vector)
-        if decision.kind is MatchKind.NEW:
-            with ingest_stage("new_customer"):
-                resolution = await self.newcomers.resolve(tenant_id, event, vector, decision, params)
-            if resolution.answer is not None:  # recorded with its new customer: nothing left to write
-                self.notifier.publish(self._live_payload(tenant_id, event, resolution.answer))
-                return resolution.answer
-            decision, created = resolution.decision, resolution.created
-        with ingest_stage("record"):
-            answer, added, removed = await self._record_customer(
-                tenant_id, event, params, vector, decision, hits, created
-            )
-        # The index follows PostgreSQL only after the commit: a failed transaction leaves it
-        # untouched, and a crash in between is caught up by the next process (ADR 0007).
-        if removed:
-            await self.vectors.delete(tenant_id, removed)
-        if added:
-            await self.vectors.upsert(tenant_id, added)
-        return answer
+        with ingest_stage("search"):
+            searched = await self.vectors.search(tenant_id, vector, TOP_K)
+        hits = searched.hits
+        for _ in range(MAX_REMATCHES):
+            decision = decide(hits, self.thresholds)
+            if decision.kind is MatchKind.NEW:
+                with ingest_stage("new_customer"):
+                    resolution = await self.newcomers.resolve(tenant_id, event, vector, decision, params)
+                if resolution.answer is not None:  # recorded with its new customer
+                    self.notifier.publish(self._live_payload(tenant_id, event, resolution.answer))
+                    return resolution.answer
+                decision, created = resolution.decision, resolution.created
+                since = None  # decided under the new-customer lock, on fresh changes
+            else:
+                created, since = False, searched.since
+            try:
+                with ingest_stage("record"):
+                    answer, added, removed = await self._record_customer(
+                        tenant_id, event, params, vector, decision, hits, created, since
+                    )
+            except _Rematch as rematch:  # what committed meanwhile changed the match
+                hits = rematch.hits
+                searched = Searched(hits, rematch.since)
+                continue
+            # The index follows PostgreSQL only after the commit: a failed transaction leaves
+            # it untouched.
+            self.vectors.wrote(tenant_id, added, removed)
+            return answer
+        raise ConflictError("the face's match kept changing under concurrent writes; retry the event")
 
     async def _claimed_staff(self, tenant_id: uuid.UUID, event: EventFaceDetectedV1) -> uuid.UUID | None:
         """The staff member the edge matched, if it names one of this tenant's staff."""
@@ -221,12 +234,16 @@ class IngestService:
         decision: Decision,
         hits: list[SearchHit],
         created: bool,
+        since: Any,
     ) -> tuple[FaceMatch, list[VectorItem], list[uuid.UUID]]:
         """Fold the sighting into the customer's visit, keep its exemplars diverse, count it.
         ``params``: the event's values (``_event_params``).
 
-        Two round trips: BEGIN with the preflight, the customer lock and the open visit; the
-        write with the COMMIT."""
+        Two round trips: BEGIN with the preflight, the customer lock, the open visit and what
+        changed in the tenant's exemplars since the search saw them; the write with the COMMIT.
+        Raises ``_Rematch`` when those changes make another customer the match. ``since``: the
+        snapshot the search saw (None: the match needs no re-check)."""
+        opening: list[tuple[Statement, dict[str, Any]]]
         if decision.customer_id is None:
             opening = [(statements.PREFLIGHT, params)]
         else:
@@ -235,8 +252,12 @@ class IngestService:
                 (statements.PREFLIGHT_AND_LOCK, matched),
                 (statements.OPEN_VISIT_AND_EXEMPLARS, matched),
             ]
+            if since is not None:
+                opening.append(self.vectors.changes_statement(tenant_id, since))
         try:
             async with self.db.fast_transaction(tenant_id, opening) as tx:
+                if len(tx.opened) == 3:
+                    decision, hits = await self._recheck(tenant_id, tx.opened.pop(), vector, decision, hits)
                 answer, added, removed, recorded = await self._record_customer_in(
                     tx, params, event, vector, decision, hits, created
                 )
@@ -245,6 +266,29 @@ class IngestService:
         if recorded:  # committed now: announce it on the live stream
             self.notifier.publish(self._live_payload(tenant_id, event, answer))
         return answer, added, removed
+
+    async def _recheck(
+        self,
+        tenant_id: uuid.UUID,
+        rows: list[tuple[Any, ...]],
+        vector: Vector,
+        decision: Decision,
+        hits: list[SearchHit],
+    ) -> tuple[Decision, list[SearchHit]]:
+        """The match, given every exemplar committed before this transaction's read of changes:
+        the same customer (maybe with another similarity), or ``_Rematch``."""
+        changes = await self.vectors.absorb(tenant_id, rows)
+        revised = None if changes is None else self.vectors.revise(hits, changes, vector, TOP_K)
+        if revised is None:  # search again: the index has read at least as far as this transaction
+            searched = await self.vectors.search(tenant_id, vector, TOP_K)
+            revised = searched.hits
+        else:
+            searched = None
+        again = decide(revised, self.thresholds)
+        if again.customer_id != decision.customer_id:
+            since = searched.since if searched is not None else (changes.snapshot if changes else None)
+            raise _Rematch(revised, since)
+        return again, revised
 
     async def _record_customer_in(
         self,

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.background_tasks import BackgroundTask
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,7 +60,16 @@ class TenantController(Controller):
 
     @delete("/{tenant_id:uuid}", operation_id="deleteTenant")
     async def delete_tenant(
-        self, platform_session: AsyncSession, principal: Principal, tenant_id: uuid.UUID
-    ) -> None:
+        self,
+        request: Request[Any, Any, Any],
+        platform_session: AsyncSession,
+        principal: Principal,
+        tenant_id: uuid.UUID,
+    ) -> Response[None]:
         """Delete a tenant and everything it owns (audited; the audit rows remain)."""
         await TenantService(platform_session, principal, None).delete(tenant_id)
+        # After the commit (the session's dependency commits before the response is sent).
+        recognition = request.app.state.services.recognition
+        return Response(
+            None, status_code=204, background=BackgroundTask(recognition.tenant_deleted, tenant_id)
+        )

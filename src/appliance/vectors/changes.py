@@ -1,0 +1,194 @@
+"""The change cursor: what changed in a tenant's exemplars since a PostgreSQL snapshot.
+
+Every exemplar row carries the id of the transaction that wrote it (``change_xid``) and every
+delete leaves a tombstone with the deleting transaction's id (migration 0007). A reader keeps
+the snapshot its last read ran under; the next read takes the rows whose transaction that
+snapshot could not see — ids at or past its ``xmax``, or in progress when it was taken — so a
+transaction that committed late is never skipped, whatever order the commits came in.
+Read and snapshot come from one statement, so they agree. ADR 0008 has the reasoning.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from appliance.db.engine import CONTEXT, Database, context_params
+from appliance.db.prepared import Prepared
+from appliance.db.types import EMBEDDING_DTYPE
+
+Array = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A ``pg_snapshot``: what a statement could see."""
+
+    xmin: int
+    xmax: int
+    xip: frozenset[int]
+
+    @classmethod
+    def parse(cls, text: str) -> Snapshot:
+        xmin, xmax, xip = text.split(":")
+        return cls(int(xmin), int(xmax), frozenset(int(x) for x in xip.split(",") if x))
+
+    def __str__(self) -> str:
+        return f"{self.xmin}:{self.xmax}:{','.join(str(x) for x in sorted(self.xip))}"
+
+    def sees(self, xid: int) -> bool:
+        """Whether a transaction's writes were visible (committed) in this snapshot."""
+        return xid < self.xmin or (xid < self.xmax and xid not in self.xip)
+
+    def later_than(self, other: Snapshot) -> bool:
+        """Taken after ``other`` (so it sees all ``other`` saw and more). Commits only add to what
+        a snapshot sees: ``xmax`` never decreases, and at equal ``xmax`` fewer are in progress."""
+        return self.xmax > other.xmax or (self.xmax == other.xmax and len(self.xip) < len(other.xip))
+
+
+_CHANGED_SINCE = """(x.change_xid >= pg_snapshot_xmax(%(since)s)
+        OR x.change_xid = ANY(ARRAY(SELECT pg_snapshot_xip(%(since)s))))"""
+
+CHANGES_SINCE = Prepared(
+    "vector_changes_since",
+    f"""
+SELECT s.snap, s.tenant_exists, c.id, c.customer_id, c.embedding, c.xid
+FROM (SELECT pg_current_snapshot()::text AS snap,
+             EXISTS (SELECT 1 FROM tenants t WHERE t.id = %(tenant_id)s) AS tenant_exists) s
+LEFT JOIN LATERAL (
+    SELECT x.id, x.customer_id, x.embedding, x.change_xid::text::bigint AS xid
+    FROM customer_exemplars x WHERE x.tenant_id = %(tenant_id)s AND {_CHANGED_SINCE}
+    UNION ALL
+    SELECT x.exemplar_id, x.customer_id, NULL, x.change_xid::text::bigint
+    FROM exemplar_tombstones x WHERE x.tenant_id = %(tenant_id)s AND {_CHANGED_SINCE}
+) c ON true
+""",
+    {"tenant_id": "uuid", "since": "pg_snapshot"},
+)
+"""The tenant's exemplar writes and deletes its ``since`` snapshot did not see, and the snapshot
+this read ran under (one row with NULLs when nothing changed). Run it in the tenant's RLS context;
+an index on ``(tenant_id, change_xid)`` of both tables keeps it to the changed rows."""
+
+
+def changes_params(tenant_id: uuid.UUID, since: Snapshot) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "since": str(since)}
+
+
+@dataclass
+class Changes:
+    """What a read of ``CHANGES_SINCE`` (or a full load) found."""
+
+    snapshot: Snapshot
+    tenant_exists: bool = True
+    ids: list[uuid.UUID] = field(default_factory=list)
+    customers: list[uuid.UUID] = field(default_factory=list)
+    vectors: Array = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
+    xids: list[int] = field(default_factory=list)
+    deleted: list[uuid.UUID] = field(default_factory=list)
+    deleted_xids: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.ids or self.deleted)
+
+    @property
+    def touched(self) -> set[uuid.UUID]:
+        """Every exemplar written or deleted."""
+        return {*self.ids, *self.deleted}
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[Any, ...]], dim: int) -> Changes:
+        """From the rows of ``CHANGES_SINCE``. A row whose embedding has another dimension is
+        left out (it cannot be searched with this embedder; ``appliance reindex`` reports it)."""
+        snap, exists = rows[0][0], rows[0][1]
+        changes = cls(Snapshot.parse(snap), tenant_exists=bool(exists))
+        blobs: list[bytes] = []
+        for _, _, exemplar_id, customer_id, embedding, xid in rows:
+            if exemplar_id is None:
+                continue
+            if embedding is None:
+                changes.deleted.append(exemplar_id)
+                changes.deleted_xids.append(int(xid))
+            elif len(embedding) == 4 * dim:
+                changes.ids.append(exemplar_id)
+                changes.customers.append(customer_id)
+                changes.xids.append(int(xid))
+                blobs.append(bytes(embedding))
+        changes.vectors = decode(b"".join(blobs), dim)
+        return changes
+
+
+def decode(raw: bytes, dim: int) -> Array:
+    """Concatenated stored embeddings as unit float32 rows (zero rows stay zero: never a match)."""
+    vectors = np.frombuffer(raw, dtype=EMBEDDING_DTYPE).reshape(-1, dim).astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    good = np.isfinite(norms) & (norms > 0)
+    np.divide(vectors, norms, out=vectors, where=good)
+    vectors[~good[:, 0]] = 0.0
+    return vectors
+
+
+LOAD_BATCH = 5000
+
+
+@asynccontextmanager
+async def snapshot_transaction(
+    db: Database, tenant_id: uuid.UUID
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A read-only REPEATABLE READ transaction in the tenant's RLS context: every statement in it
+    sees one snapshot (``pg_current_snapshot()`` names it)."""
+    async with db.engine.connect() as pooled:
+        raw = await pooled.get_raw_connection()
+        conn: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+        await conn.set_autocommit(True)
+        try:
+            await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            await conn.execute(CONTEXT.sql, context_params(tenant_id))
+            yield conn
+            await conn.execute("COMMIT")
+        except BaseException:
+            if not conn.closed:
+                await conn.execute("ROLLBACK")
+            raise
+        finally:
+            if not conn.closed:
+                await conn.set_autocommit(False)
+
+
+async def load_all(db: Database, tenant_id: uuid.UUID, dim: int) -> Changes:
+    """Every exemplar of the tenant, with the snapshot they were read under (binary transfer,
+    in batches from a server-side cursor)."""
+    async with snapshot_transaction(db, tenant_id) as conn:
+        cursor = await conn.execute(
+            "SELECT pg_current_snapshot()::text,"
+            " EXISTS (SELECT 1 FROM tenants t WHERE t.id = %(tenant_id)s),"
+            " (SELECT count(*) FROM customer_exemplars x WHERE x.tenant_id = %(tenant_id)s)",
+            {"tenant_id": tenant_id},
+        )
+        snap, exists, total = (await cursor.fetchall())[0]
+        changes = Changes(Snapshot.parse(snap), tenant_exists=bool(exists))
+        vectors = np.empty((int(total), dim), dtype=np.float32)
+        filled = 0
+        async with conn.cursor(name="exemplars_of_tenant", binary=True) as rows:
+            rows.itersize = LOAD_BATCH
+            await rows.execute(
+                "SELECT id, customer_id, embedding, change_xid::text::bigint FROM customer_exemplars"
+                " WHERE tenant_id = %(tenant_id)s",
+                {"tenant_id": tenant_id},
+            )
+            while batch := await rows.fetchmany(LOAD_BATCH):
+                usable = [row for row in batch if len(row[2]) == 4 * dim]
+                if not usable or filled + len(usable) > len(vectors):
+                    continue  # another dimension, or rows the count did not see (cannot: one snapshot)
+                changes.ids.extend(row[0] for row in usable)
+                changes.customers.extend(row[1] for row in usable)
+                changes.xids.extend(row[3] for row in usable)
+                vectors[filled : filled + len(usable)] = decode(b"".join(row[2] for row in usable), dim)
+                filled += len(usable)
+        changes.vectors = vectors[:filled]
+        return changes
