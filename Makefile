@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export APPLIANCE_MODELS_DIR ?= $(abspath ../shared/models)
 
-.PHONY: help setup web-deps web web-test screenshots system-deps test test-fast lint fmt typecheck contracts openapi bench demo serve clean
+.PHONY: help setup web-deps web web-test screenshots system-deps test test-fast lint fmt typecheck contracts openapi bench demo serve clean deploy-check postman manifests
 
 help:
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create the venv and install the package with dev tools
 
-test: setup web system-deps ## lint, types, then every test with coverage (the CI command)
+test: setup web system-deps $(CHECKOV) ## lint, types, then every test with coverage (the CI command)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -71,8 +71,24 @@ contracts: setup web-deps ## regenerate msgspec Structs and TS types from the JS
 	$(BIN)/python -m appliance.contracts.codegen
 	npm --prefix src/web run contracts
 
-openapi: setup ## regenerate docs/openapi.json
+openapi: setup ## regenerate docs/openapi.json and the Postman collection derived from it
 	$(BIN)/appliance openapi -o docs/openapi.json
+	$(BIN)/python -m tests.deploy.postman
+
+CHECKOV := $(VENV)/checkov/bin/checkov
+
+$(CHECKOV):  # own venv: checkov would downgrade packaging in .venv
+	$$(command -v $(PY) || command -v python3) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install -q "checkov>=3.3,<4"
+
+deploy-check: setup $(CHECKOV) ## helm lint/render, checkov, compose/workflow schemas, hadolint, Postman freshness
+	$(BIN)/python -m pytest tests/deploy -q -p no:cacheprovider
+
+postman: setup ## regenerate docs/postman from docs/openapi.json
+	$(BIN)/python -m tests.deploy.postman
+
+manifests: setup ## render the Helm chart (default + production values) into rendered-manifests/
+	$(BIN)/python -m tests.deploy.render_manifests --out rendered-manifests
 
 bench: setup system-deps ## run every benchmark and print its figures
 	$(BIN)/python bench/run_all.py

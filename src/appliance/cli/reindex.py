@@ -1,4 +1,4 @@
-"""``appliance reindex``: rebuild the vector index (Milvus) from PostgreSQL."""
+"""``appliance reindex``: rebuild the Milvus collection from PostgreSQL."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ from appliance.config import ConfigError, mask_url
 def register(app: typer.Typer) -> None:
     app.command(
         help=(
-            "Rebuild the vector index from the exemplars in PostgreSQL: per tenant, drop and refill "
-            "its partition, flush, and check the counts match (exit 1 if not). Without --tenant every "
-            "tenant is rebuilt and a collection of another dimension is recreated. With Milvus Lite, "
-            "stop `appliance serve` first (a Lite file serves one process)."
+            "Rebuild the Milvus collection (APPLIANCE_MILVUS_URI) from the exemplars in PostgreSQL: "
+            "per tenant, drop and refill its partition and check the counts match (exit 1 if not). "
+            "Without --tenant every tenant is rebuilt and a collection of another dimension is "
+            "recreated. The embedded index (no APPLIANCE_MILVUS_URI) reads PostgreSQL itself and "
+            "needs no rebuild."
         )
     )(reindex)
 
@@ -65,21 +66,34 @@ def reindex(
 
     from appliance.db.engine import Database, make_async_engine
     from appliance.vectors.base import VectorIndexError
-    from appliance.vectors.factory import (
-        embedding_dim_from_settings,
-        milvus_uri_from_settings,
-        vector_index_from_settings,
-    )
+    from appliance.vectors.factory import embedding_dim_from_settings
+    from appliance.vectors.milvus_store import MilvusStore
     from appliance.vectors.reindex import ReindexReport
     from appliance.vectors.reindex import reindex as run_reindex
 
     if recreate and tenant is not None:
         fail("--recreate rebuilds the whole collection: run it without --tenant")
     settings = settings_or_exit()
+    if not settings.milvus_uri:
+        console.print(
+            "the embedded vector index reads the exemplars from PostgreSQL in each API process: "
+            "nothing to rebuild (set APPLIANCE_MILVUS_URI to rebuild a Milvus collection)"
+        )
+        return
     try:
         dim = embedding_dim_from_settings(settings)
-        index = vector_index_from_settings(settings, dim)
-    except (ConfigError, VectorIndexError) as exc:
+        index = MilvusStore(
+            settings.milvus_uri,
+            dim,
+            collection=settings.milvus_collection,
+            token=settings.milvus_token,
+            index_type=settings.milvus_index_type,
+            nlist=settings.milvus_nlist,
+            nprobe=settings.milvus_nprobe,
+            hnsw_m=settings.milvus_hnsw_m,
+            hnsw_ef=settings.milvus_hnsw_ef,
+        )
+    except (ConfigError, VectorIndexError, ValueError) as exc:
         fail(str(exc))
 
     async def go(bar: _Bar) -> ReindexReport:
@@ -108,7 +122,7 @@ def reindex(
     finally:
         index.close()
 
-    uri = mask_url(milvus_uri_from_settings(settings))
+    uri = mask_url(settings.milvus_uri)
     console.print(f"collection [bold]{report.collection}[/] ({report.dim}-D) at {uri}")
     if report.recreated_collection:
         console.print(f"[yellow]{report.recreated_because}: the collection was dropped and recreated[/]")

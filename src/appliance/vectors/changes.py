@@ -160,9 +160,22 @@ async def snapshot_transaction(
                 await conn.set_autocommit(False)
 
 
-async def load_all(db: Database, tenant_id: uuid.UUID, dim: int) -> Changes:
-    """Every exemplar of the tenant, with the snapshot they were read under (binary transfer,
-    in batches from a server-side cursor)."""
+@dataclass
+class Batch:
+    ids: list[uuid.UUID]
+    customers: list[uuid.UUID]
+    vectors: Array
+    xids: list[int]
+    skipped: int
+    """Rows of another dimension (not searchable with this embedder)."""
+
+
+async def stream_all(
+    db: Database, tenant_id: uuid.UUID, dim: int, batch_size: int = LOAD_BATCH
+) -> AsyncIterator[tuple[Snapshot, bool, int, Batch | None]]:
+    """Every exemplar of the tenant read under one snapshot, in batches (binary transfer from a
+    server-side cursor): first ``(snapshot, tenant exists, total rows, None)``, then one item per
+    batch."""
     async with snapshot_transaction(db, tenant_id) as conn:
         cursor = await conn.execute(
             "SELECT pg_current_snapshot()::text,"
@@ -171,24 +184,47 @@ async def load_all(db: Database, tenant_id: uuid.UUID, dim: int) -> Changes:
             {"tenant_id": tenant_id},
         )
         snap, exists, total = (await cursor.fetchall())[0]
-        changes = Changes(Snapshot.parse(snap), tenant_exists=bool(exists))
-        vectors = np.empty((int(total), dim), dtype=np.float32)
-        filled = 0
+        snapshot = Snapshot.parse(snap)
+        yield snapshot, bool(exists), int(total), None
         async with conn.cursor(name="exemplars_of_tenant", binary=True) as rows:
-            rows.itersize = LOAD_BATCH
+            rows.itersize = batch_size
             await rows.execute(
                 "SELECT id, customer_id, embedding, change_xid::text::bigint FROM customer_exemplars"
                 " WHERE tenant_id = %(tenant_id)s",
                 {"tenant_id": tenant_id},
             )
-            while batch := await rows.fetchmany(LOAD_BATCH):
+            while batch := await rows.fetchmany(batch_size):
                 usable = [row for row in batch if len(row[2]) == 4 * dim]
-                if not usable or filled + len(usable) > len(vectors):
-                    continue  # another dimension, or rows the count did not see (cannot: one snapshot)
-                changes.ids.extend(row[0] for row in usable)
-                changes.customers.extend(row[1] for row in usable)
-                changes.xids.extend(row[3] for row in usable)
-                vectors[filled : filled + len(usable)] = decode(b"".join(row[2] for row in usable), dim)
-                filled += len(usable)
-        changes.vectors = vectors[:filled]
-        return changes
+                yield (
+                    snapshot,
+                    bool(exists),
+                    int(total),
+                    Batch(
+                        ids=[row[0] for row in usable],
+                        customers=[row[1] for row in usable],
+                        vectors=decode(b"".join(row[2] for row in usable), dim),
+                        xids=[row[3] for row in usable],
+                        skipped=len(batch) - len(usable),
+                    ),
+                )
+
+
+async def load_all(db: Database, tenant_id: uuid.UUID, dim: int) -> Changes:
+    """Every exemplar of the tenant, with the snapshot they were read under."""
+    changes: Changes | None = None
+    vectors = np.empty((0, dim), dtype=np.float32)
+    filled = 0
+    async for snapshot, exists, total, batch in stream_all(db, tenant_id, dim):
+        if batch is None:
+            changes = Changes(snapshot, tenant_exists=exists)
+            vectors = np.empty((total, dim), dtype=np.float32)
+            continue
+        assert changes is not None
+        changes.ids.extend(batch.ids)
+        changes.customers.extend(batch.customers)
+        changes.xids.extend(batch.xids)
+        vectors[filled : filled + len(batch.ids)] = batch.vectors
+        filled += len(batch.ids)
+    assert changes is not None
+    changes.vectors = vectors[:filled]
+    return changes

@@ -36,6 +36,8 @@ from appliance.vectors.matrix import Array, ExemplarMatrix, unit_rows
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+UNKNOWN_XID = 2**63 - 1
+"""The transaction id of this process's own writes, until a read of changes brings the real one."""
 RELOAD_AFTER = 12 * 3600.0
 """Seconds without a read after which a tenant is loaded afresh: tombstones are kept a day
 (``jobs/purge.py``), so a cursor this old could miss deletes."""
@@ -47,6 +49,8 @@ class TenantVectors:
     snapshot: Snapshot
     read_at: float = field(default_factory=time.monotonic)
     """When changes were last read (``RELOAD_AFTER``)."""
+    overlay: Any = None
+    """The Milvus backend's bookkeeping (``milvus.Overlay``)."""
 
 
 @dataclass
@@ -92,14 +96,18 @@ class ExactIndex:
             return loaded
         return await asyncio.shield(loading)
 
+    async def _initial(self, tenant_id: uuid.UUID) -> Changes:
+        """What a tenant's vectors start from: all its exemplars."""
+        return await load_all(self.db, tenant_id, self.dim)
+
     async def _load(self, tenant_id: uuid.UUID) -> TenantVectors:
         started = time.perf_counter()
-        changes = await load_all(self.db, tenant_id, self.dim)
+        changes = await self._initial(tenant_id)
         if not changes.tenant_exists:
             raise TenantGoneError(tenant_id)
-        matrix = ExemplarMatrix(self.dim, capacity=len(changes.ids))
-        await self._submit(lambda: matrix.upsert(changes.ids, changes.customers, changes.vectors))
-        loaded = TenantVectors(matrix, changes.snapshot)
+        loaded = TenantVectors(ExemplarMatrix(self.dim, capacity=len(changes.ids)), changes.snapshot)
+        await self._submit(lambda: self._apply(loaded, changes))
+        matrix = loaded.matrix
         self._tenants[tenant_id] = loaded
         self._evict(keep=tenant_id)
         VECTOR_TENANT_LOADS.inc()
@@ -159,12 +167,13 @@ class ExactIndex:
             return None
         held.snapshot, held.read_at = changes.snapshot, time.monotonic()
         if changes:
-            await self._submit(lambda: self._apply(held.matrix, changes))
+            await self._submit(lambda: self._apply(held, changes))
         return changes
 
-    def _apply(self, matrix: ExemplarMatrix, changes: Changes) -> None:
-        matrix.delete(changes.deleted)
-        matrix.upsert(changes.ids, changes.customers, changes.vectors)
+    def _apply(self, held: TenantVectors, changes: Changes) -> None:
+        """On the worker."""
+        held.matrix.delete(changes.deleted)
+        held.matrix.upsert(changes.ids, changes.customers, changes.vectors)
 
     async def refresh(self, tenant_id: uuid.UUID) -> None:
         """Read and apply what changed (after a merge, split or erasure committed)."""
@@ -180,16 +189,18 @@ class ExactIndex:
         held = self._tenants.get(tenant_id)
         if held is None or not (added or removed):
             return
-        vectors = unit_rows([item.vector for item in added], self.dim) if added else None
-        ids = [item.id for item in added]
-        customers = [item.customer_id for item in added]
-
-        def apply() -> None:
-            held.matrix.delete(removed)
-            if vectors is not None:
-                held.matrix.upsert(ids, customers, vectors)
-
-        self._worker.submit(apply)
+        changes = Changes(
+            held.snapshot,
+            ids=[item.id for item in added],
+            customers=[item.customer_id for item in added],
+            vectors=unit_rows([item.vector for item in added], self.dim)
+            if added
+            else np.empty((0, self.dim)),
+            xids=[UNKNOWN_XID] * len(added),
+            deleted=list(removed),
+            deleted_xids=[UNKNOWN_XID] * len(removed),
+        )
+        self._worker.submit(self._apply, held, changes)
 
     # -- search ------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""``appliance reindex`` on the real database: exemplars seeded by SQL, rebuilt into Milvus Lite."""
+"""``appliance reindex`` on the real database: exemplars seeded by SQL, rebuilt into a real Milvus server."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from appliance.cli import reindex as reindex_cli
 from appliance.config import Settings
 from appliance.db.types import embedding_bytes
 from appliance.vectors.base import VectorIndexError
-from appliance.vectors.milvus import MilvusIndex
+from appliance.vectors.milvus_store import MilvusStore
 from tests.conftest import PG_ADMIN_URL, _admin_exec
 
 DIM = 128
@@ -112,20 +112,28 @@ def seeded(pg_settings: Settings) -> Seeded:
     return Seeded(pg_settings.database_url, (1203, 37))
 
 
+COLLECTION = f"reindex_{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(scope="module")
-def index(data_dir: Path) -> Iterator[MilvusIndex]:
-    """The index the CLI writes (same Lite file; this process already serves it)."""
-    idx = MilvusIndex(str(data_dir / "milvus" / "vectors.db"), DIM)
-    yield idx
-    idx.close()
+def index(milvus_uri: str) -> Iterator[MilvusStore]:
+    """The collection the CLI writes."""
+    store = MilvusStore(milvus_uri, DIM, collection=COLLECTION)
+    yield store
+    store.drop_collection()
+    store.close()
 
 
 def run(pg_settings: Settings, data_dir: Path, *args: str, dim: int = DIM) -> Result:
+    from tests.integration.vectors.conftest import MILVUS_URI
+
     env = {
         "APPLIANCE_DATABASE_URL": pg_settings.database_url,
         "APPLIANCE_APP_ROLE": pg_settings.app_role,
         "APPLIANCE_DATA_DIR": str(data_dir),
         "APPLIANCE_EMBEDDING_DIM": str(dim),
+        "APPLIANCE_MILVUS_URI": MILVUS_URI[0],
+        "APPLIANCE_MILVUS_COLLECTION": COLLECTION,
     }
     return CliRunner().invoke(cli(), ["reindex", *args], env=env, catch_exceptions=False)
 
@@ -135,7 +143,7 @@ def flat(text: str) -> str:
 
 
 def test_full_reindex_fills_every_tenant(
-    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusIndex
+    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusStore
 ) -> None:
     result = run(pg_settings, data_dir)
     assert result.exit_code == 0, result.output
@@ -144,13 +152,15 @@ def test_full_reindex_fills_every_tenant(
     assert index.count(a) == 1203 and index.count(b) == 37
     for tenant in (a, b):
         ids = list(seeded.vectors[tenant])[:5]
-        results = index.search(tenant, [seeded.vectors[tenant][i].tolist() for i in ids], top_k=3)
+        results = index.search(
+            tenant, np.stack([seeded.vectors[tenant][i] for i in ids]).astype(np.float32), 3
+        )
         for exemplar, hits in zip(ids, results, strict=True):
             assert hits[0].id == exemplar and hits[0].score == pytest.approx(1.0, abs=1e-4)
 
 
 def test_tenant_reindex_follows_postgres(
-    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusIndex
+    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusStore
 ) -> None:
     a, b = seeded.tenants
     removed = next(iter(seeded.vectors[a]))
@@ -162,7 +172,7 @@ def test_tenant_reindex_follows_postgres(
     assert result.exit_code == 0, result.output
     assert str(b) not in result.output
     assert index.count(a) == 1203 - 1 + 5 and index.count(b) == 37
-    [hits] = index.search(a, [list(seeded.vectors[a].values())[-1].tolist()], top_k=1)
+    [hits] = index.search(a, np.asarray([list(seeded.vectors[a].values())[-1]], dtype=np.float32), 1)
     assert hits[0].id == list(seeded.vectors[a])[-1]
 
 
@@ -173,7 +183,7 @@ def test_unknown_tenant_fails(pg_settings: Settings, data_dir: Path, seeded: See
 
 
 def test_a_wrong_dimension_row_is_a_mismatch(
-    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusIndex
+    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusStore
 ) -> None:
     a, _ = seeded.tenants
     with seeded.connect() as conn:
@@ -189,7 +199,7 @@ def test_a_wrong_dimension_row_is_a_mismatch(
 
 
 def test_dimension_change_rebuilds_the_collection(
-    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusIndex
+    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusStore
 ) -> None:
     a, _ = seeded.tenants
     result = run(pg_settings, data_dir, "--tenant", str(a), dim=64)
@@ -212,11 +222,11 @@ def test_dimension_change_rebuilds_the_collection(
 
 
 def test_a_foreign_collection_is_replaced(
-    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusIndex
+    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusStore
 ) -> None:
     a, b = seeded.tenants
     index.drop_collection()
-    index._client.create_collection(index.collection, dimension=DIM)  # id INT64 + vector only
+    index.client.create_collection(index.collection, dimension=DIM)  # id INT64 + vector only
     with pytest.raises(VectorIndexError, match="unexpected schema"):
         index.ensure_collection()
     result = run(pg_settings, data_dir, "--tenant", str(a))
@@ -229,11 +239,11 @@ def test_a_foreign_collection_is_replaced(
 
 
 def test_an_index_type_change_or_recreate_rebuilds_the_collection(
-    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusIndex
+    pg_settings: Settings, data_dir: Path, seeded: Seeded, index: MilvusStore
 ) -> None:
     a, b = seeded.tenants
     index.drop_collection()
-    flat_index = MilvusIndex(str(data_dir / "milvus" / "vectors.db"), DIM, index_type="FLAT")
+    flat_index = MilvusStore(index.uri, DIM, collection=COLLECTION, index_type="FLAT")
     try:
         flat_index.ensure_collection()
         assert flat_index.built_index_type() == "FLAT"

@@ -5,7 +5,7 @@ from appliance.db.models.api_key import ApiKey
 from appliance.db.models.audit import AuditLog
 from appliance.db.models.camera import Camera
 from appliance.db.models.customer import Customer
-from appliance.db.models.exemplar import CustomerExemplar, ExemplarTombstone, StaffEmbedding
+from appliance.db.models.exemplar import CustomerExemplar, ExemplarTombstone, StaffEmbedding, VectorWatermark
 from appliance.db.models.merge_suggestion import MergeSuggestion
 from appliance.db.models.rollup import RollupDirty, VisitRollup
 from appliance.db.models.sighting import Sighting
@@ -31,6 +31,7 @@ __all__ = [
     "StaffEmbedding",
     "Tenant",
     "User",
+    "VectorWatermark",
     "Visit",
     "VisitRollup",
 ]

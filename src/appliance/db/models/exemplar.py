@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, Uuid, text
+from sqlalchemy import DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, utcnow
@@ -21,8 +21,6 @@ class CustomerExemplar(IdMixin, Base):
             ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
         ),
         Index("ix_customer_exemplars_customer", "customer_id"),
-        # New-customer creation re-checks the tenant's most recent exemplars under a lock.
-        Index("ix_customer_exemplars_tenant_created", "tenant_id", "created_at"),
         # The change cursor (vectors/changes.py): what changed in a tenant since a snapshot.
         Index("ix_customer_exemplars_tenant_change", "tenant_id", "change_xid"),
     )
@@ -55,6 +53,19 @@ class ExemplarTombstone(Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     change_xid: Mapped[int] = mapped_column(TransactionId, server_default=text("pg_current_xact_id()"))
     deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
+class VectorWatermark(Base):
+    """Up to which snapshot a Milvus collection holds every exemplar change of a tenant."""
+
+    __tablename__ = "vector_watermarks"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    collection: Mapped[str] = mapped_column(String(255), primary_key=True)
+    snapshot: Mapped[str] = mapped_column(String)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
 
 
 class StaffEmbedding(IdMixin, Base):

@@ -15,6 +15,10 @@ pass a value whose transaction commits later.
 - ``exemplar_tombstones``: one row per deleted exemplar (replacement, merge, split, erasure),
   written by a trigger in the deleting transaction. A tenant's own deletes only: deleting the
   tenant itself (platform admin) removes its index state with it.
+- ``vector_watermarks``: per tenant and Milvus collection, the snapshot up to which the
+  collection holds every change (the Milvus backend's watermark).
+- ``ix_customer_exemplars_tenant_created`` goes: it served the recent-customers re-check that
+  the change cursor replaces.
 """
 
 from __future__ import annotations
@@ -79,6 +83,18 @@ CREATE TABLE exemplar_tombstones (
     op.execute("CREATE INDEX ix_exemplar_tombstones_deleted_at ON exemplar_tombstones (deleted_at)")
     rls.enable_rls(("exemplar_tombstones",))
     op.execute(
+        """
+CREATE TABLE vector_watermarks (
+    tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    collection varchar(255) NOT NULL,
+    snapshot varchar NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, collection)
+)"""
+    )
+    rls.enable_rls(("vector_watermarks",))
+    op.execute("DROP INDEX IF EXISTS ix_customer_exemplars_tenant_created")
+    op.execute(
         "CREATE FUNCTION record_exemplar_tombstone() RETURNS trigger LANGUAGE plpgsql"
         f" AS $${TOMBSTONE_BODY}$$"
     )
@@ -89,6 +105,11 @@ CREATE TABLE exemplar_tombstones (
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE IF EXISTS vector_watermarks")
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS ix_customer_exemplars_tenant_created"
+        " ON customer_exemplars (tenant_id, created_at)"
+    )
     op.execute("DROP TRIGGER IF EXISTS exemplar_tombstone ON customer_exemplars")
     op.execute("DROP FUNCTION IF EXISTS record_exemplar_tombstone()")
     op.execute("DROP TABLE IF EXISTS exemplar_tombstones")
