@@ -194,7 +194,9 @@ def test_simultaneous_first_events_of_one_person_make_one_customer(
     assert count(rec_settings, "visits", shop.tenant["id"]) == 1
 
 
-def test_what_another_process_commits_is_matched_at_the_next_event(shop: Shop, rec_settings: Settings) -> None:
+def test_what_another_process_commits_is_matched_at_the_next_event(
+    shop: Shop, rec_settings: Settings
+) -> None:
     """Exemplars written and deleted by another API process (straight in PostgreSQL here) are seen
     by this process's next event: the change cursor is read in the ingest's own transaction."""
     import asyncio
