@@ -8,7 +8,6 @@ on the server), default ``postgresql://postgres@127.0.0.1:5432/postgres``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -180,47 +179,6 @@ def main_guard(run: Any) -> None:
         sys.exit(130)
 
 
-def add_ivf_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--nlist``/``--nprobe`` for a vector bench, defaulting to what the product ships."""
-    defaults = load_settings(env={})
-    parser.add_argument(
-        "--nlist", type=int, default=defaults.milvus_nlist, help="IVF cells (APPLIANCE_MILVUS_NLIST)"
-    )
-    parser.add_argument(
-        "--nprobe",
-        type=int,
-        default=defaults.milvus_nprobe,
-        help="IVF cells searched (APPLIANCE_MILVUS_NPROBE)",
-    )
-
-
-def lite_index(tmp: Path, name: str, dim: int, args: Any) -> Any:
-    """A Milvus Lite index in ``tmp`` for a vector bench: the bench's ``--nlist``, ``--nprobe`` and
-    ``--index-type``, no automatic flushes (the bench flushes when it means to)."""
-    from appliance.vectors.milvus import MilvusIndex
-
-    return MilvusIndex(
-        str(tmp / name / "vectors.db"),
-        dim,
-        collection=f"bench_{name}",
-        nlist=args.nlist,
-        nprobe=args.nprobe,
-        index_type=args.index_type,
-        auto_flush_rows=0,
-    )
-
-
-def wait_for_lite_background(index: Any) -> float:
-    """Wait until in-process Lite's background compaction + index build is done; seconds waited."""
-    start = time.perf_counter()
-    with contextlib.suppress(Exception):  # private Lite internals: fall back to no wait
-        from milvus_lite.server_manager import server_manager_instance
-
-        _, db, _ = server_manager_instance._servers[str(Path(index.uri).resolve())]
-        db.get_collection(index.collection)._wait_for_bg(timeout=900)
-    return time.perf_counter() - start
-
-
 def face_event(site_id: str, camera_id: str, captured_at: str, vector: Any) -> dict[str, Any]:
     """An ``Event.FaceDetected.v1`` body as an edge sends it (a fresh event_id)."""
     return {
@@ -239,7 +197,6 @@ def face_event(site_id: str, camera_id: str, captured_at: str, vector: Any) -> d
 
 
 CPU_GROUPS = (
-    ("sidecar", "appliance.vectors.lite_server"),
     ("api", "appliance serve"),
     ("api", "multiprocessing.spawn"),  # the workers of ``serve --workers N``
     ("postgres", "postgres"),

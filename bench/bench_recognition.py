@@ -1,5 +1,5 @@
 """Recognition quality through the real API: every photo in ../shared/faces, each person appearing
-several times in shuffled order (real detector + embedder, real PostgreSQL + Milvus Lite).
+several times in shuffled order (real detector + embedder, real PostgreSQL + the embedded vector index).
 
     python bench/bench_recognition.py [--rounds 3] [--faces ../shared/faces]
 

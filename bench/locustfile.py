@@ -1,5 +1,5 @@
 """The seed's scenario: POST /v1/events/face at 50 requests/s, p95 reported (the seed asked
-< 300 ms with Milvus mocked; here Milvus Lite is real).
+< 300 ms with Milvus mocked; here the embedded vector index is real).
 
     python bench/bench_locust.py      # sets up a database, a server and a worker key, then runs
                                       # `locust -f bench/locustfile.py --headless -u 50 -r 50`

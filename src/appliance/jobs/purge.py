@@ -30,11 +30,11 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import delete, select, tuple_, update
 
 from appliance.db.base import utcnow
 from appliance.db.engine import Database
-from appliance.db.models import Sighting, Tenant, Visit
+from appliance.db.models import ExemplarTombstone, Sighting, Tenant, Visit
 from appliance.domain.audit.services import record_audit
 from appliance.domain.auth.principal import Principal, Role
 from appliance.storage.base import (
@@ -51,6 +51,9 @@ MAX_CONSECUTIVE_ERRORS = 25
 MAX_ERROR_MESSAGES = 20
 PURGE_PRINCIPAL = Principal(sub="system:purge", role=Role.SYSTEM_ADMIN, tenant_id=None)
 AUDIT_ACTION = "retention.purge"
+TOMBSTONE_DAYS = 1
+"""Days a deleted exemplar's tombstone is kept: an API process that has not read a tenant for
+half of that loads it afresh (``vectors/exact.py``)."""
 log = logging.getLogger("appliance.purge")
 
 Outcome = Literal["deleted", "missing", "present", "failed"]
@@ -104,6 +107,9 @@ class PurgeReport(msgspec.Struct, kw_only=True):
     """Unreferenced raw objects last modified before the cutoff."""
     orphans_deleted: int = 0
     visits_cleared: int = 0
+    tombstones_pruned: int = 0
+    """Exemplar tombstones older than ``TOMBSTONE_DAYS`` removed (the vector index's change cursor
+    needs them only until every process has read them)."""
     errors: list[str] = msgspec.field(default_factory=list)
     """The first few error messages, for the operator."""
     per_tenant: list[TenantPurge] = msgspec.field(default_factory=list)
@@ -163,6 +169,8 @@ class PurgeService:
             counts = await self._purge_tenant(tenant_id, report, say)
             if counts.candidates:
                 report.per_tenant.append(counts)
+            if not dry_run:
+                report.tombstones_pruned += await self._prune_tombstones(tenant_id, now)
         say("sweeping unreferenced objects")
         await self._sweep_orphans(tenant_ids, report, say)
         log.info(
@@ -177,6 +185,16 @@ class PurgeService:
         return report
 
     # -- sightings -------------------------------------------------------------------------------
+
+    async def _prune_tombstones(self, tenant_id: uuid.UUID, now: datetime) -> int:
+        async with self.db.transaction(tenant_id) as session:
+            result = await session.execute(
+                delete(ExemplarTombstone).where(
+                    ExemplarTombstone.tenant_id == tenant_id,
+                    ExemplarTombstone.deleted_at < now - timedelta(days=TOMBSTONE_DAYS),
+                )
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def _tenant_ids(self) -> list[uuid.UUID]:
         async with self.db.transaction(None, platform_admin=True) as session:

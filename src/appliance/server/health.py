@@ -38,7 +38,7 @@ class HealthController(Controller):
             checks["database"] = f"unreachable: {type(exc).__name__}"
             ready = False
         # The vector index opens on the first request that needs it; once open, ingest fails
-        # without it (a Milvus server down, the Lite sidecar restarting).
+        # without it (a Milvus server down).
         index = request.app.state.services.recognition.opened_index()
         if index is None:
             checks["vector_index"] = "not opened yet"

@@ -3,8 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.background_tasks import BackgroundTask
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,11 +64,8 @@ class TenantController(Controller):
         platform_session: AsyncSession,
         principal: Principal,
         tenant_id: uuid.UUID,
-    ) -> Response[None]:
+    ) -> None:
         """Delete a tenant and everything it owns (audited; the audit rows remain)."""
         await TenantService(platform_session, principal, None).delete(tenant_id)
-        # After the commit (the session's dependency commits before the response is sent).
-        recognition = request.app.state.services.recognition
-        return Response(
-            None, status_code=204, background=BackgroundTask(recognition.tenant_deleted, tenant_id)
-        )
+        await platform_session.commit()  # the rows first: the vectors follow what committed
+        await request.app.state.services.recognition.tenant_deleted(tenant_id)
