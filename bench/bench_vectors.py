@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -49,15 +50,16 @@ def seed(settings: Any, vectors: np.ndarray[Any, Any]) -> tuple[uuid.UUID, list[
     tenant = uuid.uuid4()
     ids = [uuid.uuid4() for _ in range(len(vectors))]
     with psycopg.connect(settings.database_url) as conn:
-        conn.execute("INSERT INTO tenants (id, name) VALUES (%s, 'bench')", (tenant,))
+        conn.execute("INSERT INTO tenants (id, name) VALUES (%s, %s)", (tenant, f"bench-{tenant.hex[:8]}"))
         with conn.cursor().copy("COPY customers (id, tenant_id) FROM STDIN") as copy:
             for i in ids:
                 copy.write_row((i, tenant))
         with conn.cursor().copy(
-            "COPY customer_exemplars (id, tenant_id, customer_id, embedding, quality) FROM STDIN"
+            "COPY customer_exemplars (id, tenant_id, customer_id, embedding, quality, created_at) FROM STDIN"
         ) as copy:
+            now = datetime.now(UTC)
             for i, vector in zip(ids, vectors, strict=True):
-                copy.write_row((i, tenant, i, embedding_bytes(vector), 0.8))
+                copy.write_row((i, tenant, i, embedding_bytes(vector), 0.8, now))
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
     return tenant, ids
@@ -75,9 +77,11 @@ async def measure(settings: Any, size: int) -> None:
     rng = np.random.default_rng(size)
     vectors = unit(rng, size)
     tenant, ids = seed(settings, vectors)
+    small, _ = seed(settings, unit(rng, 100))
     db = Database(make_async_engine(settings.runtime_database_url, pool_size=2))
     index = ExactIndex(db, DIM, budget_bytes=4 << 30)
     try:
+        await index.search(small, vectors[0], 5)  # one-time costs (pool, imports) before measuring
         before = rss_bytes()
         started = time.perf_counter()
         first = await index.search(tenant, vectors[0], 5)

@@ -10,6 +10,7 @@ Read and snapshot come from one statement, so they agree. ADR 0008 has the reaso
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ import psycopg
 from appliance.db.engine import CONTEXT, Database, context_params
 from appliance.db.prepared import Prepared
 from appliance.db.types import EMBEDDING_DTYPE
+from appliance.vectors.matrix import ExemplarMatrix
 
 Array = np.ndarray[Any, Any]
 
@@ -209,22 +211,60 @@ async def stream_all(
                 )
 
 
-async def load_all(db: Database, tenant_id: uuid.UUID, dim: int) -> Changes:
-    """Every exemplar of the tenant, with the snapshot they were read under."""
-    changes: Changes | None = None
-    vectors = np.empty((0, dim), dtype=np.float32)
-    filled = 0
-    async for snapshot, exists, total, batch in stream_all(db, tenant_id, dim):
-        if batch is None:
-            changes = Changes(snapshot, tenant_exists=exists)
-            vectors = np.empty((total, dim), dtype=np.float32)
-            continue
-        assert changes is not None
-        changes.ids.extend(batch.ids)
-        changes.customers.extend(batch.customers)
-        changes.xids.extend(batch.xids)
-        vectors[filled : filled + len(batch.ids)] = batch.vectors
-        filled += len(batch.ids)
-    assert changes is not None
-    changes.vectors = vectors[:filled]
-    return changes
+LOAD_GROUP = 1024
+LOAD_GROUPS = """
+SELECT string_agg(uuid_send(g.id), ''), string_agg(uuid_send(g.customer_id), ''), string_agg(g.embedding, '')
+FROM (SELECT x.id, x.customer_id, x.embedding, (row_number() OVER ()) / %(group)s AS part
+      FROM customer_exemplars x WHERE x.tenant_id = %(tenant_id)s AND length(x.embedding) = %(width)s) g
+GROUP BY g.part
+"""
+"""A tenant's exemplars as a few rows of concatenated bytes (ids, customers, embeddings): the rows
+come as binary ``bytea`` values that numpy reads, instead of a Python object per exemplar."""
+
+
+async def load_matrix(db: Database, tenant_id: uuid.UUID, dim: int) -> tuple[Snapshot, bool, ExemplarMatrix]:
+    """Every exemplar of the tenant as a matrix, with the snapshot it was read under."""
+    params = {"tenant_id": tenant_id, "width": 4 * dim, "group": LOAD_GROUP}
+    async with snapshot_transaction(db, tenant_id) as conn:
+        cursor = await conn.execute(
+            "SELECT pg_current_snapshot()::text, EXISTS (SELECT 1 FROM tenants t WHERE t.id = %(tenant_id)s),"
+            " (SELECT count(*) FROM customer_exemplars x"
+            "  WHERE x.tenant_id = %(tenant_id)s AND length(x.embedding) = %(width)s)",
+            params,
+        )
+        snap, exists, total = (await cursor.fetchall())[0]
+        loading = _Loading(int(total), dim)
+        # Streamed (single-row mode): PostgreSQL builds the next group while this one is decoded.
+        async for group in conn.cursor(binary=True).stream(LOAD_GROUPS, params):
+            await asyncio.to_thread(loading.add, *group)
+    matrix = await asyncio.to_thread(loading.matrix)
+    return Snapshot.parse(snap), bool(exists), matrix
+
+
+def _uuid_rows(raw: bytes, n: int) -> Array:
+    return np.frombuffer(raw, dtype=np.uint8)[: 16 * n].reshape(n, 16)
+
+
+class _Loading:
+    """A matrix filled group by group (``LOAD_GROUPS``)."""
+
+    def __init__(self, total: int, dim: int) -> None:
+        self.dim, self.filled = dim, 0
+        self.ids = np.empty((total, 16), dtype=np.uint8)
+        self.customers = np.empty((total, 16), dtype=np.uint8)
+        self.vectors = np.empty((total, dim), dtype=np.float32)
+
+    def add(self, id_bytes: bytes, customer_bytes: bytes, embeddings: bytes) -> None:
+        n = min(len(id_bytes) // 16, len(self.ids) - self.filled)  # the count saw the same snapshot
+        end = self.filled + n
+        self.ids[self.filled : end] = np.frombuffer(id_bytes, dtype=np.uint8)[: 16 * n].reshape(n, 16)
+        self.customers[self.filled : end] = np.frombuffer(customer_bytes, dtype=np.uint8)[: 16 * n].reshape(
+            n, 16
+        )
+        self.vectors[self.filled : end] = decode(embeddings[: 4 * self.dim * n], self.dim)
+        self.filled = end
+
+    def matrix(self) -> ExemplarMatrix:
+        matrix = ExemplarMatrix(self.dim)
+        matrix.load(self.ids[: self.filled], self.customers[: self.filled], self.vectors[: self.filled])
+        return matrix

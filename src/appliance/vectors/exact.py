@@ -30,7 +30,7 @@ from appliance.db.engine import Database
 from appliance.db.prepared import Prepared
 from appliance.lib.metrics import VECTOR_CACHE_BYTES, VECTOR_SEARCH_BATCH, VECTOR_TENANT_LOADS
 from appliance.vectors.base import Searched, SearchHit, TenantGoneError, VectorItem
-from appliance.vectors.changes import CHANGES_SINCE, Changes, Snapshot, changes_params, load_all
+from appliance.vectors.changes import CHANGES_SINCE, Changes, Snapshot, changes_params, load_matrix
 from appliance.vectors.matrix import Array, ExemplarMatrix, unit_rows
 
 log = logging.getLogger(__name__)
@@ -96,17 +96,16 @@ class ExactIndex:
             return loaded
         return await asyncio.shield(loading)
 
-    async def _initial(self, tenant_id: uuid.UUID) -> Changes:
+    async def _initial(self, tenant_id: uuid.UUID) -> TenantVectors:
         """What a tenant's vectors start from: all its exemplars."""
-        return await load_all(self.db, tenant_id, self.dim)
+        snapshot, exists, matrix = await load_matrix(self.db, tenant_id, self.dim)
+        if not exists:
+            raise TenantGoneError(tenant_id)
+        return TenantVectors(matrix, snapshot)
 
     async def _load(self, tenant_id: uuid.UUID) -> TenantVectors:
         started = time.perf_counter()
-        changes = await self._initial(tenant_id)
-        if not changes.tenant_exists:
-            raise TenantGoneError(tenant_id)
-        loaded = TenantVectors(ExemplarMatrix(self.dim, capacity=len(changes.ids)), changes.snapshot)
-        await self._submit(lambda: self._apply(loaded, changes))
+        loaded = await self._initial(tenant_id)
         matrix = loaded.matrix
         self._tenants[tenant_id] = loaded
         self._evict(keep=tenant_id)

@@ -72,6 +72,18 @@ class ExemplarMatrix:
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
 
+    def load(self, ids: Array, customers: Array, vectors: Array) -> None:
+        """Fill an empty matrix at once: ids and customers as (n, 16) uint8 rows of uuid bytes,
+        unit ``vectors`` (n, dim) float32 (taken, not copied)."""
+        if self.size:
+            raise ValueError("load() fills an empty matrix only")
+        self._ids, self._customers = ids.copy(), customers.copy()
+        self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.size = len(vectors)
+        halves = self._ids.view(">u8")  # (n, 2): the high and low 64 bits of each uuid
+        keys = (halves[:, 0].astype(object) << 64) | halves[:, 1].astype(object)
+        self._row = dict(zip(keys.tolist(), range(self.size), strict=True))
+
     def upsert(self, ids: Sequence[uuid.UUID], customers: Sequence[uuid.UUID], vectors: Array) -> None:
         """Insert or overwrite rows; ``vectors`` must be unit rows (``unit_rows``)."""
         if not ids:

@@ -28,10 +28,10 @@ from sqlalchemy import text
 from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.lib.metrics import VECTOR_INDEX_SYNCED
-from appliance.vectors.base import Searched
+from appliance.vectors.base import Searched, TenantGoneError
 from appliance.vectors.changes import CHANGES_SINCE, Changes, Snapshot, changes_params
 from appliance.vectors.exact import ExactIndex, TenantVectors
-from appliance.vectors.matrix import Array, unit_rows
+from appliance.vectors.matrix import Array, ExemplarMatrix, unit_rows
 from appliance.vectors.milvus_store import MilvusStore
 
 log = logging.getLogger(__name__)
@@ -85,14 +85,19 @@ class MilvusIndex(ExactIndex):
 
     # -- the overlay -------------------------------------------------------------------------
 
-    async def _initial(self, tenant_id: uuid.UUID) -> Changes:
+    async def _initial(self, tenant_id: uuid.UUID) -> TenantVectors:
+        """The overlay: the tenant's changes past its watermark."""
         await asyncio.to_thread(self.store.ensure_partition, tenant_id)  # searchable before its first sync
         watermark = await self._watermark(tenant_id)
-        async with self.db.fast_transaction(
-            tenant_id, [(CHANGES_SINCE, changes_params(tenant_id, watermark))]
-        ) as tx:
+        statement = (CHANGES_SINCE, changes_params(tenant_id, watermark))
+        async with self.db.fast_transaction(tenant_id, [statement]) as tx:
             rows = tx.opened[0]
-        return Changes.from_rows(rows, self.dim)
+        changes = Changes.from_rows(rows, self.dim)
+        if not changes.tenant_exists:
+            raise TenantGoneError(tenant_id)
+        held = TenantVectors(ExemplarMatrix(self.dim), changes.snapshot, overlay=Overlay())
+        await self._submit(lambda: self._apply(held, changes))
+        return held
 
     def _apply(self, held: TenantVectors, changes: Changes) -> None:
         super()._apply(held, changes)
