@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,14 @@ def pg_count(settings: Settings, tenant: str, customer: str | None = None) -> in
     return int(row[0])
 
 
+def watermark_of(settings: Settings, tenant: uuid.UUID) -> str | None:
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute(
+            "SELECT snapshot FROM vector_watermarks WHERE tenant_id = %s", (tenant,)
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def test_faces_match_before_and_after_the_sync(
     api: Api, client: TestClient[Litestar], store: MilvusStore, milvus_settings: Settings
 ) -> None:
@@ -137,21 +146,31 @@ def test_a_process_killed_before_the_index_write_loses_nothing(
     api: Api, milvus_settings: Settings, store: MilvusStore, tmp_path: Path
 ) -> None:
     shop = Shop(api)
+    tenant = uuid.UUID(shop.tenant["id"])
     process, base = start(milvus_settings, tmp_path / "api.log")
     try:
         headers = {"Authorization": f"Bearer {shop.worker.token}"}
         rng = np.random.default_rng(57)
-        for _ in range(5):
+
+        def post() -> None:
             response = httpx.post(
                 f"{base}/v1/events/face", json=shop.event(unit(rng)), headers=headers, timeout=30
             )
             assert response.status_code == 200, response.text
+
+        post()  # opens the index, whose first sync runs now; the next one is a minute away
+        deadline = time.monotonic() + 30
+        while not watermark_of(milvus_settings, tenant) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert watermark_of(milvus_settings, tenant), "the first sync did not run"
+        synced = store.count(tenant)
+        for _ in range(5):
+            post()
     finally:
-        process.send_signal(signal.SIGKILL)  # committed in PostgreSQL; the next sync is a minute away
+        process.send_signal(signal.SIGKILL)  # committed in PostgreSQL, not yet written to Milvus
         process.wait(timeout=15)
-    tenant = uuid.UUID(shop.tenant["id"])
-    assert pg_count(milvus_settings, shop.tenant["id"]) == 5
-    assert store.count(tenant) == 0
+    assert pg_count(milvus_settings, shop.tenant["id"]) == 6
+    assert store.count(tenant) == synced
 
     async def next_process() -> None:  # what the next API process does when it opens the index
         db = Database(make_async_engine(milvus_settings.runtime_database_url, 2))
@@ -163,4 +182,4 @@ def test_a_process_killed_before_the_index_write_loses_nothing(
             await db.dispose()
 
     asyncio.run(next_process())
-    assert store.count(tenant) == 5
+    assert store.count(tenant) == 6
