@@ -21,7 +21,6 @@ import numpy as np
 import psycopg
 
 from appliance.db.engine import CONTEXT, Database, context_params
-from appliance.db.prepared import Prepared
 from appliance.db.types import EMBEDDING_DTYPE
 from appliance.vectors.matrix import ExemplarMatrix
 
@@ -54,37 +53,37 @@ class Snapshot:
         return self.xmax > other.xmax or (self.xmax == other.xmax and len(self.xip) < len(other.xip))
 
 
-_CHANGED_SINCE = """(x.change_xid >= pg_snapshot_xmax(%(since)s)
-        OR x.change_xid = ANY(ARRAY(SELECT pg_snapshot_xip(%(since)s))))"""
-
-CHANGES_SINCE = Prepared(
-    "vector_changes_since",
-    f"""
+_CHANGES_SINCE = """
 SELECT s.snap, s.tenant_exists, c.id, c.customer_id, c.embedding, c.xid
 FROM (SELECT pg_current_snapshot()::text AS snap,
-             EXISTS (SELECT 1 FROM tenants t WHERE t.id = %(tenant_id)s) AS tenant_exists) s
+             EXISTS (SELECT 1 FROM tenants t WHERE t.id = {tenant}) AS tenant_exists) s
 LEFT JOIN LATERAL (
     SELECT x.id, x.customer_id, x.embedding, x.change_xid::text::bigint AS xid
-    FROM customer_exemplars x WHERE x.tenant_id = %(tenant_id)s AND {_CHANGED_SINCE}
+    FROM customer_exemplars x WHERE x.tenant_id = {tenant} AND {changed}
     UNION ALL
     SELECT x.exemplar_id, x.customer_id, NULL, x.change_xid::text::bigint
-    FROM exemplar_tombstones x WHERE x.tenant_id = %(tenant_id)s AND {_CHANGED_SINCE}
+    FROM exemplar_tombstones x WHERE x.tenant_id = {tenant} AND {changed}
 ) c ON true
-""",
-    {"tenant_id": "uuid", "since": "pg_snapshot"},
-)
-"""The tenant's exemplar writes and deletes its ``since`` snapshot did not see, and the snapshot
-this read ran under (one row with NULLs when nothing changed). Run it in the tenant's RLS context;
-an index on ``(tenant_id, change_xid)`` of both tables keeps it to the changed rows."""
+"""
 
 
-def changes_params(tenant_id: uuid.UUID, since: Snapshot) -> dict[str, Any]:
-    return {"tenant_id": tenant_id, "since": str(since)}
+def changes_since(tenant_id: uuid.UUID, since: Snapshot) -> str:
+    """The tenant's exemplar writes and deletes the ``since`` snapshot did not see, and the snapshot
+    this read ran under (one row with NULLs when nothing changed). Run it in the tenant's RLS context.
+
+    Plain SQL with its values inlined, planned at each run: the snapshot's bounds are literals the
+    planner can hold against the ``(tenant_id, change_xid)`` indexes (a prepared statement's generic
+    plan cannot, and scanned the tenant's rows instead)."""
+    changed = f"x.change_xid >= '{since.xmax}'::xid8"
+    if since.xip:
+        listed = ",".join(str(xid) for xid in sorted(since.xip))
+        changed = f"({changed} OR x.change_xid = ANY('{{{listed}}}'::xid8[]))"
+    return _CHANGES_SINCE.format(tenant=f"'{tenant_id}'::uuid", changed=changed)
 
 
 @dataclass
 class Changes:
-    """What a read of ``CHANGES_SINCE`` (or a full load) found."""
+    """What a read of ``changes_since`` (or a full load) found."""
 
     snapshot: Snapshot
     tenant_exists: bool = True
@@ -105,7 +104,7 @@ class Changes:
 
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[Any, ...]], dim: int) -> Changes:
-        """From the rows of ``CHANGES_SINCE``. A row whose embedding has another dimension is
+        """From the rows of ``changes_since``. A row whose embedding has another dimension is
         left out (it cannot be searched with this embedder; ``appliance reindex`` reports it)."""
         snap, exists = rows[0][0], rows[0][1]
         changes = cls(Snapshot.parse(snap), tenant_exists=bool(exists))

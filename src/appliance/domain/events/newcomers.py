@@ -26,8 +26,7 @@ import msgspec
 from psycopg.errors import UniqueViolation
 
 from appliance.contracts import EventFaceDetectedV1
-from appliance.db.engine import Database, FastTransaction
-from appliance.db.prepared import Prepared
+from appliance.db.engine import Database, FastTransaction, Statement
 from appliance.domain.events import statements
 from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import InvalidError
@@ -190,7 +189,7 @@ class NewCustomerBatcher:
     ) -> tuple[list[_Created], dict[int, Resolution | Exception]]:
         created: list[_Created] = []
         outcomes: dict[int, Resolution | Exception] = {}
-        opening: list[tuple[Prepared, dict[str, Any]]] = [
+        opening: list[tuple[Statement, dict[str, Any]]] = [
             (statements.LOCK_FOR_NEW_CUSTOMERS, {"lock_key": tenant_lock_key(lane.tenant_id)}),
             (statements.CAMERA_SITES, {"camera_ids": list({n.event.camera_id for n in batch})}),
             self.vectors.changes_statement(lane.tenant_id),
