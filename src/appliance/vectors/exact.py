@@ -65,6 +65,7 @@ class ExactIndex:
         self._tenants: OrderedDict[uuid.UUID, TenantVectors] = OrderedDict()
         self._loading: dict[uuid.UUID, asyncio.Future[TenantVectors]] = {}
         self._pending: dict[uuid.UUID, _Pending] = {}
+        self._searching: set[uuid.UUID] = set()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectors")
 
     # -- the worker --------------------------------------------------------------------------
@@ -212,7 +213,9 @@ class ExactIndex:
         pending = self._pending.get(tenant_id)
         if pending is None:
             pending = self._pending[tenant_id] = _Pending()
-            loop.call_soon(self._run_batch, tenant_id)
+            if tenant_id not in self._searching:  # else it goes when the running search ends
+                self._searching.add(tenant_id)
+                loop.call_soon(self._run_batch, tenant_id)
         pending.queries.append(unit_rows(vector, self.dim)[0])
         pending.futures.append(future)
         pending.top_k = max(pending.top_k, top_k)
@@ -220,7 +223,12 @@ class ExactIndex:
         return Searched(hits[:top_k], since)
 
     def _run_batch(self, tenant_id: uuid.UUID) -> None:
-        pending = self._pending.pop(tenant_id)
+        """One matrix product for the tenant's waiting queries; the queries that arrive meanwhile
+        wait for it and go together next (under load, batches grow instead of queueing)."""
+        pending = self._pending.pop(tenant_id, None)
+        if pending is None:
+            self._searching.discard(tenant_id)
+            return
         held = self._tenants.get(tenant_id)
         queries = np.stack(pending.queries)
         VECTOR_SEARCH_BATCH.observe(len(queries))
@@ -240,6 +248,7 @@ class ExactIndex:
                     future.set_exception(result.exception())  # type: ignore[arg-type]
                 else:
                     future.set_result(result.result()[index])
+            self._run_batch(tenant_id)
 
         done.add_done_callback(deliver)
 
