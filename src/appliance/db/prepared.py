@@ -47,6 +47,16 @@ class Prepared:
         signature = f"({types})" if types else ""
         return f"PREPARE {self.name}{signature} AS {body}"
 
+    def inline_sql(self, values: Mapping[str, Any]) -> str:
+        """The statement as plain SQL with ``values`` as typed literals (planned where it runs:
+        one-off uses on a connection that did not prepare it)."""
+        return _PLACEHOLDER.sub(
+            lambda m: (
+                f"CAST({literal(values[m.group(1)], self.types[m.group(1)])} AS {self.types[m.group(1)]})"
+            ),
+            self.sql,
+        )
+
     def execute_sql(self, values: Mapping[str, Any]) -> str:
         """``EXECUTE name(literal, …)`` with the values of this statement's parameters."""
         if not self.params:

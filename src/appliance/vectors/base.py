@@ -17,6 +17,7 @@ import numpy as np
 from appliance.lib.errors import NotFoundError
 
 if TYPE_CHECKING:
+    from appliance.db.prepared import Prepared
     from appliance.vectors.changes import Changes, Snapshot
 
 Query = Sequence[float] | np.ndarray[Any, Any]
@@ -82,7 +83,7 @@ class VectorIndex(Protocol):
 
     def changes_statement(
         self, tenant_id: uuid.UUID, since: Snapshot | None = None
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[Prepared, dict[str, Any]]:
         """The read of what changed since ``since`` (default: what this process has read), to run
         inside a transaction; its rows go to ``absorb``."""
         ...

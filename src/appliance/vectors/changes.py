@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ import numpy as np
 import psycopg
 
 from appliance.db.engine import CONTEXT, Database, context_params
+from appliance.db.prepared import Prepared
 from appliance.db.types import EMBEDDING_DTYPE
 from appliance.vectors.matrix import ExemplarMatrix
 
@@ -53,32 +54,72 @@ class Snapshot:
         return self.xmax > other.xmax or (self.xmax == other.xmax and len(self.xip) < len(other.xip))
 
 
+def oldest(snapshots: Iterable[Snapshot]) -> Snapshot:
+    """The snapshot taken first (it saw least)."""
+    found: Snapshot | None = None
+    for snapshot in snapshots:
+        if found is None or found.later_than(snapshot):
+            found = snapshot
+    if found is None:
+        raise ValueError("no snapshot")
+    return found
+
+
+CHANGES_LIMIT = 5000
+"""Rows per part of a read of changes; a read that reaches it is incomplete, and the tenant is
+loaded afresh instead (a process that has not read a busy tenant for a long while)."""
+
+
+def _part(number: int, table: str, columns: str, changed: str, limit: int = CHANGES_LIMIT) -> str:
+    return (
+        f"(SELECT {number} AS part, {columns}, x.change_xid::text::bigint AS xid FROM {table} x"
+        f" WHERE x.tenant_id = %(tenant_id)s AND {changed} ORDER BY x.change_xid LIMIT {limit})"
+    )
+
+
+_EXEMPLAR = "x.id, x.customer_id, x.embedding"
+_TOMBSTONE = "x.exemplar_id, x.customer_id, NULL::bytea"
+_PAST_XMAX = "x.change_xid >= %(xmax)s"
+_IN_PROGRESS = "x.change_xid = ANY(%(xip)s)"
+
 _CHANGES_SINCE = """
-SELECT s.snap, s.tenant_exists, c.id, c.customer_id, c.embedding, c.xid
+SELECT s.snap, s.tenant_exists, c.part, c.id, c.customer_id, c.embedding, c.xid
 FROM (SELECT pg_current_snapshot()::text AS snap,
-             EXISTS (SELECT 1 FROM tenants t WHERE t.id = {tenant}) AS tenant_exists) s
+             EXISTS (SELECT 1 FROM tenants t WHERE t.id = %(tenant_id)s) AS tenant_exists) s
 LEFT JOIN LATERAL (
-    SELECT x.id, x.customer_id, x.embedding, x.change_xid::text::bigint AS xid
-    FROM customer_exemplars x WHERE x.tenant_id = {tenant} AND {changed}
-    UNION ALL
-    SELECT x.exemplar_id, x.customer_id, NULL, x.change_xid::text::bigint
-    FROM exemplar_tombstones x WHERE x.tenant_id = {tenant} AND {changed}
+    {parts}
 ) c ON true
 """
+_TYPES = {"tenant_id": "uuid", "xmax": "xid8", "xip": "xid8[]"}
 
 
-def changes_since(tenant_id: uuid.UUID, since: Snapshot) -> str:
-    """The tenant's exemplar writes and deletes the ``since`` snapshot did not see, and the snapshot
-    this read ran under (one row with NULLs when nothing changed). Run it in the tenant's RLS context.
+def _changes_sql(limit: int) -> str:
+    parts = [
+        _part(1, "customer_exemplars", _EXEMPLAR, _PAST_XMAX, limit),
+        _part(2, "customer_exemplars", _EXEMPLAR, _IN_PROGRESS, limit),
+        _part(3, "exemplar_tombstones", _TOMBSTONE, _PAST_XMAX, limit),
+        _part(4, "exemplar_tombstones", _TOMBSTONE, _IN_PROGRESS, limit),
+    ]
+    return _CHANGES_SINCE.format(parts="\n    UNION ALL ".join(parts))
 
-    Plain SQL with its values inlined, planned at each run: the snapshot's bounds are literals the
-    planner can hold against the ``(tenant_id, change_xid)`` indexes (a prepared statement's generic
-    plan cannot, and scanned the tenant's rows instead)."""
-    changed = f"x.change_xid >= '{since.xmax}'::xid8"
-    if since.xip:
-        listed = ",".join(str(xid) for xid in sorted(since.xip))
-        changed = f"({changed} OR x.change_xid = ANY('{{{listed}}}'::xid8[]))"
-    return _CHANGES_SINCE.format(tenant=f"'{tenant_id}'::uuid", changed=changed)
+
+CHANGES_SINCE = Prepared("vector_changes_since", _changes_sql(CHANGES_LIMIT), _TYPES)
+"""The tenant's exemplar writes and deletes a snapshot did not see — transaction ids at or past its
+``xmax``, or in progress when it was taken — and the snapshot this read ran under (one row with
+NULLs when nothing changed). Run it in the tenant's RLS context. Each part walks the
+``(tenant_id, change_xid)`` index in order, with a limit, which a prepared statement's generic
+plan keeps to (without them it scanned the tenant's rows)."""
+
+
+def changes_params(tenant_id: uuid.UUID, since: Snapshot) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "xmax": str(since.xmax), "xip": [str(x) for x in sorted(since.xip)]}
+
+
+def all_changes_sql(tenant_id: uuid.UUID, since: Snapshot) -> str:
+    """``CHANGES_SINCE`` without its limit, as plain SQL (the Milvus sync: it must see every change)."""
+    return Prepared("vector_all_changes_since", _changes_sql(2**62), _TYPES).inline_sql(
+        changes_params(tenant_id, since)
+    )
 
 
 @dataclass
@@ -93,9 +134,26 @@ class Changes:
     xids: list[int] = field(default_factory=list)
     deleted: list[uuid.UUID] = field(default_factory=list)
     deleted_xids: list[int] = field(default_factory=list)
+    complete: bool = True
+    """False when a part of the read reached ``CHANGES_LIMIT``: load the tenant afresh."""
 
     def __bool__(self) -> bool:
         return bool(self.ids or self.deleted)
+
+    def past(self, snapshot: Snapshot) -> Changes:
+        """The changes ``snapshot`` did not see."""
+        kept = [i for i, xid in enumerate(self.xids) if not snapshot.sees(xid)]
+        gone = [i for i, xid in enumerate(self.deleted_xids) if not snapshot.sees(xid)]
+        return Changes(
+            self.snapshot,
+            self.tenant_exists,
+            ids=[self.ids[i] for i in kept],
+            customers=[self.customers[i] for i in kept],
+            vectors=self.vectors[kept] if kept else self.vectors[:0],
+            xids=[self.xids[i] for i in kept],
+            deleted=[self.deleted[i] for i in gone],
+            deleted_xids=[self.deleted_xids[i] for i in gone],
+        )
 
     @property
     def touched(self) -> set[uuid.UUID]:
@@ -109,9 +167,11 @@ class Changes:
         snap, exists = rows[0][0], rows[0][1]
         changes = cls(Snapshot.parse(snap), tenant_exists=bool(exists))
         blobs: list[bytes] = []
-        for _, _, exemplar_id, customer_id, embedding, xid in rows:
+        parts: dict[int, int] = {}
+        for _, _, part, exemplar_id, customer_id, embedding, xid in rows:
             if exemplar_id is None:
                 continue
+            parts[part] = parts.get(part, 0) + 1
             if embedding is None:
                 changes.deleted.append(exemplar_id)
                 changes.deleted_xids.append(int(xid))
@@ -121,6 +181,7 @@ class Changes:
                 changes.xids.append(int(xid))
                 blobs.append(bytes(embedding))
         changes.vectors = decode(b"".join(blobs), dim)
+        changes.complete = max(parts.values(), default=0) < CHANGES_LIMIT
         return changes
 
 

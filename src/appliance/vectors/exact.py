@@ -27,9 +27,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from appliance.db.engine import Database
+from appliance.db.prepared import Prepared
 from appliance.lib.metrics import VECTOR_CACHE_BYTES, VECTOR_SEARCH_BATCH, VECTOR_TENANT_LOADS
 from appliance.vectors.base import Searched, SearchHit, TenantGoneError, VectorItem
-from appliance.vectors.changes import Changes, Snapshot, changes_since, load_matrix
+from appliance.vectors.changes import CHANGES_SINCE, Changes, Snapshot, changes_params, load_matrix
 from appliance.vectors.matrix import Array, ExemplarMatrix, unit_rows
 
 log = logging.getLogger(__name__)
@@ -147,12 +148,12 @@ class ExactIndex:
 
     def changes_statement(
         self, tenant_id: uuid.UUID, since: Snapshot | None = None
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[Prepared, dict[str, Any]]:
         """The read of what changed since ``since`` (default: the snapshot this process has read
         up to), to run in a transaction (the ingest's own); give its rows to ``absorb``."""
         if since is None:
             since = self._tenants[tenant_id].snapshot
-        return changes_since(tenant_id, since), {}
+        return CHANGES_SINCE, changes_params(tenant_id, since)
 
     async def absorb(self, tenant_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> Changes | None:
         """Apply a read of ``changes_statement``; the changes, or None when this process had read
@@ -163,6 +164,9 @@ class ExactIndex:
             raise TenantGoneError(tenant_id)
         held = self._tenants.get(tenant_id)
         if held is None or not changes.snapshot.later_than(held.snapshot):
+            return None
+        if not changes.complete:  # too much to read this way: loaded afresh at its next search
+            await self.drop_tenant(tenant_id)
             return None
         held.snapshot, held.read_at = changes.snapshot, time.monotonic()
         if changes:

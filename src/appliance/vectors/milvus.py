@@ -30,7 +30,7 @@ from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.lib.metrics import VECTOR_INDEX_SYNCED
 from appliance.vectors.base import Searched, TenantGoneError
-from appliance.vectors.changes import Changes, Snapshot, changes_since
+from appliance.vectors.changes import Changes, Snapshot, all_changes_sql
 from appliance.vectors.exact import ExactIndex, TenantVectors
 from appliance.vectors.matrix import Array, ExemplarMatrix, unit_rows
 from appliance.vectors.milvus_store import MilvusStore
@@ -90,7 +90,7 @@ class MilvusIndex(ExactIndex):
         """The overlay: the tenant's changes past its watermark."""
         await asyncio.to_thread(self.store.ensure_partition, tenant_id)  # searchable before its first sync
         watermark = await self._watermark(tenant_id)
-        statement: tuple[str, dict[str, Any]] = (changes_since(tenant_id, watermark), {})
+        statement: tuple[str, dict[str, Any]] = (all_changes_sql(tenant_id, watermark), {})
         async with self.db.fast_transaction(tenant_id, [statement]) as tx:
             rows = tx.opened[0]
         changes = Changes.from_rows(rows, self.dim)
@@ -182,7 +182,7 @@ class MilvusIndex(ExactIndex):
                 key,
             )
             watermark = Snapshot.parse(current) if current else EVERYTHING
-            rows = (await session.execute(text(changes_since(tenant_id, watermark)))).all()
+            rows = (await session.execute(text(all_changes_sql(tenant_id, watermark)))).all()
             changes = Changes.from_rows([tuple(row) for row in rows], self.dim)
             if changes:
                 await asyncio.to_thread(self._write, tenant_id, changes)

@@ -32,7 +32,8 @@ from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import InvalidError
 from appliance.lib.metrics import NEW_CUSTOMER_BATCH
 from appliance.recognition.policy import Decision, MatchKind, Thresholds, Vector, decide
-from appliance.vectors.base import VectorIndex, VectorItem
+from appliance.vectors.base import Searched, VectorIndex, VectorItem
+from appliance.vectors.changes import Changes, oldest
 from appliance.vectors.matrix import ExemplarMatrix, unit_rows
 
 TOP_K = 5
@@ -73,6 +74,8 @@ class Newcomer:
     event: EventFaceDetectedV1
     vector: Vector
     first: Decision
+    searched: Searched
+    """The search that found no match (its hits, and the snapshot it saw at least)."""
     params: dict[str, Any]
     """The event's values as its own write would record them (``IngestService._event_params``)."""
     future: asyncio.Future[Resolution]
@@ -128,6 +131,7 @@ class NewCustomerBatcher:
         vector: Vector,
         first: Decision,
         params: dict[str, Any],
+        searched: Searched,
     ) -> Resolution:
         """The customer for a face the index did not match: a new one — usually with the event
         recorded too — or one created meanwhile that it matches after all. Raises
@@ -136,7 +140,7 @@ class NewCustomerBatcher:
         key = (id(loop), tenant_id)
         lane = self._lanes.setdefault(key, _Lane(tenant_id))
         future: asyncio.Future[Resolution] = loop.create_future()
-        lane.waiting.append(Newcomer(event, vector, first, params, future))
+        lane.waiting.append(Newcomer(event, vector, first, searched, params, future))
         if not lane.running:
             lane.running = True
             task = loop.create_task(self._drain(lane), name="new-customers")
@@ -192,7 +196,8 @@ class NewCustomerBatcher:
         opening: list[tuple[Statement, dict[str, Any]]] = [
             (statements.LOCK_FOR_NEW_CUSTOMERS, {"lock_key": tenant_lock_key(lane.tenant_id)}),
             (statements.CAMERA_SITES, {"camera_ids": list({n.event.camera_id for n in batch})}),
-            self.vectors.changes_statement(lane.tenant_id),
+            # what committed since the oldest of these searches: every face is checked against it
+            self.vectors.changes_statement(lane.tenant_id, oldest(n.searched.since for n in batch)),
         ]
         async with self.db.fast_transaction(lane.tenant_id, opening) as tx:
             await self._create(tx, lane, batch, created, outcomes, record)
@@ -212,11 +217,21 @@ class NewCustomerBatcher:
         with ``record``, each with its event's first visit and sighting."""
         _, camera_rows, change_rows = tx.opened
         camera_sites: dict[uuid.UUID, uuid.UUID] = dict(camera_rows)
+        changes = Changes.from_rows(change_rows, self.vectors.dim)
         await self.vectors.absorb(lane.tenant_id, change_rows)
-        # Everything committed before the lock is in the index now: search once more, exactly.
-        searched = await asyncio.gather(
-            *(self.vectors.search(lane.tenant_id, n.vector, TOP_K) for n in batch)
+        # Each face's search brought up to date with what committed before the lock was granted;
+        # searched again where that cannot be done (a hit of it was deleted).
+        revised = [
+            self.vectors.revise(n.searched.hits, changes.past(n.searched.since), n.vector, TOP_K)
+            if changes.complete
+            else None
+            for n in batch
+        ]
+        stale = [n for n, hits in zip(batch, revised, strict=True) if hits is None]
+        redone = iter(
+            await asyncio.gather(*(self.vectors.search(lane.tenant_id, n.vector, TOP_K) for n in stale))
         )
+        searched = [r if r is not None else next(redone).hits for r in revised]
         fresh = ExemplarMatrix(len(batch[0].vector))  # created earlier in this batch
         for index, newcomer in enumerate(batch):
             event = newcomer.event
@@ -225,7 +240,7 @@ class NewCustomerBatcher:
                 outcomes[index] = problem
                 continue
             query = unit_rows(newcomer.vector, fresh.dim)
-            hits = sorted([*searched[index].hits, *fresh.search(query, 1)[0]], key=lambda hit: -hit.score)
+            hits = sorted([*searched[index], *fresh.search(query, 1)[0]], key=lambda hit: -hit.score)
             again = decide(hits, self.thresholds)
             if again.kind is not MatchKind.NEW:
                 outcomes[index] = Resolution(again, created=False)

@@ -122,7 +122,9 @@ class IngestService:
             decision = decide(hits, self.thresholds)
             if decision.kind is MatchKind.NEW:
                 with ingest_stage("new_customer"):
-                    resolution = await self.newcomers.resolve(tenant_id, event, vector, decision, params)
+                    resolution = await self.newcomers.resolve(
+                        tenant_id, event, vector, decision, params, searched
+                    )
                 if resolution.answer is not None:  # recorded with its new customer
                     self.notifier.publish(self._live_payload(tenant_id, event, resolution.answer))
                     return resolution.answer
