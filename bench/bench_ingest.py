@@ -172,7 +172,25 @@ def rebuild_milvus(settings: Any) -> None:
     store.close()
 
 
-def seed_through_api(url: str, token: str, ids: dict[str, str], vectors: np.ndarray) -> None:
+def wait_until_idle(settings: Any, quiet_seconds: float = 5.0, limit: float = 300.0) -> float:
+    """Until no autovacuum worker has run for ``quiet_seconds`` (the inserts of the seeding are
+    vacuumed and analysed, as on a box between its busy hours); seconds waited."""
+    started = time.perf_counter()
+    quiet_since = time.perf_counter()
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        while time.perf_counter() - started < limit:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            ).fetchone()
+            if row and row[0]:
+                quiet_since = time.perf_counter()
+            elif time.perf_counter() - quiet_since >= quiet_seconds:
+                break
+            time.sleep(0.5)
+    return time.perf_counter() - started
+
+
+def seed_through_api(url: str, token: str, ids: dict[str, str], vectors: np.ndarray, settings: Any) -> None:
     """One event per customer through the API (new faces, 16 at a time), then wait for the box to
     be idle (the Milvus backend: until its sync has written them all)."""
     bodies = [
@@ -182,7 +200,9 @@ def seed_through_api(url: str, token: str, ids: dict[str, str], vectors: np.ndar
     started = time.perf_counter()
     asyncio.run(load_python(url, token, bodies, quiet=True))
     print(f"  seeded {len(bodies):,} customers through the API in {time.perf_counter() - started:.1f}s")
-    time.sleep(3 if not MILVUS_URI else 15)
+    if MILVUS_URI:
+        time.sleep(15)  # the sync and Milvus's own flushes
+    print(f"  waited {wait_until_idle(settings):.0f}s for autovacuum to finish")
 
 
 def healthz_floor(url: str, seconds: int = 5) -> float:
@@ -415,7 +435,7 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
         ) as url:
             token = worker_token(url, ids["api_key"])
             if SEED == "api":
-                seed_through_api(url, token, ids, vectors)
+                seed_through_api(url, token, ids, vectors, settings)
             warm_up(url, token, bodies[:40])
             if client == "wrk":
                 rate, p = load_wrk(url, token, bodies[40:], seconds)

@@ -65,8 +65,8 @@ def reindex(
     from sqlalchemy.exc import DBAPIError
 
     from appliance.db.engine import Database, make_async_engine
+    from appliance.recognition.embedding_dim import embedding_dim_from_settings
     from appliance.vectors.base import VectorIndexError
-    from appliance.vectors.factory import embedding_dim_from_settings
     from appliance.vectors.milvus_store import MilvusStore
     from appliance.vectors.reindex import ReindexReport
     from appliance.vectors.reindex import reindex as run_reindex

@@ -43,7 +43,8 @@ class RecognitionRuntime:
         if self._vectors is None:
             async with self._lock:
                 if self._vectors is None:
-                    from appliance.vectors.factory import embedding_dim_from_settings, open_vector_index
+                    from appliance.recognition.embedding_dim import embedding_dim_from_settings
+                    from appliance.vectors.factory import open_vector_index
 
                     dim = embedding_dim_from_settings(self.settings)
                     self._vectors = await open_vector_index(self.settings, self.db, dim)

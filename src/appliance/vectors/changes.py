@@ -222,55 +222,6 @@ async def snapshot_transaction(
                 await conn.set_autocommit(False)
 
 
-@dataclass
-class Batch:
-    ids: list[uuid.UUID]
-    customers: list[uuid.UUID]
-    vectors: Array
-    xids: list[int]
-    skipped: int
-    """Rows of another dimension (not searchable with this embedder)."""
-
-
-async def stream_all(
-    db: Database, tenant_id: uuid.UUID, dim: int, batch_size: int = LOAD_BATCH
-) -> AsyncIterator[tuple[Snapshot, bool, int, Batch | None]]:
-    """Every exemplar of the tenant read under one snapshot, in batches (binary transfer from a
-    server-side cursor): first ``(snapshot, tenant exists, total rows, None)``, then one item per
-    batch."""
-    async with snapshot_transaction(db, tenant_id) as conn:
-        cursor = await conn.execute(
-            "SELECT pg_current_snapshot()::text,"
-            " EXISTS (SELECT 1 FROM tenants t WHERE t.id = %(tenant_id)s),"
-            " (SELECT count(*) FROM customer_exemplars x WHERE x.tenant_id = %(tenant_id)s)",
-            {"tenant_id": tenant_id},
-        )
-        snap, exists, total = (await cursor.fetchall())[0]
-        snapshot = Snapshot.parse(snap)
-        yield snapshot, bool(exists), int(total), None
-        async with conn.cursor(name="exemplars_of_tenant", binary=True) as rows:
-            rows.itersize = batch_size
-            await rows.execute(
-                "SELECT id, customer_id, embedding, change_xid::text::bigint FROM customer_exemplars"
-                " WHERE tenant_id = %(tenant_id)s",
-                {"tenant_id": tenant_id},
-            )
-            while batch := await rows.fetchmany(batch_size):
-                usable = [row for row in batch if len(row[2]) == 4 * dim]
-                yield (
-                    snapshot,
-                    bool(exists),
-                    int(total),
-                    Batch(
-                        ids=[row[0] for row in usable],
-                        customers=[row[1] for row in usable],
-                        vectors=decode(b"".join(row[2] for row in usable), dim),
-                        xids=[row[3] for row in usable],
-                        skipped=len(batch) - len(usable),
-                    ),
-                )
-
-
 LOAD_GROUP = 1024
 LOAD_GROUPS = """
 SELECT string_agg(uuid_send(g.id), ''), string_agg(uuid_send(g.customer_id), ''), string_agg(g.embedding, '')
@@ -282,23 +233,34 @@ GROUP BY g.part
 come as binary ``bytea`` values that numpy reads, instead of a Python object per exemplar."""
 
 
-async def load_matrix(db: Database, tenant_id: uuid.UUID, dim: int) -> tuple[Snapshot, bool, ExemplarMatrix]:
+@dataclass
+class Loaded:
+    snapshot: Snapshot
+    """What the load saw."""
+    tenant_exists: bool
+    matrix: ExemplarMatrix
+    skipped: int
+    """Rows whose embedding has another dimension (not searchable with this embedder)."""
+
+
+async def load_matrix(db: Database, tenant_id: uuid.UUID, dim: int) -> Loaded:
     """Every exemplar of the tenant as a matrix, with the snapshot it was read under."""
     params = {"tenant_id": tenant_id, "width": 4 * dim, "group": LOAD_GROUP}
     async with snapshot_transaction(db, tenant_id) as conn:
         cursor = await conn.execute(
             "SELECT pg_current_snapshot()::text, EXISTS (SELECT 1 FROM tenants t WHERE t.id = %(tenant_id)s),"
-            " (SELECT count(*) FROM customer_exemplars x"
-            "  WHERE x.tenant_id = %(tenant_id)s AND length(x.embedding) = %(width)s)",
+            " c.usable, c.everything"
+            " FROM (SELECT count(*) FILTER (WHERE length(x.embedding) = %(width)s) AS usable,"
+            " count(*) AS everything FROM customer_exemplars x WHERE x.tenant_id = %(tenant_id)s) c",
             params,
         )
-        snap, exists, total = (await cursor.fetchall())[0]
+        snap, exists, total, everything = (await cursor.fetchall())[0]
         loading = _Loading(int(total), dim)
         # Streamed (single-row mode): PostgreSQL builds the next group while this one is decoded.
         async for group in conn.cursor(binary=True).stream(LOAD_GROUPS, params):
             await asyncio.to_thread(loading.add, *group)
     matrix = await asyncio.to_thread(loading.matrix)
-    return Snapshot.parse(snap), bool(exists), matrix
+    return Loaded(Snapshot.parse(snap), bool(exists), matrix, int(everything) - len(matrix))
 
 
 def _uuid_rows(raw: bytes, n: int) -> Array:

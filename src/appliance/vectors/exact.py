@@ -99,10 +99,10 @@ class ExactIndex:
 
     async def _initial(self, tenant_id: uuid.UUID) -> TenantVectors:
         """What a tenant's vectors start from: all its exemplars."""
-        snapshot, exists, matrix = await load_matrix(self.db, tenant_id, self.dim)
-        if not exists:
+        loaded = await load_matrix(self.db, tenant_id, self.dim)
+        if not loaded.tenant_exists:
             raise TenantGoneError(tenant_id)
-        return TenantVectors(matrix, snapshot)
+        return TenantVectors(loaded.matrix, loaded.snapshot)
 
     async def _load(self, tenant_id: uuid.UUID) -> TenantVectors:
         started = time.perf_counter()

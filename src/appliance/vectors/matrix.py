@@ -99,6 +99,13 @@ class ExemplarMatrix:
             self._ids[row] = id_bytes[i]
             self._customers[row] = customer_bytes[i]
 
+    def rows(self, start: int, stop: int) -> tuple[list[uuid.UUID], list[uuid.UUID], Array]:
+        """Rows ``start:stop``: exemplar ids, customer ids, vectors (a copy)."""
+        stop = min(stop, self.size)
+        ids = [uuid.UUID(bytes=row.tobytes()) for row in self._ids[start:stop]]
+        customers = [uuid.UUID(bytes=row.tobytes()) for row in self._customers[start:stop]]
+        return ids, customers, self._vectors[start:stop].copy()
+
     def delete(self, ids: Sequence[uuid.UUID]) -> int:
         """Remove rows (unknown ids are ignored); how many were removed."""
         removed = 0

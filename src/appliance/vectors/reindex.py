@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from appliance.db.engine import Database
 from appliance.db.models import Tenant
 from appliance.vectors.base import DimensionMismatchError, VectorIndexError
-from appliance.vectors.changes import stream_all
+from appliance.vectors.changes import load_matrix
 from appliance.vectors.milvus_store import MilvusStore
 
 BATCH_SIZE = 1000
@@ -140,27 +140,21 @@ async def _load_tenant(
     report = TenantReport(tenant_id, name)
     await asyncio.to_thread(store.drop_partition, tenant_id)
     await asyncio.to_thread(store.ensure_partition, tenant_id)
-    snapshot = None
-    async for read_under, _, total, batch in stream_all(db, tenant_id, store.dim, batch_size):
-        if batch is None:
-            snapshot, report.postgres = read_under, total
-            if progress is not None:
-                progress.tenant_started(tenant_id, name, total)
-            continue
-        report.skipped += batch.skipped
-        live = [i for i, row in enumerate(batch.vectors) if row.any()]
+    loaded = await load_matrix(db, tenant_id, store.dim)
+    matrix, snapshot = loaded.matrix, loaded.snapshot
+    report.postgres, report.skipped = len(matrix) + loaded.skipped, loaded.skipped
+    if progress is not None:
+        progress.tenant_started(tenant_id, name, report.postgres)
+        progress.advanced(loaded.skipped)
+    for start in range(0, len(matrix), batch_size):
+        ids, customers, vectors = matrix.rows(start, start + batch_size)
+        live = [i for i, row in enumerate(vectors) if row.any()]  # a zero vector never matches
+        report.skipped += len(ids) - len(live)
         if live:
-            await asyncio.to_thread(
-                store.upsert,
-                tenant_id,
-                [batch.ids[i] for i in live],
-                [batch.customers[i] for i in live],
-                batch.vectors[live],
-            )
-        report.skipped += len(batch.ids) - len(live)
+            picked = [ids[i] for i in live], [customers[i] for i in live], vectors[live]
+            await asyncio.to_thread(store.upsert, tenant_id, *picked)
         if progress is not None:
-            progress.advanced(len(batch.ids) + batch.skipped)
-    assert snapshot is not None
+            progress.advanced(len(ids))
     async with db.transaction(tenant_id) as session:  # the next sync goes on from what was read
         await session.execute(
             text(

@@ -72,7 +72,7 @@ async def _effective_dim(request: Request[Any, Any, Any]) -> int | None:
     if services.settings.embedding_dim is not None:
         return int(services.settings.embedding_dim)
     try:
-        from appliance.vectors.factory import embedding_dim_from_settings
+        from appliance.recognition.embedding_dim import embedding_dim_from_settings
 
         return embedding_dim_from_settings(services.settings)
     except Exception:  # no model file on the server: the edge cannot cross-check

@@ -2,16 +2,18 @@
 tenant-isolated, and safe under concurrency.
 
 Concurrency rules:
+- The search runs on what this process has read of the tenant's exemplars; the write
+  transaction's first round trip reads what committed since (the change cursor) and the match is
+  checked again with it, so no committed exemplar is missed (ADR 0008).
 - A brand-new face goes to ``NewCustomerBatcher`` (``newcomers.py``): under a per-tenant lock it
-  is checked again against the customers created in the last seconds, which the index may not
-  have yet. Two simultaneous first events of one person therefore create ONE customer, with
-  several API processes too.
+  is checked again against every exemplar committed before the lock. Two simultaneous first
+  events of one person therefore create ONE customer, with several API processes too.
 - Everything about one customer (visit folding, exemplars, counters) happens under a row lock on
   that customer; the visit is read after the lock.
 - The sighting's primary key is ``event_id``: a concurrent delivery of the same event fails its
   insert (unique violation), rolls its whole transaction back, and returns the winner's answer.
 
-The SQL is in ``statements.py`` (two round trips per event, ADR 0006).
+The SQL is in ``statements.py`` (two round trips per event, ADR 0008).
 """
 
 from __future__ import annotations

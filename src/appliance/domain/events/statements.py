@@ -1,7 +1,7 @@
 """The SQL of the ingest hot path.
 
 Ingest is the one write path that runs hundreds of times a second, so it talks to PostgreSQL in
-two round trips per event (see ``IngestService``, ADR 0006), on a raw psycopg connection
+two round trips per event (see ``IngestService``, ADR 0008), on a raw psycopg connection
 (``Database.fast_transaction``): (1) BEGIN, the row-level-security context, a preflight that
 reads the event's stored answer and camera while locking the matched customer, and the
 customer's open visit and exemplars, as one batch; (2) one write — visit, sighting, exemplars,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config import ConfigError, load_settings
-from appliance.vectors.factory import embedding_dim_from_settings, onnx_output_dim
+from appliance.recognition.embedding_dim import embedding_dim_from_settings, onnx_output_dim
 
 REPO = Path(__file__).resolve().parents[3]
 MODELS = Path(os.environ.get("APPLIANCE_MODELS_DIR") or REPO.parent / "shared" / "models")
