@@ -14,9 +14,9 @@ import socket
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
-from unittest import mock
 
 BASE_DIR_PREFIX = "appliance-milvus-test-"
 
@@ -63,6 +63,21 @@ def kill_orphans() -> None:
                     os.kill(pid, signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """These environment variables while the block runs (the server process inherits them)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -105,7 +120,7 @@ class MilvusTestServer:
         """Embedded etcd's ports: the package picks a free client port but leaves the peer port at
         2380, so a second server on the machine (another test session) would fail to start."""
         client, peer = _free_port(), _free_port()
-        self._server.config.configs["etcd_port"] = client
+        self._server.config.update(etcd_port=client)
         path = self.base_dir / "embed-etcd.yaml"
         path.write_text(
             f"listen-client-urls: http://127.0.0.1:{client}\n"
@@ -122,7 +137,7 @@ class MilvusTestServer:
         for attempt in range(1, attempts + 1):
             try:
                 # The server reads its environment; the package passes ours on.
-                with mock.patch.dict(os.environ, {"ETCD_CONFIG_PATH": self._etcd_config()}):
+                with _environment(ETCD_CONFIG_PATH=self._etcd_config()):
                     self._server.start()  # unpacks the binary (about 3 s) and spawns it
             except Exception as exc:
                 self._fail(f"could not be spawned ({exc})")
