@@ -82,17 +82,7 @@ def reindex(
         return
     try:
         dim = embedding_dim_from_settings(settings)
-        index = MilvusStore(
-            settings.milvus_uri,
-            dim,
-            collection=settings.milvus_collection,
-            token=settings.milvus_token,
-            index_type=settings.milvus_index_type,
-            nlist=settings.milvus_nlist,
-            nprobe=settings.milvus_nprobe,
-            hnsw_m=settings.milvus_hnsw_m,
-            hnsw_ef=settings.milvus_hnsw_ef,
-        )
+        index = MilvusStore.from_settings(settings, dim)
     except (ConfigError, VectorIndexError, ValueError) as exc:
         fail(str(exc))
 

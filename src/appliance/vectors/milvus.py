@@ -67,18 +67,7 @@ class MilvusIndex(ExactIndex):
 
     @classmethod
     async def open(cls, settings: Settings, db: Database, dim: int) -> MilvusIndex:
-        assert settings.milvus_uri
-        store = MilvusStore(
-            settings.milvus_uri,
-            dim,
-            collection=settings.milvus_collection,
-            token=settings.milvus_token,
-            index_type=settings.milvus_index_type,
-            nlist=settings.milvus_nlist,
-            nprobe=settings.milvus_nprobe,
-            hnsw_m=settings.milvus_hnsw_m,
-            hnsw_ef=settings.milvus_hnsw_ef,
-        )
+        store = MilvusStore.from_settings(settings, dim)
         await asyncio.to_thread(store.ensure_collection)
         index = cls(db, dim, store, settings.vector_cache_mb << 20, settings.milvus_sync_seconds)
         index._sync_task = asyncio.get_running_loop().create_task(index._sync_forever(), name="milvus-sync")

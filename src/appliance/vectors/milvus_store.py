@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
+from appliance.config import Settings
 from appliance.vectors.base import DimensionMismatchError, SearchHit, VectorIndexError
 
 ID, CUSTOMER, VECTOR = "id", "customer_id", "vector"
@@ -57,6 +58,23 @@ class MilvusStore:
         self.timeout = timeout
         self._client: Any = None  # connected on first use: constructing a store never touches the network
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, dim: int) -> MilvusStore:
+        """The collection ``APPLIANCE_MILVUS_*`` names (``milvus_uri`` must be set)."""
+        if not settings.milvus_uri:
+            raise ValueError("APPLIANCE_MILVUS_URI is not set")
+        return cls(
+            settings.milvus_uri,
+            dim,
+            collection=settings.milvus_collection,
+            token=settings.milvus_token,
+            index_type=settings.milvus_index_type,
+            nlist=settings.milvus_nlist,
+            nprobe=settings.milvus_nprobe,
+            hnsw_m=settings.milvus_hnsw_m,
+            hnsw_ef=settings.milvus_hnsw_ef,
+        )
 
     def _connect(self, timeout: float) -> Any:
         return MilvusClient(uri=self.uri, token=self.token or "", timeout=timeout)
