@@ -2,8 +2,8 @@
 
 1. migrate the database (``APPLIANCE_DATABASE_URL``, default local) and create a demo tenant
    (visit gap 1 minute), a tenant admin, then over HTTP a site, a camera and an edge API key;
-2. start the API (``python -m appliance serve``) on a free port, with Milvus Lite and the local
-   object store in the demo data dir, and the embedding dimension read from the embedder model;
+2. start the API (``python -m appliance serve``) on a free port, with the embedded vector index
+   and the local object store in the demo data dir, and the embedding dimension read from the embedder model;
 3. build a "store camera" video from a folder of face photos (each person ~2 s, gaps, several
    people, some coming back after more than the visit gap → repeat visits) — or take ``--video``
    / a live ``--source``;
@@ -67,7 +67,7 @@ def demo_env(settings: Settings, data_dir: Path, models_dir: Path, port: int) ->
         "APPLIANCE_S3_ENDPOINT",
         "APPLIANCE_PUBLIC_URL",
     ):
-        env.pop(key, None)  # embedded defaults: dim from the model, Milvus Lite, local object store
+        env.pop(key, None)  # embedded defaults: dim from the model, embedded index, local store
     env.update(
         {
             "APPLIANCE_DATABASE_URL": settings.database_url,
