@@ -20,17 +20,12 @@ if TYPE_CHECKING:
     from appliance.db.prepared import Prepared
     from appliance.vectors.changes import Changes, Snapshot
 
-Query = Sequence[float] | np.ndarray[Any, Any]
-"""One query vector: a numpy array where one is at hand (no list conversions on the hot path)."""
-
 
 class VectorItem(msgspec.Struct, frozen=True):
     id: uuid.UUID
     """The exemplar id (primary key in the index and in PostgreSQL)."""
     customer_id: uuid.UUID
     vector: Sequence[float] | np.ndarray[Any, Any]
-    """A numpy array where one is at hand: the write-behind layer searches pending items by
-    brute force, and stacking arrays is much cheaper than converting lists."""
 
 
 class SearchHit(msgspec.Struct, frozen=True):
@@ -88,9 +83,9 @@ class VectorIndex(Protocol):
         inside a transaction; its rows go to ``absorb``."""
         ...
 
-    async def absorb(self, tenant_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> Changes | None:
-        """Apply the rows of ``changes_statement``; what changed, or None when this process had
-        read further already (a search made before the read must then be made again)."""
+    async def absorb(self, tenant_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> Changes:
+        """Apply the rows of ``changes_statement`` (unless this process had read further already);
+        what they say changed, to ``revise`` a search made before the read."""
         ...
 
     def revise(

@@ -115,16 +115,17 @@ def changes_params(tenant_id: uuid.UUID, since: Snapshot) -> dict[str, Any]:
     return {"tenant_id": tenant_id, "xmax": str(since.xmax), "xip": [str(x) for x in sorted(since.xip)]}
 
 
+_ALL_CHANGES_SINCE = Prepared("vector_all_changes_since", _changes_sql(2**62), _TYPES)
+
+
 def all_changes_sql(tenant_id: uuid.UUID, since: Snapshot) -> str:
     """``CHANGES_SINCE`` without its limit, as plain SQL (the Milvus sync: it must see every change)."""
-    return Prepared("vector_all_changes_since", _changes_sql(2**62), _TYPES).inline_sql(
-        changes_params(tenant_id, since)
-    )
+    return _ALL_CHANGES_SINCE.inline_sql(changes_params(tenant_id, since))
 
 
 @dataclass
 class Changes:
-    """What a read of ``changes_since`` (or a full load) found."""
+    """What a read of ``CHANGES_SINCE`` found."""
 
     snapshot: Snapshot
     tenant_exists: bool = True
@@ -153,16 +154,12 @@ class Changes:
             xids=[self.xids[i] for i in kept],
             deleted=[self.deleted[i] for i in gone],
             deleted_xids=[self.deleted_xids[i] for i in gone],
+            complete=self.complete,
         )
-
-    @property
-    def touched(self) -> set[uuid.UUID]:
-        """Every exemplar written or deleted."""
-        return {*self.ids, *self.deleted}
 
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[Any, ...]], dim: int) -> Changes:
-        """From the rows of ``changes_since``. A row whose embedding has another dimension is
+        """From the rows of ``CHANGES_SINCE``. A row whose embedding has another dimension is
         left out (it cannot be searched with this embedder; ``appliance reindex`` reports it)."""
         snap, exists = rows[0][0], rows[0][1]
         changes = cls(Snapshot.parse(snap), tenant_exists=bool(exists))
@@ -193,9 +190,6 @@ def decode(raw: bytes, dim: int) -> Array:
     np.divide(vectors, norms, out=vectors, where=good)
     vectors[~good[:, 0]] = 0.0
     return vectors
-
-
-LOAD_BATCH = 5000
 
 
 @asynccontextmanager
@@ -279,10 +273,8 @@ class _Loading:
     def add(self, id_bytes: bytes, customer_bytes: bytes, embeddings: bytes) -> None:
         n = min(len(id_bytes) // 16, len(self.ids) - self.filled)  # the count saw the same snapshot
         end = self.filled + n
-        self.ids[self.filled : end] = np.frombuffer(id_bytes, dtype=np.uint8)[: 16 * n].reshape(n, 16)
-        self.customers[self.filled : end] = np.frombuffer(customer_bytes, dtype=np.uint8)[: 16 * n].reshape(
-            n, 16
-        )
+        self.ids[self.filled : end] = _uuid_rows(id_bytes, n)
+        self.customers[self.filled : end] = _uuid_rows(customer_bytes, n)
         self.vectors[self.filled : end] = decode(embeddings[: 4 * self.dim * n], self.dim)
         self.filled = end
 

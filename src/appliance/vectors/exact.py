@@ -138,11 +138,12 @@ class ExactIndex:
             )
         VECTOR_CACHE_BYTES.set(total)
 
-    def held(self, tenant_id: uuid.UUID) -> TenantVectors | None:
-        return self._tenants.get(tenant_id)
+    def _forget(self, tenant_id: uuid.UUID) -> None:
+        """Drop this process's copy (loaded again at the tenant's next search)."""
+        self._tenants.pop(tenant_id, None)
 
     async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
-        self._tenants.pop(tenant_id, None)
+        self._forget(tenant_id)
 
     # -- keeping current ---------------------------------------------------------------------
 
@@ -155,19 +156,19 @@ class ExactIndex:
             since = self._tenants[tenant_id].snapshot
         return CHANGES_SINCE, changes_params(tenant_id, since)
 
-    async def absorb(self, tenant_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> Changes | None:
-        """Apply a read of ``changes_statement``; the changes, or None when this process had read
-        past it already (or dropped the tenant meanwhile)."""
+    async def absorb(self, tenant_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> Changes:
+        """Apply a read of ``changes_statement``, unless this process had read past it already;
+        the changes it read either way."""
         changes = Changes.from_rows(rows, self.dim)
         if not changes.tenant_exists:
             await self.drop_tenant(tenant_id)
             raise TenantGoneError(tenant_id)
         held = self._tenants.get(tenant_id)
         if held is None or not changes.snapshot.later_than(held.snapshot):
-            return None
+            return changes
         if not changes.complete:  # too much to read this way: loaded afresh at its next search
-            await self.drop_tenant(tenant_id)
-            return None
+            self._forget(tenant_id)
+            return changes
         held.snapshot, held.read_at = changes.snapshot, time.monotonic()
         if changes:
             await self._submit(lambda: self._apply(held, changes))
@@ -260,8 +261,10 @@ class ExactIndex:
         self, hits: list[SearchHit], changes: Changes, vector: Array, top_k: int
     ) -> list[SearchHit] | None:
         """``hits`` of a search made before ``changes`` were applied, brought up to date: written
-        exemplars scored afresh, deleted ones dropped. None when a hit was deleted: the row that
-        would have taken its place is unknown (search again)."""
+        exemplars scored afresh, deleted ones dropped. None when a hit was deleted (the row that
+        would have taken its place is unknown) or the read was incomplete: search again."""
+        if not changes.complete:
+            return None
         if not changes:
             return hits
         written = set(changes.ids)

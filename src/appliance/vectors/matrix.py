@@ -53,9 +53,6 @@ class ExemplarMatrix:
     def __len__(self) -> int:
         return self.size
 
-    def __contains__(self, exemplar_id: uuid.UUID) -> bool:
-        return exemplar_id.int in self._row
-
     @property
     def nbytes(self) -> int:
         """Memory held, estimated: the arrays plus ~120 bytes per dict entry (key, value, slot)."""
@@ -123,17 +120,9 @@ class ExemplarMatrix:
             self.size = last
         return removed
 
-    def delete_customer(self, customer_id: uuid.UUID) -> int:
-        rows = self._customer_rows(customer_id)
-        return self.delete([uuid.UUID(bytes=self._ids[row].tobytes()) for row in rows])
-
     def count_customer(self, customer_id: uuid.UUID) -> int:
-        return len(self._customer_rows(customer_id))
-
-    def _customer_rows(self, customer_id: uuid.UUID) -> list[int]:
         wanted = np.frombuffer(customer_id.bytes, dtype=np.uint8)
-        matches = np.all(self._customers[: self.size] == wanted, axis=1)
-        return [int(row) for row in np.flatnonzero(matches)]
+        return int(np.all(self._customers[: self.size] == wanted, axis=1).sum())
 
     def search(self, queries: Array, top_k: int) -> list[list[SearchHit]]:
         """The ``top_k`` most similar rows per query (unit rows), best first."""

@@ -29,7 +29,7 @@ from sqlalchemy import text
 from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.lib.metrics import VECTOR_INDEX_SYNCED
-from appliance.vectors.base import Searched, TenantGoneError
+from appliance.vectors.base import Searched, SearchHit, TenantGoneError
 from appliance.vectors.changes import Changes, Snapshot, all_changes_sql
 from appliance.vectors.exact import ExactIndex, TenantVectors
 from appliance.vectors.matrix import Array, ExemplarMatrix, unit_rows
@@ -91,9 +91,7 @@ class MilvusIndex(ExactIndex):
 
     def _apply(self, held: TenantVectors, changes: Changes) -> None:
         super()._apply(held, changes)
-        if held.overlay is None:
-            held.overlay = Overlay()
-        overlay: Overlay = held.overlay
+        overlay: Overlay = held.overlay  # every tenant's vectors come from ``_initial``
         for exemplar_id, xid in zip(changes.deleted, changes.deleted_xids, strict=True):
             overlay.xids.pop(exemplar_id, None)
             overlay.deleted[exemplar_id] = xid
@@ -103,8 +101,6 @@ class MilvusIndex(ExactIndex):
 
     def _trim(self, held: TenantVectors, watermark: Snapshot) -> None:
         """Forget overlay entries that Milvus searches surely see (on the worker)."""
-        if held.overlay is None:
-            held.overlay = Overlay()
         overlay: Overlay = held.overlay
         now = time.monotonic()
         if not overlay.watermarks or watermark.later_than(overlay.watermarks[-1][0]):
@@ -135,11 +131,15 @@ class MilvusIndex(ExactIndex):
             asyncio.to_thread(self.store.search, tenant_id, query, top_k + EXTRA_HITS, "Bounded"),
         )
         held = self._tenants.get(tenant_id)
-        overlay = held.overlay if held is not None and held.overlay is not None else Overlay()
-        shadowed = overlay.xids.keys() | overlay.deleted.keys()
-        hits = [*local.hits, *(hit for hit in remote[0] if hit.id not in shadowed)]
-        hits.sort(key=lambda hit: -hit.score)
-        return Searched(hits[:top_k], local.since)
+
+        def merged() -> list[SearchHit]:
+            """On the worker, which alone changes the overlay: Milvus's hits but those the overlay
+            holds a newer state of, with the overlay's own."""
+            overlay: Overlay = held.overlay if held is not None else Overlay()
+            fresh = [h for h in remote[0] if h.id not in overlay.xids and h.id not in overlay.deleted]
+            return sorted([*local.hits, *fresh], key=lambda hit: -hit.score)[:top_k]
+
+        return Searched(await self._submit(merged), local.since)
 
     # -- sync --------------------------------------------------------------------------------
 

@@ -53,8 +53,8 @@ def test_answers_equal_brute_force(history: list[Any], query_seed: int, top_k: i
             assert matrix.delete(arg) == len({i for i in arg if i in reference})
             for i in arg:
                 reference.pop(i, None)
-        else:
-            matrix.delete_customer(arg)
+        else:  # a customer erased: all its exemplars at once
+            matrix.delete([i for i, (c, _) in reference.items() if c == arg])
             reference = {i: v for i, v in reference.items() if v[0] != arg}
         assert len(matrix) == len(reference)
     query = vector(query_seed)

@@ -3,9 +3,10 @@
 Two simultaneous first events of one new person must create ONE customer, in one API process or
 several. So creation is serialised per tenant: an asyncio lane in this process, a PostgreSQL
 advisory lock across processes. Under that lock the transaction reads every exemplar change
-committed since the index last read (the change cursor), the index applies them, and each face
-is searched again — exactly, against everything committed before the lock was granted. Only then
-is a customer created. Its vector joins the index right after the commit.
+committed since the oldest of the faces' searches (the change cursor), the index applies them,
+and each face's search is brought up to date with them (searched again where a hit of it was
+deleted): it then reflects everything committed before the lock was granted. Only then is a
+customer created. Its vector joins the index right after the commit.
 
 Serialised one face at a time, this capped ingest: with 30 % new faces, each waited a quarter
 of a second for the lock (bench_ingest). So the faces that arrive while one creation runs wait
@@ -33,7 +34,7 @@ from appliance.lib.errors import InvalidError
 from appliance.lib.metrics import NEW_CUSTOMER_BATCH
 from appliance.recognition.policy import Decision, MatchKind, Thresholds, Vector, decide
 from appliance.vectors.base import Searched, VectorIndex, VectorItem
-from appliance.vectors.changes import Changes, oldest
+from appliance.vectors.changes import oldest
 from appliance.vectors.matrix import ExemplarMatrix, unit_rows
 
 TOP_K = 5
@@ -217,14 +218,11 @@ class NewCustomerBatcher:
         with ``record``, each with its event's first visit and sighting."""
         _, camera_rows, change_rows = tx.opened
         camera_sites: dict[uuid.UUID, uuid.UUID] = dict(camera_rows)
-        changes = Changes.from_rows(change_rows, self.vectors.dim)
-        await self.vectors.absorb(lane.tenant_id, change_rows)
+        changes = await self.vectors.absorb(lane.tenant_id, change_rows)
         # Each face's search brought up to date with what committed before the lock was granted;
         # searched again where that cannot be done (a hit of it was deleted).
         revised = [
             self.vectors.revise(n.searched.hits, changes.past(n.searched.since), n.vector, TOP_K)
-            if changes.complete
-            else None
             for n in batch
         ]
         stale = [n for n, hits in zip(batch, revised, strict=True) if hits is None]

@@ -282,15 +282,12 @@ class IngestService:
         """The match, given every exemplar committed before this transaction's read of changes:
         the same customer (maybe with another similarity), or ``_Rematch``."""
         changes = await self.vectors.absorb(tenant_id, rows)
-        revised = None if changes is None else self.vectors.revise(hits, changes, vector, TOP_K)
+        revised, since = self.vectors.revise(hits, changes, vector, TOP_K), changes.snapshot
         if revised is None:  # search again: the index has read at least as far as this transaction
             searched = await self.vectors.search(tenant_id, vector, TOP_K)
-            revised = searched.hits
-        else:
-            searched = None
+            revised, since = searched.hits, searched.since
         again = decide(revised, self.thresholds)
         if again.customer_id != decision.customer_id:
-            since = searched.since if searched is not None else (changes.snapshot if changes else None)
             raise _Rematch(revised, since)
         return again, revised
 
