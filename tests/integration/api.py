@@ -104,3 +104,13 @@ class Api:
             json={"username": username, "password": PASSWORD, "role": "tenant_admin"},
         )
         return {"tenant": tenant, "site": site, "admin": self.login(username), "admin_username": username}
+
+
+def system_admin_api(client: TestClient[Litestar], settings: Settings) -> Api:
+    """An API driver logged in as a system_admin created through the CLI."""
+    username, password = bootstrap_system_admin(settings)
+    response = client.post(
+        "/v1/auth/token", json={"grant_type": "password", "username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return Api(client, response.json()["access_token"])

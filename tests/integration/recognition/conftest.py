@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from tests.integration.api import Api, bootstrap_system_admin
+from tests.integration.api import Api, system_admin_api
 
 from appliance.config import Settings
 from appliance.server.app import create_app
@@ -44,11 +44,7 @@ def rec_client(rec_settings: Settings) -> Iterator[TestClient[Litestar]]:
 
 @pytest.fixture(scope="session")
 def rec_api(rec_client: TestClient[Litestar], rec_settings: Settings) -> Api:
-    username, password = bootstrap_system_admin(rec_settings)
-    response = rec_client.post(
-        "/v1/auth/token", json={"grant_type": "password", "username": username, "password": password}
-    )
-    return Api(rec_client, response.json()["access_token"])
+    return system_admin_api(rec_client, rec_settings)
 
 
 class Shop:

@@ -25,7 +25,7 @@ from appliance.db.engine import Database, make_async_engine
 from appliance.server.app import create_app
 from appliance.vectors.milvus import MilvusIndex
 from appliance.vectors.milvus_store import MilvusStore
-from tests.integration.api import Api, bootstrap_system_admin
+from tests.integration.api import Api, system_admin_api
 from tests.integration.recognition.conftest import DIM, Shop, near, unit
 from tests.integration.recognition.test_two_processes import start
 
@@ -61,11 +61,7 @@ def client(milvus_settings: Settings) -> Iterator[TestClient[Litestar]]:
 
 @pytest.fixture(scope="module")
 def api(client: TestClient[Litestar], milvus_settings: Settings) -> Api:
-    username, password = bootstrap_system_admin(milvus_settings)
-    response = client.post(
-        "/v1/auth/token", json={"grant_type": "password", "username": username, "password": password}
-    )
-    return Api(client, response.json()["access_token"])
+    return system_admin_api(client, milvus_settings)
 
 
 def index_of(client: TestClient[Litestar]) -> MilvusIndex:
