@@ -4,6 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOV := $(VENV)/checkov/bin/checkov
 export APPLIANCE_MODELS_DIR ?= $(abspath ../shared/models)
 
 .PHONY: help setup web-deps web web-test screenshots system-deps test test-fast lint fmt typecheck contracts openapi bench demo serve clean deploy-check postman manifests
@@ -74,8 +75,6 @@ contracts: setup web-deps ## regenerate msgspec Structs and TS types from the JS
 openapi: setup ## regenerate docs/openapi.json and the Postman collection derived from it
 	$(BIN)/appliance openapi -o docs/openapi.json
 	$(BIN)/python -m tests.deploy.postman
-
-CHECKOV := $(VENV)/checkov/bin/checkov
 
 $(CHECKOV):  # own venv: checkov would downgrade packaging in .venv
 	$$(command -v $(PY) || command -v python3) -m venv $(VENV)/checkov
