@@ -7,9 +7,17 @@
 #
 # Stages: web (Node, runs once on the build platform: its output is architecture-free),
 # wheels (the appliance wheel + every dependency wheel for the target platform), runtime
-# (slim Python, non-root, no compiler, no pip cache).
+# (slim Python, non-root, no compiler, no pip cache; the package lives in its own venv).
+#
+# Base images are build arguments so that a box without a registry can build from a local base
+# (`make image-test` bootstraps one from Debian packages); WEB_STAGE=web-prebuilt takes a bundle
+# built outside (`--build-context spa=src/appliance/static`) instead of building it with Node.
 
-FROM --platform=$BUILDPLATFORM node:20-bookworm-slim AS web
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG WEB_STAGE=web
+
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS web
 WORKDIR /build
 COPY src/web/package.json src/web/package-lock.json src/web/
 RUN npm --prefix src/web ci --no-audit --no-fund --loglevel=error
@@ -18,16 +26,24 @@ COPY src/web src/web
 # Vite writes the bundle (and its .gz twins) into src/appliance/static.
 RUN npm --prefix src/web run build
 
-FROM python:3.11-slim-bookworm AS wheels
+FROM scratch AS web-prebuilt
+# hadolint ignore=DL3022
+COPY --from=spa . /build/src/appliance/static
+
+# hadolint ignore=DL3006
+FROM ${WEB_STAGE} AS spa-bundle
+
+FROM ${PYTHON_IMAGE} AS wheels
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY src/appliance src/appliance
-COPY --from=web /build/src/appliance/static src/appliance/static
-RUN python -m pip wheel --wheel-dir /wheels . \
+COPY --from=spa-bundle /build/src/appliance/static src/appliance/static
+RUN python -m venv /build/venv \
+    && /build/venv/bin/pip wheel --wheel-dir /wheels . \
     && test -n "$(python -c 'import glob; print(glob.glob("/wheels/appliance-*.whl")[0])')"
 
-FROM python:3.11-slim-bookworm AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 ARG APP_UID=10001
 ARG MODEL_PACKS=default
 LABEL org.opencontainers.image.title="appliance" \
@@ -41,9 +57,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     APPLIANCE_PORT=8080 \
     APPLIANCE_DATA_DIR=/var/lib/appliance \
     APPLIANCE_MODELS_DIR=/opt/appliance/models \
-    APPLIANCE_LOG_JSON=true
+    APPLIANCE_LOG_JSON=true \
+    PATH=/opt/appliance/venv/bin:$PATH
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    python -m pip install --no-index --find-links /wheels /wheels/appliance-*.whl \
+    python -m venv /opt/appliance/venv \
+    && /opt/appliance/venv/bin/pip install --no-index --find-links /wheels /wheels/appliance-*.whl \
     && groupadd --system --gid "${APP_UID}" appliance \
     && useradd --system --uid "${APP_UID}" --gid appliance --home-dir /var/lib/appliance \
        --shell /usr/sbin/nologin appliance \

@@ -35,7 +35,14 @@ def test_multi_stage_non_root_with_healthcheck(path: Path) -> None:
     steps = instructions(path)
     froms = [value for kind, value in steps if kind == "FROM"]
     assert len(froms) >= 2  # build stage(s) + runtime
-    assert all(":" in f.split()[-3 if " AS " in f else -1] or "$" in f for f in froms)  # tagged bases
+    defaults = dict(
+        value.split("=", 1) for kind, value in steps[: steps.index(("FROM", froms[0]))] if kind == "ARG"
+    )
+    stages = {f.split()[-1] for f in froms if " AS " in f}
+    for line in froms:
+        base = line.split()[-3 if " AS " in line else -1]
+        base = defaults.get(base.strip("${}"), base)  # a base given as a build argument: its default
+        assert base == "scratch" or base in stages or ":" in base, f"untagged base image in {line!r}"
     final = steps[max(i for i, (kind, _) in enumerate(steps) if kind == "FROM") :]
     users = [value for kind, value in final if kind == "USER"]
     assert users and not users[-1].startswith(("root", "0")), users
