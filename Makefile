@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV := $(VENV)/checkov/bin/checkov
 export APPLIANCE_MODELS_DIR ?= $(abspath ../shared/models)
 
-.PHONY: help setup web-deps web web-test screenshots system-deps test test-fast lint fmt typecheck contracts openapi bench demo serve clean deploy-check postman manifests
+.PHONY: help setup web-deps web web-test screenshots system-deps test test-fast lint fmt typecheck contracts openapi bench demo serve clean deploy-check postman manifests image-test
 
 help:
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -85,6 +85,11 @@ deploy-check: setup $(CHECKOV) ## helm lint/render, checkov, compose/workflow sc
 
 postman: setup ## regenerate docs/postman from docs/openapi.json
 	$(BIN)/python -m tests.deploy.postman
+
+image-test: ## build both images with podman on a Debian base from debootstrap, run the server image (not in CI)
+	@missing=$$(for p in podman runc debootstrap; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+	tests/deploy/image/smoke.sh
 
 manifests: setup ## render the Helm chart (default + production values) into rendered-manifests/
 	$(BIN)/python -m tests.deploy.render_manifests --out rendered-manifests
