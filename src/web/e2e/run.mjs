@@ -189,6 +189,26 @@ try {
     await admin.getByRole("button", { name: "Sign in" }).waitFor();
     await capture(admin, "login");
   });
+  await step("the sign-in form fits its card at phone and desktop widths, in a sans-serif font", async () => {
+    for (const width of [390, 1280]) {
+      await admin.setViewportSize({ width, height: 800 });
+      const layout = await admin.evaluate(() => {
+        const card = document.querySelector("form")?.parentElement?.getBoundingClientRect();
+        const controls = [...document.querySelectorAll("form input, form button")].map((el) => el.getBoundingClientRect());
+        return {
+          card: card && { left: card.left, right: card.right },
+          overflow: controls.filter((r) => !card || r.left < card.left || r.right > card.right).length,
+          pageScroll: document.documentElement.scrollWidth - window.innerWidth,
+          font: getComputedStyle(document.querySelector("input") ?? document.body).fontFamily,
+        };
+      });
+      assert(layout.card, "the sign-in card is there");
+      assert(layout.overflow === 0, `${layout.overflow} form controls stick out of the card at ${width} px`);
+      assert(layout.pageScroll <= 0, `the sign-in page scrolls sideways at ${width} px`);
+      assert(!/^\s*("?Times|serif)/i.test(layout.font), `serif font on the sign-in page: ${layout.font}`);
+    }
+    await admin.setViewportSize({ width: 1280, height: 800 });
+  });
   await step("a wrong password shows the API's answer", async () => {
     await admin.getByLabel("Username").fill(config.username);
     await admin.getByLabel("Password").fill("not-the-password");
@@ -574,6 +594,27 @@ try {
     await nav(anna, "Reports");
     await waitIdle(anna);
     await shoot(anna, "reports-tablet");
+    await anna.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await step("phone width (390 px): navigation in a drawer, no page scrolls sideways", async () => {
+    await anna.setViewportSize({ width: 390, height: 844 });
+    await anna.getByRole("button", { name: "Open navigation" }).waitFor();
+    const strip = await anna.locator(".app-sider").count();
+    assert(strip === 0, "no permanent sidebar at phone width");
+    for (const label of ["Reports", "Live monitor", "Visits", "Customers", "Sites", "Cameras", "Staff", "Users", "API keys", "Audit log"]) {
+      await anna.getByRole("button", { name: "Open navigation" }).click();
+      const drawer = anna.locator(".ant-drawer-open");
+      await drawer.getByRole("navigation", { name: "Main" }).getByRole("menuitem", { name: new RegExp(`(^|\\s)${label}$`) }).click();
+      await anna.locator(".ant-drawer-open").waitFor({ state: "hidden" });
+      await anna.getByRole("heading", { level: 1 }).first().waitFor();
+      await waitIdle(anna);
+      const overflow = await anna.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 1, `${label} scrolls sideways by ${overflow} px at 390 px`);
+      const mainWidth = await anna.evaluate(() => document.getElementById("main")?.getBoundingClientRect().width ?? 0);
+      assert(mainWidth >= 380, `${label}: the page is ${mainWidth} px wide at 390 px`);
+    }
+    await shoot(anna, "visits-phone");
     await anna.setViewportSize({ width: 1280, height: 800 });
   });
 

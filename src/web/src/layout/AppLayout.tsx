@@ -1,6 +1,6 @@
 import { DownOutlined, LogoutOutlined, MenuFoldOutlined, MenuUnfoldOutlined, UserOutlined } from "@ant-design/icons";
-import { Avatar, Button, Dropdown, Layout, Menu, Spin, type MenuProps } from "antd";
-import { Suspense, useMemo, useState } from "react";
+import { Avatar, Button, Drawer, Dropdown, Grid, Layout, Menu, Spin, type MenuProps } from "antd";
+import { Suspense, useEffect, useMemo, useState } from "react";
 import { Link, Outlet, useLocation, useNavigate } from "react-router-dom";
 
 import { session } from "../api/client";
@@ -31,25 +31,35 @@ export default function AppLayout() {
   const [collapsed, setCollapsed] = useState<boolean | null>(null);
   const [narrow, setNarrow] = useState(false);
   const isCollapsed = collapsed ?? narrow;
+  // Phones get the navigation in a drawer over the page; a permanent strip would take a fifth
+  // of a 390 px screen.
+  const phone = Grid.useBreakpoint().md === false;
+  const [drawerOpen, setDrawerOpen] = useState(false);
+  useEffect(() => setDrawerOpen(false), [location.pathname, phone]);
 
-  const items: MenuProps["items"] = useMemo(() => {
+  const [expandedItems, collapsedItems]: MenuProps["items"][] = useMemo(() => {
     const pages = visiblePages(role, state.tenantId !== null);
     const groups = GROUPS.map((group) => pages.filter((p) => p.group === group)).filter((g) => g.length > 0);
     // Expanded: real links (middle-click, copy address). Collapsed: the label is hidden inside the
     // item, and focusing a link there would scroll the icon out of view, so the item itself
     // navigates (Menu onClick below).
-    const item = (p: (typeof pages)[number]) => ({
+    const item = (p: (typeof pages)[number], collapsed: boolean) => ({
       key: p.key,
       icon: PAGE_ICONS[p.key],
-      label: isCollapsed ? p.label : <Link to={p.path}>{p.label}</Link>,
+      label: collapsed ? p.label : <Link to={p.path}>{p.label}</Link>,
       title: p.label,
     });
     // Collapsed (icons only, tablet width): no group titles, dividers between the groups.
-    if (isCollapsed) {
-      return groups.flatMap((g, i) => [...(i ? [{ type: "divider" as const, key: `divider-${i}` }] : []), ...g.map(item)]);
-    }
-    return groups.map((g) => ({ type: "group" as const, key: g[0]?.group ?? "", label: g[0]?.group, children: g.map(item) }));
-  }, [role, state.tenantId, isCollapsed]);
+    return [
+      groups.map((g) => ({
+        type: "group" as const,
+        key: g[0]?.group ?? "",
+        label: g[0]?.group,
+        children: g.map((p) => item(p, false)),
+      })),
+      groups.flatMap((g, i) => [...(i ? [{ type: "divider" as const, key: `divider-${i}` }] : []), ...g.map((p) => item(p, true))]),
+    ];
+  }, [role, state.tenantId]);
 
   const selected = pageForPath(location.pathname)?.key;
   const signOut = () => {
@@ -72,12 +82,22 @@ export default function AppLayout() {
         Skip to content
       </a>
       <Layout.Header className="app-header sticky top-0 z-20 flex items-center gap-3 !px-4 md:!px-6">
-        <Button
-          type="text"
-          aria-label={isCollapsed ? "Expand navigation" : "Collapse navigation"}
-          icon={isCollapsed ? <MenuUnfoldOutlined /> : <MenuFoldOutlined />}
-          onClick={() => setCollapsed(!isCollapsed)}
-        />
+        {phone ? (
+          <Button
+            type="text"
+            aria-label="Open navigation"
+            aria-expanded={drawerOpen}
+            icon={<MenuUnfoldOutlined />}
+            onClick={() => setDrawerOpen(true)}
+          />
+        ) : (
+          <Button
+            type="text"
+            aria-label={isCollapsed ? "Expand navigation" : "Collapse navigation"}
+            icon={isCollapsed ? <MenuUnfoldOutlined /> : <MenuFoldOutlined />}
+            onClick={() => setCollapsed(!isCollapsed)}
+          />
+        )}
         <Link to="/" className="mr-auto flex items-center">
           <Logo />
         </Link>
@@ -95,34 +115,48 @@ export default function AppLayout() {
           </Button>
         </Dropdown>
       </Layout.Header>
-      <Layout hasSider>
-        <Layout.Sider
-          width={232}
-          collapsedWidth={72}
-          collapsed={isCollapsed}
-          breakpoint="lg"
-          onBreakpoint={(broken) => {
-            setNarrow(broken);
-            setCollapsed(null);
-          }}
-          trigger={null}
-          theme="light"
-          className="app-sider"
-        >
-          <nav aria-label="Main">
-            <Menu
-              mode="inline"
-              selectedKeys={selected ? [selected] : []}
-              items={items}
-              className="app-menu"
-              inlineIndent={20}
-              onClick={({ key }) => {
-                const page = PAGES.find((p) => p.key === key);
-                if (isCollapsed && page) navigate(page.path);
-              }}
-            />
-          </nav>
-        </Layout.Sider>
+      <Drawer
+        open={phone && drawerOpen}
+        onClose={() => setDrawerOpen(false)}
+        placement="left"
+        width={264}
+        title={<Logo />}
+        styles={{ body: { padding: 0 } }}
+      >
+        <nav aria-label="Main">
+          <Menu mode="inline" selectedKeys={selected ? [selected] : []} items={expandedItems} className="app-menu" inlineIndent={20} />
+        </nav>
+      </Drawer>
+      <Layout hasSider={!phone}>
+        {!phone && (
+          <Layout.Sider
+            width={232}
+            collapsedWidth={72}
+            collapsed={isCollapsed}
+            breakpoint="lg"
+            onBreakpoint={(broken) => {
+              setNarrow(broken);
+              setCollapsed(null);
+            }}
+            trigger={null}
+            theme="light"
+            className="app-sider"
+          >
+            <nav aria-label="Main">
+              <Menu
+                mode="inline"
+                selectedKeys={selected ? [selected] : []}
+                items={isCollapsed ? collapsedItems : expandedItems}
+                className="app-menu"
+                inlineIndent={20}
+                onClick={({ key }) => {
+                  const page = PAGES.find((p) => p.key === key);
+                  if (isCollapsed && page) navigate(page.path);
+                }}
+              />
+            </nav>
+          </Layout.Sider>
+        )}
         <Layout.Content id="main" tabIndex={-1} className="app-content min-w-0 p-4 md:p-8">
           <div className="mx-auto max-w-[1400px]">
             <Suspense fallback={<PageFallback />}>

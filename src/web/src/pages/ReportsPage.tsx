@@ -10,7 +10,7 @@ import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { SiteSelect } from "../components/SiteSelect";
 import { StatCard } from "../components/StatCard";
-import { formatNumber } from "../lib/format";
+import { formatNumber, plural } from "../lib/format";
 import { useTenantQuery } from "../lib/query";
 import { useSites } from "../lib/sites";
 import {
@@ -70,7 +70,7 @@ function Distribution({
     { ...LIVE_REPORT, enabled: ready },
   );
   const slices = query.data ? distributionSlices(query.data) : [];
-  const caption = `${title}: ${slices.map((s) => `${s.label} ${s.visits} visits`).join(", ")}`;
+  const caption = `${title}: ${slices.map((s) => `${s.label} ${plural(s.visits, "visit")}`).join(", ")}`;
   return (
     <Card title={title} className="h-full" data-testid={`distribution-${kind}`}>
       <ProblemAlert error={query.error} />

@@ -1,6 +1,6 @@
 import { DownloadOutlined } from "@ant-design/icons";
 import { useInfiniteQuery } from "@tanstack/react-query";
-import { Button, Card, Segmented, Table } from "antd";
+import { Button, Card, Grid, Segmented, Table } from "antd";
 import { useMemo } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 
@@ -24,6 +24,7 @@ type Kind = "all" | "new" | "repeat";
 export default function VisitsPage() {
   const { tenantId } = useSession();
   const sites = useSites();
+  const screens = Grid.useBreakpoint();
   const [params, setParams] = useSearchParams();
   const filters = parseFilters(params);
   const kind: Kind = params.get("kind") === "new" || params.get("kind") === "repeat" ? (params.get("kind") as Kind) : "all";
@@ -98,7 +99,7 @@ export default function VisitsPage() {
           loading={visits.isLoading}
           dataSource={rows}
           pagination={false}
-          scroll={{ x: 900 }}
+          scroll={screens.lg ? { x: 900 } : undefined}
           locale={{ emptyText: <EmptyState title="No visits in this period" hint="Widen the date range or choose another site." /> }}
           columns={[
             {
@@ -107,29 +108,41 @@ export default function VisitsPage() {
               render: (_, v) => (
                 <Link to={`/customers/${v.customer_id}`} className="flex items-center gap-3">
                   <Snapshot visitId={v.visit_id} size={40} label={`Visitor ${shortId(v.customer_id)}`} available={v.best_snapshot_key !== null} />
-                  <span className="font-medium">Visitor {shortId(v.customer_id)}</span>
+                  <span className="min-w-0">
+                    <span className="block font-medium">Visitor {shortId(v.customer_id)}</span>
+                    {!screens.md && (
+                      // Phones show one column: what the hidden ones say most, under the name.
+                      <span className="block text-xs text-slate-600">
+                        {formatDateTime(v.first_seen)} · {sites.name(v.site_id)}
+                        {!screens.sm && <> · {v.is_new_customer ? "New" : "Returning"}</>}
+                      </span>
+                    )}
+                  </span>
                 </Link>
               ),
             },
-            { title: "Arrived", dataIndex: "first_seen", render: formatDateTime, width: 180 },
-            { title: "Site", dataIndex: "site_id", render: (id: string) => sites.name(id) },
+            { title: "Arrived", dataIndex: "first_seen", render: formatDateTime, width: 180, responsive: ["md"] },
+            { title: "Site", dataIndex: "site_id", render: (id: string) => sites.name(id), responsive: ["md"] },
             {
               title: "Type",
               dataIndex: "is_new_customer",
               width: 110,
+              responsive: ["sm"],
               render: (isNew: boolean) => <VisitorPill isNew={isNew} />,
             },
             {
               title: "Stayed",
               key: "stay",
               width: 110,
+              responsive: ["lg"],
               render: (_, v) => formatStay(v.first_seen, v.last_seen, v.sightings) ?? <span className="text-slate-600">–</span>,
             },
-            { title: "Sightings", dataIndex: "sightings", width: 100, align: "right" },
+            { title: "Sightings", dataIndex: "sightings", width: 100, align: "right", responsive: ["lg"] },
             {
               title: "Gender / age",
               key: "demo",
               width: 130,
+              responsive: ["lg"],
               render: (_, v) => [v.gender ? v.gender[0]?.toUpperCase() + v.gender.slice(1) : null, v.age ? Math.round(v.age) : null].filter(Boolean).join(", ") || "–",
             },
           ]}
