@@ -7,29 +7,35 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.engine import Database
-from appliance.db.models import Visit
+from appliance.db.models import Site, Visit
 from appliance.domain.auth.principal import Principal
 from appliance.domain.visits.schemas import VisitPage, VisitView
 from appliance.lib.errors import InvalidError
 
 CSV_COLUMNS = (
     "visit_id",
+    "site",
     "site_id",
     "customer_id",
     "first_seen",
     "last_seen",
+    "stay_minutes",
     "sightings",
-    "is_new_customer",
+    "visitor",
     "gender",
     "age",
 )
+CSV_BOM = "\ufeff"
+"""Spreadsheets (Excel) read a CSV as UTF-8 only when it starts with a byte-order mark: site
+names with accents would be garbled without it."""
 
 
 class VisitFilters:
@@ -120,32 +126,53 @@ async def list_visits(
 async def stream_csv(
     db: Database, tenant_id: uuid.UUID, principal: Principal, filters: VisitFilters
 ) -> AsyncIterator[str]:
-    """CSV rows straight from a server-side cursor: constant memory whatever the range."""
+    """CSV rows straight from a server-side cursor: constant memory whatever the range. Times are
+    ISO 8601 to the second in the site's zone, with its offset (what the dashboard shows)."""
     buffer = io.StringIO()
+    buffer.write(CSV_BOM)
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield _drain(buffer)
     async with db.transaction(tenant_id) as session:
+        sites = {
+            row.id: (row.name, _zone(row.timezone))
+            for row in await session.execute(select(Site.id, Site.name, Site.timezone))
+        }
         result = await session.stream_scalars(
             _newest_first(filters.clauses(principal)).execution_options(yield_per=1000)
         )
         async for visit in result:
+            site_name, zone = sites.get(visit.site_id, ("", UTC))
+            stay = (visit.last_seen - visit.first_seen).total_seconds() / 60
             writer.writerow(
                 [
                     visit.id,
+                    site_name,
                     visit.site_id,
                     visit.customer_id,
-                    visit.first_seen.isoformat(),
-                    visit.last_seen.isoformat(),
+                    _local(visit.first_seen, zone),
+                    _local(visit.last_seen, zone),
+                    round(stay, 1),
                     visit.sightings,
-                    str(visit.is_new_customer).lower(),
+                    "new" if visit.is_new_customer else "returning",
                     visit.gender or "",
-                    "" if visit.age is None else round(visit.age, 1),
+                    "" if visit.age is None else round(visit.age),
                 ]
             )
             if buffer.tell() > 64_000:
                 yield _drain(buffer)
     yield _drain(buffer)
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _local(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).isoformat(timespec="seconds")
 
 
 def _drain(buffer: io.StringIO) -> str:

@@ -3,12 +3,36 @@ import relativeTime from "dayjs/plugin/relativeTime";
 
 dayjs.extend(relativeTime);
 
-export function formatDateTime(iso: string | null | undefined): string {
-  return iso ? dayjs(iso).format("D MMM YYYY, HH:mm") : "–";
+const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
+
+function zoned(options: Intl.DateTimeFormatOptions, timeZone: string | undefined): Intl.DateTimeFormat {
+  const key = `${JSON.stringify(options)}|${timeZone ?? ""}`;
+  let format = dateTimeFormats.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-GB", { ...options, timeZone, timeZoneName: "short" });
+    dateTimeFormats.set(key, format);
+  }
+  return format;
 }
 
-export function formatTime(iso: string): string {
-  return dayjs(iso).format("HH:mm:ss");
+const DATE_TIME: Intl.DateTimeFormatOptions = { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" };
+
+/**
+ * A moment at a site, in the site's zone with the zone named. One rule for every page: what
+ * happened at a site is shown in its zone (as Reports count it); the browser's zone only where no
+ * site applies (`formatDateTime`).
+ */
+export function formatAtSite(iso: string | null | undefined, timeZone: string | undefined): string {
+  return iso ? zoned(DATE_TIME, timeZone).format(new Date(iso)) : "–";
+}
+
+/** A moment with no site (an account created, an audit entry): the browser's zone, named. */
+export function formatDateTime(iso: string | null | undefined): string {
+  return formatAtSite(iso, undefined);
+}
+
+export function formatTime(iso: string, timeZone?: string): string {
+  return zoned({ hour: "2-digit", minute: "2-digit", second: "2-digit" }, timeZone).format(new Date(iso));
 }
 
 export function formatRelative(iso: string | null | undefined, now: dayjs.Dayjs = dayjs()): string {

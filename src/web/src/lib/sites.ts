@@ -8,7 +8,14 @@ export function useSites() {
     unwrap(api.GET("/v1/sites", { params: { query: { limit: 500 } } })).then((page) => page.items),
   );
   const byId = new Map<string, Site>((query.data ?? []).map((s) => [s.id, s]));
-  return { ...query, sites: query.data ?? [], byId, name: (id: string) => byId.get(id)?.name ?? "Unknown site" };
+  return {
+    ...query,
+    sites: query.data ?? [],
+    byId,
+    name: (id: string) => byId.get(id)?.name ?? "Unknown site",
+    /** The site's time zone: times of what happened there are shown in it. */
+    zone: (id: string) => byId.get(id)?.timezone,
+  };
 }
 
 export function useCameras() {

@@ -98,7 +98,7 @@ export default function LivePage() {
                   </div>
                 </div>
                 <div className="text-right text-sm">
-                  <div className="font-medium tabular-nums text-slate-900">{formatTime(a.lastAt)}</div>
+                  <div className="font-medium tabular-nums text-slate-900">{formatTime(a.lastAt, sites.zone(a.siteId))}</div>
                   <div className="text-slate-600">{formatRelative(a.lastAt, dayjs())}</div>
                 </div>
               </li>

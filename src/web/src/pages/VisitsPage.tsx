@@ -14,7 +14,7 @@ import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { SiteSelect } from "../components/SiteSelect";
 import { Snapshot } from "../components/Snapshot";
-import { formatDateTime, formatStay, shortId } from "../lib/format";
+import { formatAtSite, formatStay, shortId } from "../lib/format";
 import { useAction } from "../lib/mutation";
 import { apiWindow, parseFilters, reportZone } from "../lib/reports";
 import { useSites } from "../lib/sites";
@@ -113,7 +113,7 @@ export default function VisitsPage() {
                     {!screens.md && (
                       // Phones show one column: what the hidden ones say most, under the name.
                       <span className="block text-xs text-slate-600">
-                        {formatDateTime(v.first_seen)} · {sites.name(v.site_id)}
+                        {formatAtSite(v.first_seen, sites.zone(v.site_id))} · {sites.name(v.site_id)}
                         {!screens.sm && <> · {v.is_new_customer ? "New" : "Returning"}</>}
                       </span>
                     )}
@@ -121,7 +121,13 @@ export default function VisitsPage() {
                 </Link>
               ),
             },
-            { title: "Arrived", dataIndex: "first_seen", render: formatDateTime, width: 180, responsive: ["md"] },
+            {
+              title: "Arrived",
+              dataIndex: "first_seen",
+              render: (at: string, v) => formatAtSite(at, sites.zone(v.site_id)),
+              width: 200,
+              responsive: ["md"],
+            },
             { title: "Site", dataIndex: "site_id", render: (id: string) => sites.name(id), responsive: ["md"] },
             {
               title: "Type",
