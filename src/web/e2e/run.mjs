@@ -422,6 +422,14 @@ try {
     await anna.waitForURL(/chart=bar/);
     await segment(anna, "Week");
     await anna.waitForURL(/g=week/);
+    // Hourly over the week: a day × hour heat map, not 168 bars.
+    await segment(anna, "Hour");
+    await anna.waitForURL(/g=hour/);
+    const heat = anna.getByTestId("visitor-heatmap");
+    await heat.waitFor();
+    const days = await heat.locator("tbody tr").count();
+    assert(days === 7, `the heat map has a row per day of the week (${days})`);
+    await shoot(anna, "reports-heatmap");
     await segment(anna, "Day");
     await anna.waitForURL(/g=day/);
     await pick(anna, anna.getByRole("group", { name: "Report filters" }), "Site", "Flagship Store");

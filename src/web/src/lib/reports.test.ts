@@ -12,10 +12,12 @@ import {
   formatShare,
   granularityForRange,
   hasVisits,
+  heatmap,
   parseFilters,
   reportZone,
   summarize,
   visitorSeries,
+  wantsHeatmap,
 } from "./reports";
 
 const TODAY = dayjs("2026-11-25T10:00:00");
@@ -159,5 +161,40 @@ describe("report transforms", () => {
     expect(distributionSlices({ ...report, kind: "gender", slices: [{ key: "unknown", visits: 1, unique_visitors: 1 }] })[0]?.label).toBe(
       "Unknown",
     );
+  });
+});
+
+describe("heatmap", () => {
+  const hourly = (hours: number, visitsAt: (i: number) => number): VisitorReport => ({
+    granularity: "hour",
+    timezone: "Europe/Berlin",
+    site_id: null,
+    start: "2026-11-16T23:00:00Z",
+    end: dayjs("2026-11-16T23:00:00Z").add(hours, "hour").toISOString(),
+    total_visits: 0,
+    total_unique_visitors: 0,
+    buckets: Array.from({ length: hours }, (_, i) => ({
+      start: dayjs("2026-11-16T23:00:00Z").add(i, "hour").toISOString(),
+      visits: visitsAt(i),
+      unique_visitors: visitsAt(i),
+      new_visitors: 0,
+    })),
+  });
+
+  it("is wanted for hourly reports over more than two days only", () => {
+    expect(wantsHeatmap(hourly(48, () => 0))).toBe(false);
+    expect(wantsHeatmap(hourly(7 * 24, () => 0))).toBe(true);
+    expect(wantsHeatmap({ ...hourly(7 * 24, () => 0), granularity: "day" })).toBe(false);
+  });
+
+  it("puts each hourly bucket in its local day and hour", () => {
+    // Bucket 0 starts at 23:00Z = 00:00 in Berlin on 17 Nov; bucket 34 is 18 Nov, 10:00 local.
+    const data = heatmap(hourly(7 * 24, (i) => (i === 0 ? 2 : i === 34 ? 5 : 0)));
+    expect(data.days).toHaveLength(7);
+    expect(data.days[0]?.key).toBe("2026-11-17");
+    expect(data.days[0]?.hours[0]).toBe(2);
+    expect(data.days[1]?.hours[10]).toBe(5);
+    expect(data.days[1]?.total).toBe(5);
+    expect(data.max).toBe(5);
   });
 });

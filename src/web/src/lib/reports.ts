@@ -228,3 +228,49 @@ export function hasVisits(slices: readonly Slice[]): boolean {
 export function formatShare(share: number | null): string {
   return share === null ? "–" : `${Math.round(share * 100)}%`;
 }
+
+/** Hourly buckets over more days than this read better as a day × hour heat map than as bars. */
+export const HEATMAP_AFTER_DAYS = 2;
+
+export interface HeatmapDay {
+  key: string;
+  label: string;
+  /** Visits per local hour 0..23. */
+  hours: number[];
+  total: number;
+}
+
+export interface Heatmap {
+  days: HeatmapDay[];
+  max: number;
+}
+
+/**
+ * An hourly report as rows of local days and columns of local hours (the report's zone): the view
+ * a store manager staffs by. A day-light-saving day simply adds to (or skips) an hour.
+ */
+export function heatmap(report: VisitorReport, locale?: string): Heatmap {
+  const parts = formatter(report.timezone, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", hourCycle: "h23" }, "en-CA");
+  const days = new Map<string, HeatmapDay>();
+  for (const bucket of report.buckets) {
+    const date = new Date(bucket.start);
+    const found = Object.fromEntries(parts.formatToParts(date).map((p) => [p.type, p.value]));
+    const key = `${found.year}-${found.month}-${found.day}`;
+    let day = days.get(key);
+    if (!day) {
+      const label = formatter(report.timezone, { weekday: "short", day: "numeric", month: "short" }, locale).format(date);
+      day = { key, label, hours: new Array<number>(24).fill(0), total: 0 };
+      days.set(key, day);
+    }
+    const hour = Number(found.hour) % 24;
+    day.hours[hour] = (day.hours[hour] ?? 0) + bucket.visits;
+    day.total += bucket.visits;
+  }
+  const rows = [...days.values()].sort((a, b) => a.key.localeCompare(b.key));
+  return { days: rows, max: Math.max(0, ...rows.flatMap((d) => d.hours)) };
+}
+
+/** Whether the report is best shown as a heat map. */
+export function wantsHeatmap(report: VisitorReport): boolean {
+  return report.granularity === "hour" && report.buckets.length > HEATMAP_AFTER_DAYS * 24;
+}

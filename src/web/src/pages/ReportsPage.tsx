@@ -6,6 +6,7 @@ import { api, unwrap } from "../api/client";
 import type { DistributionKind, Granularity } from "../api/types";
 import { DateRange } from "../components/DateRange";
 import { EmptyState } from "../components/EmptyState";
+import { Heatmap } from "../components/Heatmap";
 import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { SiteSelect } from "../components/SiteSelect";
@@ -20,10 +21,12 @@ import {
   formatShare,
   granularityForRange,
   hasVisits,
+  heatmap,
   parseFilters,
   reportZone,
   summarize,
   visitorSeries,
+  wantsHeatmap,
   type ChartKind,
   type ReportFilters,
 } from "../lib/reports";
@@ -111,6 +114,8 @@ export default function ReportsPage() {
   const summary = report ? summarize(report) : null;
   const loading = !ready || visitors.isLoading;
   const caption = `Visits per ${filters.granularity}: ${series.map((p) => `${p.label} ${p.visits}`).join(", ")}`;
+  // Hourly over several days: a day × hour heat map (when to staff), not a row of 168 bars.
+  const byDayAndHour = report && wantsHeatmap(report) ? heatmap(report) : null;
 
   return (
     <>
@@ -143,7 +148,7 @@ export default function ReportsPage() {
           />
           <Segmented<ChartKind>
             aria-label="Chart type"
-            className="lg:ml-auto"
+            className={`lg:ml-auto${byDayAndHour ? " invisible" : ""}`}
             value={filters.chart}
             onChange={(chart) => update({ chart })}
             options={[
@@ -178,11 +183,13 @@ export default function ReportsPage() {
           hint={summary ? `${formatNumber(summary.repeatVisits)} by customers seen before` : undefined}
         />
       </div>
-      <Card title={`Visitors per ${GRANULARITY_LABEL[filters.granularity]}`} className="!mb-6">
+      <Card title={byDayAndHour ? "Visits by day and hour" : `Visitors per ${GRANULARITY_LABEL[filters.granularity]}`} className="!mb-6">
         {loading ? (
           <Skeleton active paragraph={{ rows: 8 }} />
         ) : report && report.total_visits === 0 ? (
           <EmptyState title="No visits in this period" hint="Choose a longer range, another site, or check that the cameras are sending." />
+        ) : byDayAndHour ? (
+          <Heatmap data={byDayAndHour} caption={`Visits by day and hour in ${report?.timezone ?? "UTC"} time`} />
         ) : report ? (
           <Suspense fallback={<ChartFallback height={320} />}>
             <VisitorChart data={series} kind={filters.chart} caption={caption} />
