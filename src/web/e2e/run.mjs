@@ -95,6 +95,10 @@ async function axe(page, name) {
 async function capture(page, name) {
   await shoot(page, name);
   await axe(page, name);
+  const broken = await page.evaluate(() =>
+    [...document.images].filter((img) => img.complete && img.naturalWidth === 0).map((img) => img.alt || img.src),
+  );
+  assert(broken.length === 0, `${name}: broken images ${broken.join(", ")}`);
 }
 
 async function signIn(page, username, password) {

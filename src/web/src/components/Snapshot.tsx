@@ -1,5 +1,6 @@
 import { UserOutlined } from "@ant-design/icons";
 import { Image, Skeleton } from "antd";
+import { useState } from "react";
 
 import { api, unwrap } from "../api/client";
 import { useTenantQuery } from "../lib/query";
@@ -28,9 +29,12 @@ export function Snapshot({
     () => unwrap(api.GET("/v1/visits/{visit_id}/snapshot", { params: { path: { visit_id: visitId } } })),
     { staleTime: 60_000, retry: false, enabled: available },
   );
+  // The link can outlive its object (purged, erased, or a store that lost it): a link that fails
+  // to load shows the same placeholder as no link, never a broken image with its alt text.
+  const [failedUrl, setFailedUrl] = useState<string | null>(null);
   const box = { width: size, height: size };
   if (available && query.isLoading) return <Skeleton.Avatar active shape="square" size={size} />;
-  if (!query.data) {
+  if (!query.data || failedUrl === query.data.url) {
     return (
       <div
         role="img"
@@ -53,6 +57,7 @@ export function Snapshot({
       rootClassName="shrink-0"
       style={{ objectFit: "cover", borderRadius: 8 }}
       preview={{ mask: false }}
+      onError={() => setFailedUrl(query.data.url)}
     />
   );
 }
