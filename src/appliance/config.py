@@ -42,6 +42,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """PEM of an RSA private key; generated into the data dir when unset."""
     rate_limit_auth_per_minute: int = 60
     rate_limit_ingest_per_second: int = 50
+    trusted_proxies: str = ""
+    """Comma-separated addresses/CIDRs of reverse proxies whose ``X-Forwarded-For`` names the
+    client (for the rate limits); empty: the header is ignored, the peer address counts."""
     db_pool_size: int = 20
     """Connections kept per API process; as many again may open under bursts. Below the number
     of requests in flight, the extra connections open and close per request (a new PostgreSQL
@@ -58,7 +61,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     match_threshold: float = 0.40
     """Cosine similarity at/above which a face is the same customer (see docs/calibration.md)."""
     uncertain_threshold: float = 0.30
-    """Between this and match_threshold: assigned to the best candidate + merge suggestion."""
+    """Between this and match_threshold: a new customer + a merge suggestion with the best
+    candidate (never assigned to it: ADR 0010)."""
     staff_threshold: float = 0.40
     max_exemplars: int = 5
     exemplar_diversity: float = 0.85
@@ -98,6 +102,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     raw_retention_days: int = 30
     presign_seconds: int = 900
 
+    # -- input bounds (issue 18) -----------------------------------------------------------
+    captured_at_max_age_seconds: Annotated[int, msgspec.Meta(gt=0)] = 7 * 24 * 3600
+    """An event's ``captured_at`` may lie this far before the server's clock (an edge that was
+    offline longer sends older events, which are refused with 422)."""
+    captured_at_max_skew_seconds: Annotated[int, msgspec.Meta(ge=0)] = 300
+    """…and this far after it (clock skew between the edge and the server)."""
+    staff_photo_max_bytes: Annotated[int, msgspec.Meta(gt=0)] = 8 * 1024 * 1024
+    """Largest staff photo upload (413 beyond)."""
+    staff_photo_max_pixels: Annotated[int, msgspec.Meta(gt=0)] = 4096 * 4096
+    """Largest staff photo in pixels (width x height, read from the image header before any
+    decoding; 422 beyond): decoding costs memory by pixels, not by bytes."""
+
     # -- jobs ------------------------------------------------------------------------------
     scheduler: bool = True
     """Run the background jobs (purge, staff refresh, index flush) in this process's leader."""
@@ -132,17 +148,34 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             value = getattr(self, name)
             if name in SECRET_FIELDS and value:
                 value = mask_url(value) if "url" in name else "****"
+            elif isinstance(value, str) and "://" in value:
+                value = mask_url(value)  # any URL may carry credentials (a Milvus URI …)
             out[name] = value
         out["runtime_database_url"] = mask_url(self.runtime_database_url)
         return out
 
 
+_SECRET_QUERY = ("password", "passwd", "pwd", "secret", "token", "key", "credential", "signature")
+
+
 def mask_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return url
+    """The URL with its credentials masked: the password (or a bare user token) of the
+    authority, and query values whose name says they are secret."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not parseable as a URL: show nothing of it
+        return "****"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0] if password is not None else "****"
+        netloc = f"{user}:****@{host}" if password is not None else f"{user}@{host}"
+    query = "&".join(
+        f"{name}=****" if any(word in name.lower() for word in _SECRET_QUERY) else f"{name}{sep}{value}"
+        for name, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -107,6 +107,8 @@ INSERTS: dict[str, str] = {
     " 1, 1, 1, now())",
     "rollup_dirty": "INSERT INTO rollup_dirty (id, tenant_id, site_id, day)"
     " VALUES (%(id)s, %(tenant)s, %(site)s, current_date + (random() * 99999)::int)",
+    "erasure_jobs": "INSERT INTO erasure_jobs (id, tenant_id, kind, subject_id, requested_by, requested_role)"
+    " VALUES (%(id)s, %(tenant)s, 'customer', %(id)s, %(name)s, 'tenant_admin')",
 }
 # No API writes these yet: the owner seeds them (it is only seeding, never under test). In order.
 OWNER_SEEDED = (
@@ -117,6 +119,7 @@ OWNER_SEEDED = (
     "merge_suggestions",
     "visit_rollups",
     "rollup_dirty",
+    "erasure_jobs",
 )
 
 

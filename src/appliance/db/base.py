@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, Uuid, func
+from sqlalchemy import CheckConstraint, DateTime, MetaData, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -15,6 +15,13 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def time_in_range(column: str) -> CheckConstraint:
+    """``column`` in [2000, 2200): an instant every reader can load (a year-1 time with a +14:00
+    offset is BC in UTC, which the driver refuses, and broke every read of its tenant)."""
+    sql = f"{column} >= '2000-01-01 00:00:00+00' AND {column} < '2200-01-01 00:00:00+00'"
+    return CheckConstraint(sql, name=f"{column}_in_range")
 
 
 def utcnow() -> datetime:
@@ -57,4 +64,5 @@ TENANT_SCOPED_TABLES: tuple[str, ...] = (
     "merge_suggestions",
     "visit_rollups",
     "rollup_dirty",
+    "erasure_jobs",
 )

@@ -50,3 +50,8 @@ class ForbiddenError(DomainError):
 class UnauthorizedError(DomainError):
     status = 401
     title = "Unauthorized"
+
+
+class PayloadTooLargeError(DomainError):
+    status = 413
+    title = "Content too large"

@@ -21,7 +21,13 @@ from appliance.lib.heap import freeze_long_lived
 from appliance.lib.logging import configure_logging
 from appliance.server.deps import DEPENDENCIES
 from appliance.server.health import HealthController
-from appliance.server.middleware import RateLimitMiddleware, RequestContextMiddleware, rate_limits
+from appliance.server.middleware import (
+    CheckedRequest,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+    rate_limits,
+    trusted_proxies,
+)
 from appliance.server.openapi import add_problem_responses, document_event_streams
 from appliance.server.problems import EXCEPTION_HANDLERS
 from appliance.server.routes import API_CONTROLLERS
@@ -83,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         guards=[authorize],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=CheckedRequest,
         # RequestContextMiddleware is not here: route middleware never sees the router's own 404/405
         # answers, so it wraps the whole ASGI handler below instead.
         middleware=[prometheus.middleware, RateLimitMiddleware],
@@ -92,7 +99,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {
                 "rate_limits": rate_limits(
                     settings.rate_limit_auth_per_minute, settings.rate_limit_ingest_per_second
-                )
+                ),
+                "trusted_proxies": trusted_proxies(settings.trusted_proxies),
             }
         ),
         cors_config=CORSConfig(allow_origins=[]),

@@ -9,8 +9,11 @@ from litestar import Controller, Request, Response, get
 from sqlalchemy import text
 
 from appliance.db.migrate import head_revision
+from appliance.storage.base import RAW_BUCKET
 
 PUBLIC = {"public": True}
+PROBE_SECONDS = 3.0
+"""How long readiness waits for the object store (a dead endpoint retries for longer)."""
 
 
 class HealthController(Controller):
@@ -23,8 +26,8 @@ class HealthController(Controller):
 
     @get("/readyz", opt=PUBLIC, operation_id="readyz")
     async def readyz(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-        """The database answers and its schema is at the migrations' head; the vector index
-        answers, once this process uses it."""
+        """The database answers and its schema is at the migrations' head; the object store
+        answers; the vector index answers, once this process uses it. A 503 names what is down."""
         checks: dict[str, Any] = {}
         ready = True
         try:
@@ -47,4 +50,24 @@ class HealthController(Controller):
         else:
             checks["vector_index"] = "unreachable"
             ready = False
-        return Response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        checks["object_store"] = await _object_store(request)
+        ready = ready and checks["object_store"] == "ok"
+        down = [
+            name
+            for name, value in checks.items()
+            if isinstance(value, str) and value not in ("ok", "not opened yet")
+        ]
+        return Response(
+            {"ready": ready, "checks": checks, "unavailable": down},
+            status_code=200 if ready else 503,
+            headers=None if ready else {"Retry-After": "5"},
+        )
+
+
+async def _object_store(request: Request[Any, Any, Any]) -> str:
+    try:
+        store = await asyncio.wait_for(request.app.state.services.recognition.store(), PROBE_SECONDS)
+        await asyncio.wait_for(asyncio.to_thread(store.exists, RAW_BUCKET, "readyz-probe"), PROBE_SECONDS)
+    except Exception as exc:  # any failure here means "not ready", never a 500
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"

@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -22,6 +23,9 @@ from appliance.domain.events.notify import EVENTS_CHANNEL
 log = logging.getLogger("appliance.live")
 QUEUE_SIZE = 256
 KEEPALIVE_SECONDS = 15.0
+RECHECK_SECONDS = 2.0
+"""How often an open stream checks that its caller may still see it (the user still enabled and
+unchanged): a revoked user's stream ends within this long."""
 
 
 class LiveHub:
@@ -79,17 +83,53 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def subscribe(self, principal: Principal, tenant_id: uuid.UUID) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(
+        self,
+        principal: Principal,
+        tenant_id: uuid.UUID,
+        still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The tenant's events the caller may see, until its token expires (``expires_at``) or
+        ``still_allowed`` (asked every ``RECHECK_SECONDS``) says no: then a last ``revoked``
+        event, and the stream ends."""
         await self.start()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_SIZE)
         entry = (principal, tenant_id, queue)
         self._subscribers.add(entry)
+        expires_at = principal.expires_at or float("inf")
+        checked = time.monotonic()
+        last_sent = checked
         try:
             yield {"type": "ready"}
             while True:
+                now = time.monotonic()
+                if time.time() >= expires_at:
+                    yield {"type": "revoked", "reason": "token expired"}
+                    return
+                if still_allowed is not None and now - checked >= RECHECK_SECONDS:
+                    checked = now
+                    try:
+                        allowed = await still_allowed()
+                    except Exception:  # the database is away: end here, the browser reconnects (503)
+                        log.warning("live stream: cannot check its caller; ending it", exc_info=True)
+                        yield {"type": "unavailable", "reason": "try again shortly"}
+                        return
+                    if not allowed:
+                        yield {"type": "revoked", "reason": "access revoked"}
+                        return
+                wait = min(
+                    KEEPALIVE_SECONDS - (now - last_sent),
+                    RECHECK_SECONDS - (now - checked),
+                    expires_at - time.time(),
+                )
                 try:
-                    yield await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+                    event = await asyncio.wait_for(queue.get(), timeout=max(wait, 0.01))
                 except TimeoutError:
-                    yield {"type": "keepalive"}
+                    if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                        last_sent = time.monotonic()
+                        yield {"type": "keepalive"}
+                    continue
+                last_sent = time.monotonic()
+                yield event
         finally:
             self._subscribers.discard(entry)

@@ -11,10 +11,11 @@ from litestar.exceptions import HTTPException, SerializationException, Validatio
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from appliance.lib.context import request_id_var
 from appliance.lib.errors import DomainError, FieldError
-from appliance.storage.base import ObjectNotFoundError, ObjectStoreError
+from appliance.storage.base import InvalidKeyError, ObjectNotFoundError, ObjectStoreError
 from appliance.vectors.base import VectorIndexError
 
 PROBLEM_JSON = "application/problem+json"
@@ -85,6 +86,8 @@ _SQLSTATE = {
 
 
 def on_db_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    if _unavailable_dependency(exc) is not None:
+        return unavailable(request, exc)
     sqlstate = getattr(exc.orig, "sqlstate", None)
     mapped = _SQLSTATE.get(sqlstate or "")
     if mapped is None and isinstance(exc.orig, psycopg.DataError):
@@ -105,9 +108,24 @@ DEPENDENCY_RETRY_AFTER = "5"
 """Seconds a client (an edge worker honours it) waits before retrying after a 503."""
 
 
-def _unavailable_dependency(exc: Exception) -> str | None:
+def _database_unavailable(exc: BaseException) -> bool:
+    """PostgreSQL unreachable, restarting, or the connection cut: psycopg's OperationalError
+    (also raw, from the ingest fast path), SQLAlchemy's wrapper or pool timeout, a
+    connection invalidated under a statement."""
+    if isinstance(exc, psycopg.OperationalError | PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc.orig, psycopg.OperationalError | psycopg.InterfaceError
+        )
+    return isinstance(exc, psycopg.InterfaceError) and "closed" in str(exc)
+
+
+def _unavailable_dependency(exc: BaseException) -> str | None:
     """Which backing service failed, when ``exc`` is such a failure; None for a bug of ours."""
-    if isinstance(exc, ObjectStoreError):
+    if _database_unavailable(exc):
+        return "database"
+    if isinstance(exc, ObjectStoreError) and not isinstance(exc, ObjectNotFoundError | InvalidKeyError):
         return "object store"
     if isinstance(exc, VectorIndexError) or type(exc).__module__.startswith(("pymilvus", "grpc")):
         return "vector index"  # (pymilvus is not imported here: it is slow to import)
@@ -118,17 +136,28 @@ def on_unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[di
     if isinstance(exc, ObjectNotFoundError):  # an object that should exist does not
         log.warning("object missing: %s", exc)
         return problem(request, 404, "Not Found", "the stored object does not exist")
-    dependency = _unavailable_dependency(exc)
-    if dependency is not None:
-        # The client did nothing wrong and may retry; the operator finds the cause in the log
-        # (the message names the endpoint and the call, which API clients need not see).
-        log.error("%s unavailable: %s", dependency, exc, exc_info=exc)
-        detail = f"the {dependency} is unavailable; try again shortly"
-        return problem(
-            request, 503, "Service Unavailable", detail, headers={"Retry-After": DEPENDENCY_RETRY_AFTER}
-        )
+    if isinstance(exc, InvalidKeyError):  # an object key made of the caller's input
+        return problem(request, 422, "Unprocessable content", str(exc))
+    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):  # raw driver (ingest fast path)
+        detail = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+        status, title = _SQLSTATE.get(exc.sqlstate or "", (422, "Unprocessable content"))
+        return problem(request, status, title, detail)
+    if _unavailable_dependency(exc) is not None:
+        return unavailable(request, exc)
     log.exception("unhandled error", exc_info=exc)
     return problem(request, 500, "Internal server error", "an unexpected error occurred")
+
+
+def unavailable(request: Request[Any, Any, Any], exc: BaseException) -> Response[dict[str, Any]]:
+    """503 + Retry-After naming the dependency that failed: the client did nothing wrong and may
+    retry; the operator finds the cause in the log (it names the endpoint and the call, which API
+    clients need not see)."""
+    dependency = _unavailable_dependency(exc) or "service"
+    log.error("%s unavailable: %s", dependency, exc, exc_info=exc)
+    detail = f"the {dependency} is unavailable; try again shortly"
+    return problem(
+        request, 503, "Service Unavailable", detail, headers={"Retry-After": DEPENDENCY_RETRY_AFTER}
+    )
 
 
 def _reason(status: int) -> str:

@@ -5,6 +5,7 @@ from appliance.db.models.api_key import ApiKey
 from appliance.db.models.audit import AuditLog
 from appliance.db.models.camera import Camera
 from appliance.db.models.customer import Customer
+from appliance.db.models.erasure_job import ErasureJob
 from appliance.db.models.exemplar import CustomerExemplar, ExemplarTombstone, StaffEmbedding, VectorWatermark
 from appliance.db.models.merge_suggestion import MergeSuggestion
 from appliance.db.models.rollup import RollupDirty, VisitRollup
@@ -22,6 +23,7 @@ __all__ = [
     "Camera",
     "Customer",
     "CustomerExemplar",
+    "ErasureJob",
     "ExemplarTombstone",
     "MergeSuggestion",
     "RollupDirty",

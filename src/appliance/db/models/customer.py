@@ -7,12 +7,14 @@ from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from appliance.db.base import Base, IdMixin, TimestampMixin
+from appliance.db.base import Base, IdMixin, TimestampMixin, time_in_range
 
 
 class Customer(IdMixin, TimestampMixin, Base):
     __tablename__ = "customers"
     __table_args__ = (
+        time_in_range("first_seen"),
+        time_in_range("last_seen"),
         UniqueConstraint("tenant_id", "id"),
         # The list endpoint pages by (created_at, id) inside one tenant.
         Index("ix_customers_tenant_created", "tenant_id", "created_at", "id"),

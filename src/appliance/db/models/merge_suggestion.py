@@ -22,6 +22,7 @@ class MergeSuggestion(IdMixin, Base):
             ["tenant_id", "candidate_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
         ),
         Index("ix_merge_suggestions_tenant_status", "tenant_id", "status", "created_at"),
+        Index("ix_merge_suggestions_pair", "tenant_id", "customer_id", "candidate_id"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(

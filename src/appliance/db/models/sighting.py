@@ -19,17 +19,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from appliance.db.base import Base, utcnow
+from appliance.db.base import Base, time_in_range, utcnow
 from appliance.db.types import Embedding
 
 
 class Sighting(Base):
-    """One accepted face event. The primary key is the edge's ``event_id`` (idempotency key);
+    """One accepted face event. The primary key is the tenant and the edge's ``event_id`` (the
+    idempotency key, per tenant: another tenant's event with the same id is another event);
     ``response`` is the first answer, returned again for any retry. The embedding is kept here
     as the source of truth for the vector index."""
 
     __tablename__ = "sightings"
     __table_args__ = (
+        time_in_range("captured_at"),  # ingest bounds it closer; this binds every path
         ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(
             ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
@@ -54,11 +56,20 @@ class Sighting(Base):
             "captured_at",
             postgresql_where=text("image_path IS NOT NULL"),
         ),
+        # …by when the server stored the event, not by the edge-claimed capture time.
+        Index(
+            "ix_sightings_image_received",
+            "tenant_id",
+            "received_at",
+            postgresql_where=text("image_path IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    # No index of its own: the composite indexes above lead with tenant_id.
-    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
+    # No index of its own: the primary key and the composite indexes above lead with tenant_id.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     site_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     camera_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     """NULL once the camera is deleted: its sightings stay in the history."""

@@ -11,3 +11,6 @@ class Tenant(IdMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(String(200), unique=True)
     visit_gap_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    embedder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """``name@version`` of the model whose vectors this tenant's index holds (set by its first face
+    event); events of another model are refused."""

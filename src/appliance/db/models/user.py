@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,3 +23,6 @@ class User(IdMixin, TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(32))
     site_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), default=list, server_default="{}")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Tokens carry the version they were issued at; raised when the user is disabled or its
+    password, role or sites change, which ends every token issued before (checked per request)."""

@@ -18,12 +18,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from appliance.db.base import Base, IdMixin, utcnow
+from appliance.db.base import Base, IdMixin, time_in_range, utcnow
 
 
 class Visit(IdMixin, Base):
     __tablename__ = "visits"
     __table_args__ = (
+        time_in_range("first_seen"),
+        time_in_range("last_seen"),
         ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(
             ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"

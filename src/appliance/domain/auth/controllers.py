@@ -9,7 +9,8 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.openapi.spec.enums import OpenAPIType
 
 from appliance.domain.auth.schemas import TokenRequest, TokenResponse
-from appliance.lib.errors import DomainError, FieldError
+from appliance.lib.errors import DomainError, FieldError, InvalidError
+from appliance.lib.inputs import nul_field
 
 _GRANT_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -57,11 +58,14 @@ async def read_grant(request: Request[Any, Any, Any]) -> TokenRequest:
             grant: TokenRequest = msgspec.convert(form, TokenRequest)
         else:
             grant = msgspec.json.decode(body, type=TokenRequest)
-        return grant
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DomainError(
             "the body must be a password or api_key grant", [FieldError("body", str(exc))]
         ) from exc
+    where = nul_field(msgspec.structs.asdict(grant))
+    if where is not None:
+        raise InvalidError.field(where, "text may not contain NUL (U+0000) characters")
+    return grant
 
 
 class AuthController(Controller):

@@ -38,6 +38,8 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
             raise UnauthorizedError("worker token without an API key")
         if not await services.auth.api_key_active(principal.tenant_id, key_id):
             raise UnauthorizedError("the API key behind this token has been revoked")
+    elif not await services.auth.user_current(principal):
+        raise UnauthorizedError("this token was revoked: the user was disabled or changed; log in again")
     connection.state.principal = principal
     roles: frozenset[Role] = handler.opt.get("roles", frozenset())
     if principal.role not in roles:

@@ -26,6 +26,18 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     site_ids: tuple[uuid.UUID, ...] = ()
     camera_id: uuid.UUID | None = None
     jti: str = ""
+    name: str = ""
+    """A user's username (its row is looked up by it, system_admin's included, see ADR 0002)."""
+    version: int = 0
+    """The user's ``token_version`` when the token was issued: a later change ends the token."""
+    expires_at: float = 0.0
+    """When the token expires (epoch seconds); a live stream ends then."""
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        if self.sub.startswith("user:"):
+            return uuid.UUID(self.sub.removeprefix("user:"))
+        return None
 
     @property
     def api_key_id(self) -> uuid.UUID | None:

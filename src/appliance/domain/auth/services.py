@@ -52,6 +52,8 @@ class AuthService:
             role=Role(user.role),
             tenant_id=user.tenant_id,
             site_ids=tuple(user.site_ids or ()),
+            name=user.username,
+            version=user.token_version,
         )
 
     async def api_key_principal(self, grant: ApiKeyGrant) -> Principal:
@@ -90,6 +92,27 @@ class AuthService:
         else:
             self._live_keys.pop(key_id, None)
         return active
+
+    async def user_current(self, principal: Principal) -> bool:
+        """A user's token is good only while the user exists, is enabled and has not changed
+        since the token was issued (``token_version``): checked for every request, so disabling
+        a user ends its tokens at once, in every API process."""
+        user_id = principal.user_id
+        if user_id is None or not principal.name:
+            return False
+        # The login lookup policy lets this read the named row, a system_admin's included.
+        async with self.db.transaction(principal.tenant_id, login_username=principal.name) as session:
+            row = (
+                await session.execute(
+                    select(User.tenant_id, User.disabled, User.token_version).where(User.id == user_id)
+                )
+            ).first()
+        return (
+            row is not None
+            and row.tenant_id == principal.tenant_id
+            and not row.disabled
+            and row.token_version == principal.version
+        )
 
     def forget_api_key(self, key_id: uuid.UUID) -> None:
         """The key changed (revoked, deleted): check it again on its next use."""

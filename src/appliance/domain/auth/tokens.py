@@ -93,6 +93,9 @@ class TokenIssuer:
         }
         if principal.camera_id:
             claims["camera_id"] = str(principal.camera_id)
+        if principal.user_id is not None:
+            claims["name"] = principal.name
+            claims["ver"] = principal.version
         return jwt.encode(claims, self._private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
 
     def verify(self, token: str) -> Principal:
@@ -129,6 +132,9 @@ class TokenIssuer:
                 site_ids=tuple(uuid.UUID(s) for s in claims.get("site_ids") or ()),
                 camera_id=uuid.UUID(claims["camera_id"]) if claims.get("camera_id") else None,
                 jti=str(claims["jti"]),
+                name=str(claims.get("name") or ""),
+                version=int(claims.get("ver") or 0),
+                expires_at=float(claims["exp"]),
             )
             return principal, float(claims["exp"])
         except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:

@@ -12,13 +12,12 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from appliance.contracts import EventFaceDetectedV1
 from appliance.domain.auth.principal import MANAGERS, Principal, Role
+from appliance.domain.events.bounds import SNAPSHOT_TYPES, check_event_bounds, snapshot_key
 from appliance.domain.events.schemas import FaceMatch, SnapshotUpload, SnapshotUploadRequest
-from appliance.domain.events.services import snapshot_prefix
 from appliance.lib.errors import ForbiddenError, InvalidError
 from appliance.storage.base import RAW_BUCKET
 
 INGEST = {"roles": frozenset({Role.WORKER}), "rate_limit": "ingest"}
-SNAPSHOT_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
 
 
 class EventController(Controller):
@@ -30,7 +29,10 @@ class EventController(Controller):
         self, request: Request[Any, Any, Any], principal: Principal, data: EventFaceDetectedV1
     ) -> FaceMatch:
         """Match one face (Event.FaceDetected.v1) to a customer and a visit; idempotent on event_id."""
-        ingest = await request.app.state.services.recognition.ingest()
+        services = request.app.state.services
+        store = await services.recognition.store() if isinstance(data.snapshot_key, str) else None
+        await check_event_bounds(principal, data, services.settings, store)
+        ingest = await services.recognition.ingest()
         result: FaceMatch = await ingest.ingest(principal, data)
         return result
 
@@ -47,8 +49,7 @@ class EventController(Controller):
         assert principal.tenant_id is not None
         site_id = principal.site_ids[0]
         services = request.app.state.services
-        day = datetime.now(UTC).strftime("%Y/%m/%d")
-        key = f"{snapshot_prefix(principal.tenant_id, site_id)}{day}/{data.event_id}.{extension}"
+        key = snapshot_key(principal.tenant_id, site_id, data.event_id, extension, datetime.now(UTC))
         store = await services.recognition.store()
         seconds = services.settings.presign_seconds
         url = store.presign_put(RAW_BUCKET, key, timedelta(seconds=seconds))
@@ -79,10 +80,16 @@ class LiveController(Controller):
         ] = None,
     ) -> ServerSentEvent:
         """Server-Sent Events of new sightings/visits for the caller's tenant (and sites)."""
-        hub = request.app.state.services.live
+        services = request.app.state.services
+        hub = services.live
+
+        async def still_allowed() -> bool:
+            current: bool = await services.auth.user_current(principal)
+            return current
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
-            async for event in hub.subscribe(principal, tenant):
+            # The stream ends when the token expires or the user is disabled (issue 18).
+            async for event in hub.subscribe(principal, tenant, still_allowed):
                 kind = event.get("type", "message")
                 if kind == "keepalive":
                     yield ServerSentEventMessage(comment="keepalive")

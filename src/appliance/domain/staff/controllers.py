@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appliance.db.models import Staff as StaffRow
 from appliance.domain.auth.principal import MANAGERS, Principal
 from appliance.domain.sites.scope import sites_overlap
-from appliance.domain.staff.enrolment import enrol_photo
+from appliance.domain.staff.enrolment import enrol_photo, require_staff
 from appliance.domain.staff.schemas import StaffCreate, StaffMember, StaffPhoto, StaffUpdate
 from appliance.domain.staff.services import StaffService
 from appliance.lib.crud import Page, changes_of, to_schema
-from appliance.lib.errors import InvalidError
-from appliance.lib.http import Limit, Offset
+from appliance.lib.errors import InvalidError, PayloadTooLargeError
+from appliance.lib.http import Limit, Offset, read_capped
 
 
 class StaffController(Controller):
@@ -81,6 +81,11 @@ class StaffController(Controller):
         if content_type not in ("image/jpeg", "image/png"):
             raise InvalidError.field("content-type", "send image/jpeg or image/png")
         services = request.app.state.services
-        return await enrol_photo(
-            services.recognition, principal, tenant, staff_id, await request.body(), content_type
-        )
+        max_bytes = services.settings.staff_photo_max_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise PayloadTooLargeError(f"the photo may be at most {max_bytes} bytes")
+        # Scope before reading: a site manager learns nothing of another site's staff.
+        await require_staff(services.recognition, principal, tenant, staff_id)
+        data = await read_capped(request, max_bytes)
+        return await enrol_photo(services.recognition, principal, tenant, staff_id, data, content_type)

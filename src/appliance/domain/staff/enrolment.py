@@ -1,4 +1,8 @@
-"""Staff photo enrolment: the edge's detect/align/embed code, run on the server."""
+"""Staff photo enrolment: the edge's detect/align/embed code, run on the server.
+
+The order is the defence (issue 18): the caller's scope first, then the byte size (the
+controller stops reading past it), then the pixel size from the image header; only then is the
+image decoded (an 8000x8000 PNG of 182 KiB decoded to gigabytes)."""
 
 from __future__ import annotations
 
@@ -13,15 +17,37 @@ from appliance.domain.staff.schemas import StaffPhoto
 from appliance.domain.staff.services import StaffService
 from appliance.edge.vision import NoSingleFace
 from appliance.lib.errors import DomainError, InvalidError
+from appliance.lib.images import image_size
 from appliance.recognition.runtime import RecognitionRuntime
 from appliance.storage.base import DERIVED_BUCKET
-
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
 
 
 class ModelsMissing(DomainError):
     status = 503
     title = "Models not installed"
+
+
+async def require_staff(
+    recognition: RecognitionRuntime, principal: Principal, tenant_id: uuid.UUID, staff_id: uuid.UUID
+) -> None:
+    """404 unless the staff member exists in the caller's scope: checked before the photo is read."""
+    async with recognition.db.transaction(tenant_id) as session:
+        await StaffService(session, principal, tenant_id).get(staff_id)
+
+
+def check_photo_size(data: bytes, max_pixels: int) -> None:
+    """422 for an empty body, a body that is no PNG/JPEG, or more pixels than ``max_pixels``;
+    from the header alone."""
+    if not data:
+        raise InvalidError.field("body", "send the photo as the request body (image/jpeg or image/png)")
+    size = image_size(data)
+    if size is None:
+        raise InvalidError.field("body", "not a JPEG or PNG image")
+    width, height = size
+    if width * height > max_pixels:
+        raise InvalidError.field(
+            "body", f"the photo is {width}x{height} pixels; at most {max_pixels} pixels are accepted"
+        )
 
 
 async def enrol_photo(
@@ -32,10 +58,7 @@ async def enrol_photo(
     data: bytes,
     content_type: str,
 ) -> StaffPhoto:
-    if not data:
-        raise InvalidError.field("body", "send the photo as the request body (image/jpeg or image/png)")
-    if len(data) > MAX_PHOTO_BYTES:
-        raise InvalidError.field("body", f"photo larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MiB")
+    check_photo_size(data, recognition.settings.staff_photo_max_pixels)
     try:
         vision = await recognition.vision()
     except FileNotFoundError as exc:

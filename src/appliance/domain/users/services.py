@@ -7,6 +7,9 @@ from appliance.domain.auth.passwords import hash_password
 from appliance.domain.sites.scope import SiteScopedService
 from appliance.lib.errors import InvalidError
 
+REVOKING = frozenset({"password", "role", "site_ids", "disabled"})
+"""Changes that end a user's existing tokens."""
+
 
 class UserService(SiteScopedService[User]):
     model = User
@@ -17,6 +20,9 @@ class UserService(SiteScopedService[User]):
         return True
 
     async def validate(self, values: dict[str, Any], existing: User | None) -> None:
+        if existing is not None and REVOKING.intersection(values):
+            # The user's existing tokens carry the old version: they stop working at once.
+            values["token_version"] = existing.token_version + 1
         if "password" in values:
             values["password_hash"] = hash_password(values.pop("password"))
         role = values.get("role", existing.role if existing else None)
