@@ -1,18 +1,23 @@
 """Retention purge: delete raw snapshots older than the retention period, prove they are gone,
 then forget them in the database.
 
+Age is when the snapshot was *stored*, never the capture time the edge claims (a claimed
+``captured_at`` in 2099 must not make a face immortal): a sighting's ``received_at`` (the
+server's clock when the event arrived) and the object's own last-modified time in the store.
+
 Per tenant, in that tenant's row-level-security context, batch by batch:
 
-1. select sightings that still hold an ``image_path`` and were captured before the cutoff;
+1. select sightings that still hold an ``image_path`` and were received before the cutoff;
 2. delete each object from ``faces-raw`` and **verify** it is gone (``exists()`` is false);
 3. null ``sightings.image_path`` (and ``visits.best_snapshot_key`` pointing at the same key)
    for verified objects only. A failed verification leaves the row as it was, so the next
    run retries it, and is counted in ``failed``;
 4. one ``retention.purge`` audit row per tenant that had candidates.
 
-Then an orphan sweep: objects in ``faces-raw`` last modified before the cutoff that no
-sighting or visit of any tenant references (an upload whose event never arrived, a deleted
-tenant) are deleted and verified the same way.
+Then a sweep of the bucket: every object in ``faces-raw`` last modified before the cutoff is
+deleted and verified the same way — an orphan (an upload whose event never arrived, a deleted
+tenant) as well as one a sighting still references (an event delivered long after its upload);
+the references to the latter are then cleared in their tenant and audited.
 
 On S3 the bucket lifecycle rule expires raw objects as well; on the local store this purge
 is the only expiry. Object store calls are blocking, so they run in a worker thread and the
@@ -94,7 +99,7 @@ class PurgeReport(msgspec.Struct, kw_only=True):
     tenants: int = 0
     """Tenants scanned."""
     candidates: int = 0
-    """Sightings captured before the cutoff that still reference a raw object."""
+    """Sightings received before the cutoff that still reference a raw object."""
     deleted: int = 0
     """Objects deleted by this run (and verified gone)."""
     verified: int = 0
@@ -106,6 +111,9 @@ class PurgeReport(msgspec.Struct, kw_only=True):
     orphans: int = 0
     """Unreferenced raw objects last modified before the cutoff."""
     orphans_deleted: int = 0
+    stored_expired: int = 0
+    """Referenced raw objects whose own last-modified time is before the cutoff, deleted by the
+    sweep (their sightings were received later than the objects were stored)."""
     visits_cleared: int = 0
     tombstones_pruned: int = 0
     """Exemplar tombstones older than ``TOMBSTONE_DAYS`` removed (the vector index's change cursor
@@ -212,23 +220,23 @@ class PurgeService:
             # finds already missing, verifies and clears.
             async with self.db.transaction(tenant_id) as session:
                 query = (
-                    select(Sighting.id, Sighting.captured_at, Sighting.image_path)
+                    select(Sighting.id, Sighting.received_at, Sighting.image_path)
                     .where(
                         # Explicit as well as RLS: an owner/superuser connection bypasses policies.
                         Sighting.tenant_id == tenant_id,
                         Sighting.image_path.is_not(None),
-                        Sighting.captured_at < report.cutoff,
+                        Sighting.received_at < report.cutoff,
                     )
-                    .order_by(Sighting.captured_at, Sighting.id)
+                    .order_by(Sighting.received_at, Sighting.id)
                     .limit(self.batch_size)
                 )
                 if after is not None:
                     # Keyset paging: rows whose verification failed stay behind us, not in a loop.
-                    query = query.where(tuple_(Sighting.captured_at, Sighting.id) > tuple_(*after))
+                    query = query.where(tuple_(Sighting.received_at, Sighting.id) > tuple_(*after))
                 rows = (await session.execute(query)).all()
                 if not rows:
                     break
-                after = (rows[-1].captured_at, rows[-1].id)
+                after = (rows[-1].received_at, rows[-1].id)
                 keys = sorted({row.image_path for row in rows if row.image_path})
                 outcomes = await self._remove(keys, report)
                 cleared: list[uuid.UUID] = []
@@ -292,6 +300,7 @@ class PurgeService:
     async def _sweep_orphans(
         self, tenant_ids: Sequence[uuid.UUID], report: PurgeReport, say: Callable[[str], None]
     ) -> None:
+        """Every raw object stored before the cutoff goes, referenced or not (by its own time)."""
         listing = self.store.list(RAW_BUCKET)
         checked = 0
         while True:
@@ -309,17 +318,74 @@ class PurgeService:
                     # Never written by the appliance (and never referenced): leave it to a human.
                     log.warning("orphan sweep: skipping %s/%r, not a valid object key", RAW_BUCKET, info.key)
             if old:
-                orphans = sorted(old - await self._referenced(tenant_ids, old))
+                owners, candidates = await self._referenced(tenant_ids, old, report.cutoff)
+                orphans = sorted(old - set(owners) - candidates)
+                for key in candidates:  # the sightings pass owns these (and counted them)
+                    owners.pop(key, None)
                 report.orphans += len(orphans)
                 if orphans and not report.dry_run:
                     outcomes = await self._remove(orphans, report)
                     report.orphans_deleted += sum(1 for o in outcomes.values() if o in ("deleted", "missing"))
                     report.failed += sum(1 for o in outcomes.values() if o == "failed")
+                if owners:
+                    await self._expire_referenced(owners, report)
             say(f"orphan sweep: {checked} objects checked, {report.orphans} unreferenced")
 
-    async def _referenced(self, tenant_ids: Sequence[uuid.UUID], keys: set[str]) -> set[str]:
-        """The subset of ``keys`` some sighting or visit of any tenant still points at."""
-        found: set[str] = set()
+    async def _expire_referenced(self, owners: dict[str, set[uuid.UUID]], report: PurgeReport) -> None:
+        """Objects stored before the cutoff that rows still reference (received later than they
+        were stored): delete, verify, clear those references, one audit row per tenant."""
+        report.stored_expired += len(owners)
+        if report.dry_run:
+            return
+        outcomes = await self._remove(sorted(owners), report)
+        report.failed += sum(1 for o in outcomes.values() if o == "failed")
+        gone = [key for key, outcome in outcomes.items() if outcome in ("deleted", "missing")]
+        report.deleted += sum(1 for o in outcomes.values() if o == "deleted")
+        by_tenant: dict[uuid.UUID, list[str]] = {}
+        for key in gone:
+            for tenant_id in owners[key]:
+                by_tenant.setdefault(tenant_id, []).append(key)
+        for tenant_id, keys in by_tenant.items():
+            async with self.db.transaction(tenant_id) as session:
+                cleared = await session.execute(
+                    update(Sighting)
+                    .where(Sighting.tenant_id == tenant_id, Sighting.image_path.in_(keys))
+                    .values(image_path=None)
+                    .execution_options(synchronize_session=False)
+                )
+                visits = await session.execute(
+                    update(Visit)
+                    .where(Visit.tenant_id == tenant_id, Visit.best_snapshot_key.in_(keys))
+                    .values(best_snapshot_key=None)
+                    .execution_options(synchronize_session=False)
+                )
+                sightings_cleared = int(getattr(cleared, "rowcount", 0) or 0)
+                visits_cleared = int(getattr(visits, "rowcount", 0) or 0)
+                report.verified += sightings_cleared
+                report.visits_cleared += visits_cleared
+                await record_audit(
+                    session,
+                    PURGE_PRINCIPAL,
+                    tenant_id=tenant_id,
+                    action=AUDIT_ACTION,
+                    target_type="sightings",
+                    target_id=None,
+                    details={
+                        "cutoff": report.cutoff.isoformat(),
+                        "by": "object stored before the cutoff",
+                        "deleted": len(keys),
+                        "verified": sightings_cleared,
+                        "visits_cleared": visits_cleared,
+                    },
+                )
+
+    async def _referenced(
+        self, tenant_ids: Sequence[uuid.UUID], keys: set[str], cutoff: datetime
+    ) -> tuple[dict[str, set[uuid.UUID]], set[str]]:
+        """Of ``keys``: those some sighting or visit still points at, with the tenants that do;
+        and those a sighting received before the cutoff points at (the sightings pass's)."""
+        found: dict[str, set[uuid.UUID]] = {}
+        candidates: set[str] = set()
         wanted = list(keys)
         for tenant_id in tenant_ids:
             async with self.db.transaction(tenant_id) as session:
@@ -330,8 +396,20 @@ class PurgeService:
                     rows = await session.execute(
                         select(column).where(tenant_column == tenant_id, column.in_(wanted)).distinct()
                     )
-                    found.update(key for key in rows.scalars() if key)
-        return found
+                    for key in rows.scalars():
+                        if key:
+                            found.setdefault(key, set()).add(tenant_id)
+                rows = await session.execute(
+                    select(Sighting.image_path)
+                    .where(
+                        Sighting.tenant_id == tenant_id,
+                        Sighting.image_path.in_(wanted),
+                        Sighting.received_at < cutoff,
+                    )
+                    .distinct()
+                )
+                candidates.update(key for key in rows.scalars() if key)
+        return found, candidates
 
     # -- the object store ------------------------------------------------------------------------
 

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 PURGE_EVERY = timedelta(hours=6)
 STAFF_REFRESH_EVERY = timedelta(minutes=1)
 ROLLUP_REFRESH_EVERY = timedelta(minutes=1)
+ERASURE_RESUME_EVERY = timedelta(seconds=30)
+RUN_AT_START = frozenset({"erasure_resume"})
+"""Jobs the leader also runs as soon as it leads: a pending erasure finishes after a restart."""
 
 
 def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
@@ -32,7 +35,13 @@ def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
 
         return await refresh_all_tenants(services.db)
 
+    async def erasure_resume() -> Any:
+        from appliance.jobs.erasure import resume_pending
+
+        return await resume_pending(services.db, services.recognition)
+
     return {
+        "erasure_resume": (ERASURE_RESUME_EVERY, erasure_resume),
         "retention_purge": (PURGE_EVERY, retention_purge),
         "rollup_refresh": (ROLLUP_REFRESH_EVERY, rollup_refresh),
         "staff_refresh": (STAFF_REFRESH_EVERY, staff_refresh),
@@ -40,4 +49,4 @@ def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
 
 
 def job_runner(services: Services) -> JobRunner:
-    return JobRunner(services.settings.runtime_database_url, build_jobs(services))
+    return JobRunner(services.settings.runtime_database_url, build_jobs(services), run_at_start=RUN_AT_START)

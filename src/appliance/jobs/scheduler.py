@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -25,9 +25,15 @@ Job = Callable[[], Awaitable[Any]]
 
 
 class JobRunner:
-    def __init__(self, database_url: str, jobs: dict[str, tuple[timedelta, Job]]) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        jobs: dict[str, tuple[timedelta, Job]],
+        run_at_start: frozenset[str] = frozenset(),
+    ) -> None:
         self.database_url = database_url
         self.jobs = jobs
+        self.run_at_start = run_at_start
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.is_leader = False
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -51,7 +57,9 @@ class JobRunner:
         while not self.is_leader:
             if await self._try_lead():
                 self.is_leader = True
+                now = datetime.now(UTC)
                 for name, (interval, job) in self.jobs.items():
+                    first = now if name in self.run_at_start else now + interval
                     self.scheduler.add_job(
                         self._run,
                         "interval",
@@ -60,6 +68,7 @@ class JobRunner:
                         id=name,
                         max_instances=1,
                         coalesce=True,
+                        next_run_time=first,
                     )
                 self.scheduler.start()
                 log.info("this process is the job leader", extra={"jobs": sorted(self.jobs)})

@@ -61,7 +61,9 @@ class World:
     def key(self, name: str) -> str:
         return f"{self.tenant_id}/{self.site_id}/{name}.jpg"
 
-    def sighting(self, captured_at: datetime, image_path: str | None) -> uuid.UUID:
+    def sighting(
+        self, captured_at: datetime, image_path: str | None, received_at: datetime | None = None
+    ) -> uuid.UUID:
         sighting_id = uuid.uuid4()
         self.conn.execute(
             "INSERT INTO sightings (id, tenant_id, site_id, camera_id, customer_id, visit_id, captured_at,"
@@ -76,7 +78,7 @@ class World:
                 self.customer_id,
                 self.visit_id,
                 captured_at,
-                captured_at,
+                received_at or captured_at,
                 embedding_bytes([0.1, 0.2]),
                 image_path,
             ),
@@ -152,10 +154,12 @@ def test_purge_deletes_verifies_clears_and_audits(
     # Relative to a clock 31 days ahead: "now" is 31 days old, now+10d is 21 days old.
     old = {name: a.sighting(NOW, a.key(name)) for name in ("old-1", "old-2", "old-3")}
     old_b = b.sighting(NOW - timedelta(days=3), b.key("old-b"))
-    recent = {name: a.sighting(NOW + timedelta(days=10), a.key(name)) for name in ("new-1", "new-2")}
+    # Received 10 days after their objects were stored (an edge that was offline): the rows are
+    # recent, the objects are not — the objects' own time decides.
+    late = {name: a.sighting(NOW + timedelta(days=10), a.key(name)) for name in ("late-1", "late-2")}
     vanished = a.sighting(NOW, a.key("vanished"))  # its object is already gone (lifecycle, crash)
     no_image = a.sighting(NOW - timedelta(days=60), None)
-    for name in (*old, *recent):
+    for name in (*old, *late):
         s3.put(RAW_BUCKET, a.key(name), JPEG)
     s3.put(RAW_BUCKET, b.key("old-b"), JPEG)
     orphan = f"{uuid.uuid4()}/{uuid.uuid4()}/never-referenced.jpg"
@@ -167,8 +171,8 @@ def test_purge_deletes_verifies_clears_and_audits(
     # -- dry run: counts, changes nothing ------------------------------------------------------
     dry = purge(purge_settings, s3, timedelta(days=30), clock=clock, dry_run=True)
     assert (dry.dry_run, dry.tenants, dry.candidates, dry.already_missing, dry.orphans) == (True, 2, 5, 1, 1)
-    assert (dry.deleted, dry.verified, dry.orphans_deleted, dry.failed) == (0, 0, 0, 0)
-    assert all(in_s3(s3, a.key(name)) for name in (*old, *recent)) and in_s3(s3, orphan)
+    assert (dry.deleted, dry.verified, dry.orphans_deleted, dry.failed, dry.stored_expired) == (0, 0, 0, 0, 2)
+    assert all(in_s3(s3, a.key(name)) for name in (*old, *late)) and in_s3(s3, orphan)
     assert a.image_path(old["old-1"]) == a.key("old-1") and a.image_path(vanished) == a.key("vanished")
     assert a.best_snapshot() == a.key("old-1")
     assert a.audit() == [] and b.audit() == []
@@ -177,9 +181,9 @@ def test_purge_deletes_verifies_clears_and_audits(
     messages: list[str] = []
     report = purge(purge_settings, s3, timedelta(days=30), clock=clock, progress=messages.append)
     assert report.cutoff > NOW
-    assert (report.tenants, report.candidates, report.deleted, report.already_missing) == (2, 5, 4, 1)
-    assert (report.verified, report.failed, report.orphans, report.orphans_deleted) == (5, 0, 1, 1)
-    assert report.visits_cleared == 2
+    assert (report.tenants, report.candidates, report.deleted, report.already_missing) == (2, 5, 6, 1)
+    assert (report.verified, report.failed, report.orphans, report.orphans_deleted) == (7, 0, 1, 1)
+    assert report.visits_cleared == 2 and report.stored_expired == 2
     assert messages and report.errors == []
 
     for name, sighting_id in old.items():
@@ -187,15 +191,16 @@ def test_purge_deletes_verifies_clears_and_audits(
         assert a.image_path(sighting_id) is None
     assert a.image_path(vanished) is None
     assert not in_s3(s3, b.key("old-b")) and b.image_path(old_b) is None
-    for name, sighting_id in recent.items():
-        assert in_s3(s3, a.key(name)), name  # referenced, so not an orphan either
-        assert a.image_path(sighting_id) == a.key(name)
+    for name, sighting_id in late.items():
+        assert not in_s3(s3, a.key(name)), name  # referenced, but stored before the cutoff
+        assert a.image_path(sighting_id) is None
     assert a.image_path(no_image) is None
     assert not in_s3(s3, orphan)
     assert a.best_snapshot() is None and b.best_snapshot() is None
 
-    [(actor, role, action, target_type, details)] = a.audit()
+    [(actor, role, action, target_type, details), (_, _, _, _, by_stored)] = a.audit()
     assert (actor, role, action, target_type) == ("system:purge", "system_admin", AUDIT_ACTION, "sightings")
+    assert by_stored["by"] == "object stored before the cutoff" and by_stored["verified"] == 2
     assert details["candidates"] == 4 and details["deleted"] == 3 and details["already_missing"] == 1
     assert details["verified"] == 4 and details["failed"] == 0 and details["visits_cleared"] == 1
     assert datetime.fromisoformat(details["cutoff"]) == report.cutoff
@@ -205,8 +210,28 @@ def test_purge_deletes_verifies_clears_and_audits(
     # -- a second run finds nothing and writes nothing --------------------------------------------
     again = purge(purge_settings, s3, timedelta(days=30), clock=clock)
     assert (again.candidates, again.deleted, again.verified, again.orphans, again.failed) == (0, 0, 0, 0, 0)
-    assert len(a.audit()) == 1 and len(b.audit()) == 1
-    assert all(in_s3(s3, a.key(name)) for name in recent)
+    assert len(a.audit()) == 2 and len(b.audit()) == 1
+
+
+def test_purge_goes_by_stored_time_not_the_claimed_capture_time(
+    purge_db: Conn, purge_settings: Settings, s3: S3ObjectStore
+) -> None:
+    world = World(purge_db, "tenant-claims")
+    future = world.sighting(datetime(2099, 1, 1, tzinfo=UTC), world.key("claims-2099"), received_at=NOW)
+    ancient = world.sighting(NOW - timedelta(days=60), world.key("claims-old"), received_at=NOW)
+    for name in ("claims-2099", "claims-old"):
+        s3.put(RAW_BUCKET, world.key(name), JPEG)
+
+    # Stored just now: neither claim matters, both stay.
+    today = purge(purge_settings, s3, timedelta(days=30))
+    assert (today.candidates, today.deleted, today.stored_expired) == (0, 0, 0)
+    assert in_s3(s3, world.key("claims-old")) and world.image_path(ancient) == world.key("claims-old")
+
+    # 31 days on, both are past retention — the one claiming 2099 included.
+    later = purge(purge_settings, s3, timedelta(days=30), clock=shifted_clock(31))
+    assert (later.candidates, later.deleted, later.verified, later.failed) == (2, 2, 2, 0)
+    assert not in_s3(s3, world.key("claims-2099")) and world.image_path(future) is None
+    assert not in_s3(s3, world.key("claims-old")) and world.image_path(ancient) is None
 
 
 class RefusingDeletes(S3ObjectStore):

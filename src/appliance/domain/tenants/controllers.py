@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.models import Tenant as TenantRow
 from appliance.domain.auth.principal import Principal, Role
+from appliance.domain.tenants.deletion import DELETION_DESCRIPTION, DELETION_RESPONSES, TenantDeletion
 from appliance.domain.tenants.schemas import Tenant, TenantCreate, TenantUpdate
 from appliance.domain.tenants.services import TenantService
 from appliance.lib.crud import Page, changes_of, to_schema
@@ -57,15 +58,15 @@ class TenantController(Controller):
         row = await TenantService(platform_session, principal, None).update(tenant_id, changes_of(data))
         return to_schema(row, Tenant)
 
-    @delete("/{tenant_id:uuid}", operation_id="deleteTenant")
+    @delete(
+        "/{tenant_id:uuid}",
+        operation_id="deleteTenant",
+        description=DELETION_DESCRIPTION,
+        responses=DELETION_RESPONSES,
+    )
     async def delete_tenant(
-        self,
-        request: Request[Any, Any, Any],
-        platform_session: AsyncSession,
-        principal: Principal,
-        tenant_id: uuid.UUID,
+        self, request: Request[Any, Any, Any], principal: Principal, tenant_id: uuid.UUID
     ) -> None:
-        """Delete a tenant and everything it owns (audited; the audit rows remain)."""
-        await TenantService(platform_session, principal, None).delete(tenant_id)
-        await platform_session.commit()  # the rows first: the vectors follow what committed
-        await request.app.state.services.recognition.tenant_deleted(tenant_id)
+        """Delete a tenant: its objects, vectors and rows, verified and audited (audit rows remain)."""
+        services = request.app.state.services
+        await TenantDeletion(services.db, services.recognition).request(principal, tenant_id)
