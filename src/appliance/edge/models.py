@@ -377,3 +377,21 @@ def _extract_member(archive: Path, member: str) -> None:
     else:
         raise ModelError("the download is neither a zip nor a tar archive")
     archive.write_bytes(data)
+
+
+def manifest_json(manifest: Iterable[ModelPack] = MANIFEST) -> str:
+    """The manifest as the JSON shipped in ``assets/models.json`` (and inside the binaries)."""
+    import json
+
+    packs = [msgspec.to_builtins(pack) for pack in manifest]
+    return json.dumps({"version": 1, "packs": packs}, indent=2, sort_keys=True) + "\n"
+
+
+def write_manifest_json(path: Path, manifest: Iterable[ModelPack] = MANIFEST) -> bool:
+    """Write :func:`manifest_json` to ``path``; True when the file changed."""
+    text = manifest_json(manifest)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True

@@ -6,7 +6,8 @@ and power loss. States::
     pending ──claim──▶ inflight ──ack──▶ sent
        ▲                  │ retry (transient error, with a due time)
        └──────────────────┘
-                          └──fail──▶ dead   (permanent 4xx: kept for inspection, never retried)
+                          └──fail──▶ dead   (permanent 4xx, or the same event's 5xx repeated:
+                                             kept for inspection, never retried; ``dead_letters``)
 
 A row claimed but not acked when the process died is ``inflight`` on disk; :meth:`open`
 turns every such row back into ``pending``, so it is retried — the server deduplicates on
@@ -52,7 +53,9 @@ CREATE TABLE IF NOT EXISTS events (
     payload BLOB NOT NULL,
     snapshot BLOB,
     snapshot_key TEXT,
-    last_error TEXT
+    last_error TEXT,
+    server_errors INTEGER NOT NULL DEFAULT 0,
+    snapshot_attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_due ON events (state, next_attempt_at, seq);
 CREATE TABLE IF NOT EXISTS sources (
@@ -83,6 +86,13 @@ def _lock_exclusively(path: Path) -> IO[str]:
     return handle
 
 
+# Columns added after the first release: a queue file from then gets them on open.
+ADDED_COLUMNS = {
+    "server_errors": "INTEGER NOT NULL DEFAULT 0",
+    "snapshot_attempts": "INTEGER NOT NULL DEFAULT 0",
+}
+
+
 class QueueItem(msgspec.Struct, frozen=True):
     seq: int
     event_id: str
@@ -92,6 +102,18 @@ class QueueItem(msgspec.Struct, frozen=True):
     """The event JSON (Event.FaceDetected.v1 without snapshot_key)."""
     snapshot: bytes | None
     snapshot_key: str | None
+    server_errors: int = 0
+    """5xx answers (other than an outage's 502/503/504) this event got so far."""
+    snapshot_attempts: int = 0
+    """Failed tries to store its snapshot so far."""
+
+
+class DeadLetter(msgspec.Struct, frozen=True):
+    event_id: str
+    camera_id: str
+    attempts: int
+    created_at: float
+    last_error: str | None
 
 
 class QueueStats(msgspec.Struct, frozen=True):
@@ -130,7 +152,14 @@ class EventQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._add_columns()
         self.recovered = self._recover()
+
+    def _add_columns(self) -> None:
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        for name, declaration in ADDED_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {declaration}")
 
     # -- lifecycle --------------------------------------------------------------------------
     def _recover(self) -> int:
@@ -212,7 +241,8 @@ class EventQueue:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute(
-                    "SELECT seq, event_id, camera_id, attempts, payload, snapshot, snapshot_key FROM events "
+                    "SELECT seq, event_id, camera_id, attempts, payload, snapshot, snapshot_key, "
+                    "server_errors, snapshot_attempts FROM events "
                     "WHERE state='pending' AND next_attempt_at <= ? ORDER BY seq LIMIT 1",
                     (now,),
                 ).fetchone()
@@ -234,6 +264,8 @@ class EventQueue:
             payload=row[4],
             snapshot=row[5],
             snapshot_key=row[6],
+            server_errors=row[7],
+            snapshot_attempts=row[8],
         )
 
     def set_snapshot_key(self, event_id: str, key: str) -> None:
@@ -253,14 +285,25 @@ class EventQueue:
             self._prune_sent()
             self._changed.notify_all()
 
-    def retry(self, event_id: str, delay: float, error: str) -> None:
+    def retry(
+        self, event_id: str, delay: float, error: str, *, server_error: bool = False, snapshot: bool = False
+    ) -> None:
+        """Due again after ``delay``; ``server_error``/``snapshot`` count a 5xx / a failed snapshot."""
         with self._changed:
             self._db.execute(
-                "UPDATE events SET state='pending', attempts=attempts+1, next_attempt_at=?, last_error=? "
-                "WHERE event_id=?",
-                (self._clock() + max(0.0, delay), error[:500], event_id),
+                "UPDATE events SET state='pending', attempts=attempts+1, next_attempt_at=?, last_error=?, "
+                "server_errors=server_errors+?, snapshot_attempts=snapshot_attempts+? WHERE event_id=?",
+                (self._clock() + max(0.0, delay), error[:500], int(server_error), int(snapshot), event_id),
             )
             self._changed.notify_all()
+
+    def drop_snapshot(self, event_id: str) -> None:
+        """Its snapshot could not be stored in the tries allowed: the event goes without it."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE events SET snapshot=NULL, snapshot_attempts=snapshot_attempts+1 WHERE event_id=?",
+                (event_id,),
+            )
 
     def fail(self, event_id: str, error: str) -> None:
         """Permanent failure: the dead-letter state, kept for inspection and never retried."""
@@ -320,6 +363,16 @@ class EventQueue:
                 ).fetchall()
         return [r[0] for r in rows]
 
+    def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        """Dead-lettered events, oldest first (``appliance edge --dead-letters``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT event_id, camera_id, attempts, created_at, last_error FROM events "
+                "WHERE state='dead' ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [DeadLetter(*row) for row in rows]
+
     # -- file sources -----------------------------------------------------------------------
     def source_done(self, fingerprint: str) -> bool:
         with self._lock:
@@ -334,3 +387,23 @@ class EventQueue:
                 "ON CONFLICT(fingerprint) DO UPDATE SET state='done', updated_at=excluded.updated_at",
                 (fingerprint, self._clock()),
             )
+
+
+def read_dead_letters(path: Path | str, limit: int = 1000) -> list[DeadLetter]:
+    """The dead letters of a queue file, read-only: works while its worker runs (no lock taken)."""
+    file = Path(path)
+    if not file.exists():
+        return []
+    db = sqlite3.connect(f"file:{file}?mode=ro", uri=True, timeout=30)
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+        if not columns:
+            return []
+        rows = db.execute(
+            "SELECT event_id, camera_id, attempts, created_at, last_error FROM events "
+            "WHERE state='dead' ORDER BY seq LIMIT ?",
+            (limit,),
+        ).fetchall()
+    finally:
+        db.close()
+    return [DeadLetter(*row) for row in rows]

@@ -43,6 +43,10 @@ class EdgeSettings(msgspec.Struct, kw_only=True, frozen=True):
     http_timeout_seconds: float = 10.0
     backoff_base_seconds: float = 0.5
     backoff_cap_seconds: float = 60.0
+    max_server_errors: int = 3
+    """A 5xx (not 502/503/504) for the same event this many times dead-letters it."""
+    snapshot_tries: int = 3
+    """Tries to store an event's snapshot; after them the event is sent without it."""
 
 
 def load_edge_settings(env: dict[str, str] | None = None, **overrides: Any) -> EdgeSettings:

@@ -4,12 +4,17 @@ Per event: ``POST /v1/events/snapshot-url`` → ``PUT`` the JPEG to the presigne
 /v1/events/face`` with the returned ``snapshot_key``. The worker authenticates with its API key
 (``POST /v1/auth/token``), renews the JWT before it expires and once on a 401.
 
-Errors:
-- network errors, 5xx, 408, 429 → transient: the event is due again after an exponential backoff
-  with jitter (``Retry-After`` honoured), and the sender pauses for that long as a whole (an API
-  that is down is not hammered by every queued event in turn);
-- any other 4xx → permanent: the event goes to the dead-letter state and is counted;
-- a failed snapshot PUT with a permanent 4xx only loses the snapshot: the event is still sent.
+Errors (an event never holds up the ones behind it):
+- network errors, 502/503/504, 408, 429 → transient: the event is due again after an exponential
+  backoff with jitter (``Retry-After`` honoured), and the sender pauses for that long as a whole
+  (an API that is down is not hammered by every queued event in turn);
+- another 5xx → this event's problem (the API is up: it answered): the event alone is due again
+  after its own backoff, with no pause of the sender; the ``max_server_errors``-th such answer
+  for the same event dead-letters it;
+- any other 4xx → permanent: the event goes to the dead-letter state at once and is counted;
+- the snapshot gets ``snapshot_tries`` tries (its URL grant or its PUT failing): after them the
+  event is sent without ``snapshot_key`` (counted in ``edge_snapshots_failed_total``, logged).
+  Dead letters stay on disk (``appliance edge --dead-letters`` lists them).
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from appliance.edge.queue import EventQueue, QueueItem
 
 log = logging.getLogger("appliance.edge.uploader")
 TRANSIENT_STATUS = frozenset({408, 429})
+OUTAGE_STATUS = frozenset({502, 503, 504})
+"""5xx answers that say the API (or what is in front of it) is unavailable, not that this event is
+bad: they never count towards dead-lettering an event."""
 MAX_RETRY_AFTER = 600.0
 
 
@@ -60,10 +68,31 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        server_error: bool = False,
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.server_error = server_error
+        """A 5xx that is not an outage: it counts towards this event's dead-lettering."""
+
+
+class SnapshotFailed(Exception):
+    """The snapshot could not be stored on this try (the event itself may still go)."""
+
+
+class _ApiUnavailable(Exception):
+    """The API did not answer the snapshot grant (down, busy): not the snapshot's fault."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def classify(response: httpx.Response) -> DeliveryError | None:
@@ -74,7 +103,10 @@ def classify(response: httpx.Response) -> DeliveryError | None:
     message = f"{response.request.method} {response.request.url.path}: HTTP {status} {detail}"
     transient = status >= 500 or status in TRANSIENT_STATUS
     return DeliveryError(
-        message, permanent=not transient, retry_after=retry_after_seconds(response.headers.get("retry-after"))
+        message,
+        permanent=not transient,
+        retry_after=retry_after_seconds(response.headers.get("retry-after")),
+        server_error=status >= 500 and status not in OUTAGE_STATUS,
     )
 
 
@@ -161,6 +193,8 @@ class Uploader:
         senders: int = 2,
         backoff_base: float = 0.5,
         backoff_cap: float = 60.0,
+        max_server_errors: int = 3,
+        snapshot_tries: int = 3,
         rng: random.Random | None = None,
     ) -> None:
         self.queue = queue
@@ -169,6 +203,8 @@ class Uploader:
         self.senders = senders
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.max_server_errors = max(1, max_server_errors)
+        self.snapshot_tries = max(1, snapshot_tries)
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._pause_lock = threading.Lock()
@@ -215,7 +251,11 @@ class Uploader:
         started = time.perf_counter()
         try:
             self._send(item)
+        except SnapshotFailed as exc:
+            return self._snapshot_failed(item, str(exc))
         except DeliveryError as exc:
+            if exc.server_error:
+                return self._server_error(item, str(exc))
             return self._failed(item, str(exc), permanent=exc.permanent, retry_after=exc.retry_after)
         except httpx.HTTPError as exc:
             return self._failed(item, f"{type(exc).__name__}: {exc}", permanent=False, retry_after=None)
@@ -230,10 +270,7 @@ class Uploader:
     def _failed(self, item: QueueItem, message: str, *, permanent: bool, retry_after: float | None) -> bool:
         self.last_error = message
         if permanent:
-            log.error("event %s rejected permanently: %s", item.event_id, message)
-            self.queue.fail(item.event_id, message)
-            self.metrics.events_failed.labels(kind="dead").inc()
-            return False
+            return self._dead(item, message)
         with self._pause_lock:
             delay = backoff_delay(self._failures, self.backoff_base, self.backoff_cap, rng=self._rng)
             if retry_after is not None:
@@ -245,11 +282,37 @@ class Uploader:
         self.metrics.events_failed.labels(kind="transient").inc()
         return False
 
+    def _dead(self, item: QueueItem, message: str) -> bool:
+        log.error("event %s dead-lettered: %s", item.event_id, message)
+        self.queue.fail(item.event_id, message)
+        self.metrics.events_failed.labels(kind="dead").inc()
+        return False
+
+    def _server_error(self, item: QueueItem, message: str) -> bool:
+        """The API answered, with a 5xx for this event: retried alone, dead after the bound."""
+        self.last_error = message
+        if item.server_errors + 1 >= self.max_server_errors:
+            return self._dead(item, f"{message} ({item.server_errors + 1} server errors)")
+        delay = backoff_delay(item.server_errors, self.backoff_base, self.backoff_cap, rng=self._rng)
+        log.warning("event %s: %s; retrying it in %.1f s", item.event_id, message, delay)
+        self.queue.retry(item.event_id, delay, message, server_error=True)
+        self.metrics.events_failed.labels(kind="server_error").inc()
+        return False
+
+    def _snapshot_failed(self, item: QueueItem, message: str) -> bool:
+        """A snapshot try failed (more are left): the event alone is due again soon."""
+        self.last_error = message
+        delay = backoff_delay(item.snapshot_attempts, self.backoff_base, self.backoff_cap, rng=self._rng)
+        log.warning("snapshot of %s: %s; trying again in %.1f s", item.event_id, message, delay)
+        self.queue.retry(item.event_id, delay, message, snapshot=True)
+        self.metrics.events_failed.labels(kind="snapshot").inc()
+        return False
+
     def _send(self, item: QueueItem) -> None:
         event: dict[str, Any] = msgspec.json.decode(item.payload)
         key = item.snapshot_key
         if key is None and item.snapshot:
-            key = self._upload_snapshot(item, event)
+            key = self._snapshot_within_tries(item, event)
         if key:
             event["snapshot_key"] = key
         response = self.api.request("POST", "/v1/events/face", json=event)
@@ -257,14 +320,46 @@ class Uploader:
         if error is not None:
             raise error
 
-    def _upload_snapshot(self, item: QueueItem, event: dict[str, Any]) -> str | None:
-        response = self.api.request(
-            "POST",
-            "/v1/events/snapshot-url",
-            json={"event_id": item.event_id, "camera_id": event["camera_id"], "content_type": "image/jpeg"},
+    def _snapshot_within_tries(self, item: QueueItem, event: dict[str, Any]) -> str | None:
+        """The snapshot's key, or None once its tries are used up (the event then goes without it:
+        delivery never waits on a snapshot). Raises ``SnapshotFailed`` while tries are left."""
+        try:
+            return self._upload_snapshot(item, event)
+        except _ApiUnavailable as exc:  # the event could not go either: an ordinary transient error
+            raise exc.error from None
+        except (DeliveryError, httpx.HTTPError) as exc:
+            message = str(exc) or type(exc).__name__
+            last_try = item.snapshot_attempts + 1 >= self.snapshot_tries
+            permanent = isinstance(exc, DeliveryError) and exc.permanent
+            if not (last_try or permanent):
+                raise SnapshotFailed(message) from exc
+        log.warning(
+            "snapshot of %s not stored after %d tries (%s); sending the event without it",
+            item.event_id,
+            item.snapshot_attempts + 1,
+            message,
         )
+        self.metrics.snapshots_failed.inc()
+        self.queue.drop_snapshot(item.event_id)
+        return None
+
+    def _upload_snapshot(self, item: QueueItem, event: dict[str, Any]) -> str:
+        try:
+            response = self.api.request(
+                "POST",
+                "/v1/events/snapshot-url",
+                json={
+                    "event_id": item.event_id,
+                    "camera_id": event["camera_id"],
+                    "content_type": "image/jpeg",
+                },
+            )
+        except httpx.TransportError as exc:
+            raise _ApiUnavailable(exc) from exc
         error = classify(response)
         if error is not None:
+            if not error.permanent and not error.server_error:  # outage, 408, 429: the API's state
+                raise _ApiUnavailable(error)
             raise error
         grant = response.json()
         headers = grant.get("headers") or {"Content-Type": "image/jpeg"}
@@ -273,11 +368,7 @@ class Uploader:
         )
         error = classify(put)
         if error is not None:
-            if not error.permanent:
-                raise error
-            log.warning("snapshot of %s not stored (%s); sending the event without it", item.event_id, error)
-            self.metrics.snapshots_failed.inc()
-            return None
+            raise error
         key = str(grant["snapshot_key"])
         self.queue.set_snapshot_key(item.event_id, key)
         return key

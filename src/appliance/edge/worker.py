@@ -144,6 +144,8 @@ class EdgeWorker:
                 senders=self.edge.senders,
                 backoff_base=self.edge.backoff_base_seconds,
                 backoff_cap=self.edge.backoff_cap_seconds,
+                max_server_errors=self.edge.max_server_errors,
+                snapshot_tries=self.edge.snapshot_tries,
             )
             self._uploader = uploader
             uploader.start()

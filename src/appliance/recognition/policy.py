@@ -35,8 +35,11 @@ class Thresholds(msgspec.Struct, frozen=True):
 class Decision(msgspec.Struct, frozen=True):
     kind: MatchKind
     customer_id: uuid.UUID | None
+    """The customer the face joins; None: a new customer (also for an uncertain match)."""
     similarity: float | None
     """Best similarity found (None when the tenant has no customers yet)."""
+    candidate_id: uuid.UUID | None = None
+    """Uncertain: the existing customer it might be — a merge suggestion, never a join."""
 
 
 def best_per_customer(hits: Sequence[SearchHit]) -> list[SearchHit]:
@@ -49,8 +52,11 @@ def best_per_customer(hits: Sequence[SearchHit]) -> list[SearchHit]:
 
 
 def decide(hits: Sequence[SearchHit], thresholds: Thresholds) -> Decision:
-    """≥ match → returning; in [uncertain, match) → uncertain (assigned to the best candidate);
-    below → new customer."""
+    """≥ match → returning; in [uncertain, match) → uncertain: a NEW customer plus a merge
+    suggestion with the best candidate; below → new customer.
+
+    Below the match threshold a face never joins an existing customer: a wrong merge silently
+    corrupts two people's histories, a split is visible and one click to repair (ADR 0010)."""
     ranked = best_per_customer(hits)
     if not ranked:
         return Decision(kind=MatchKind.NEW, customer_id=None, similarity=None)
@@ -58,7 +64,9 @@ def decide(hits: Sequence[SearchHit], thresholds: Thresholds) -> Decision:
     if top.score >= thresholds.match:
         return Decision(kind=MatchKind.RETURNING, customer_id=top.customer_id, similarity=top.score)
     if top.score >= thresholds.uncertain:
-        return Decision(kind=MatchKind.UNCERTAIN, customer_id=top.customer_id, similarity=top.score)
+        return Decision(
+            kind=MatchKind.UNCERTAIN, customer_id=None, similarity=top.score, candidate_id=top.customer_id
+        )
     return Decision(kind=MatchKind.NEW, customer_id=None, similarity=top.score)
 
 

@@ -40,6 +40,15 @@ export function unitVector(random, dim = 128) {
   return v.map((x) => x / norm);
 }
 
+/** A unit vector with exactly the given cosine similarity to the unit vector `base`. */
+export function nearVector(base, cosine, random) {
+  const noise = base.map(() => gaussian(random));
+  const along = noise.reduce((sum, x, i) => sum + x * base[i], 0);
+  const ortho = noise.map((x, i) => x - along * base[i]);
+  const norm = Math.hypot(...ortho);
+  return base.map((b, i) => cosine * b + Math.sqrt(1 - cosine * cosine) * (ortho[i] / norm));
+}
+
 // -- a synthetic face crop (PNG) -------------------------------------------------------------
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {

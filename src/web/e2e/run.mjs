@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { CHROMIUM_ARGS, Worker, avatarPng, axeViolations, measureFirstLoad, rng, trackScripts, unitVector } from "./lib.mjs";
+import { CHROMIUM_ARGS, Worker, avatarPng, axeViolations, measureFirstLoad, nearVector, rng, trackScripts, unitVector } from "./lib.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..", "..", "..");
@@ -534,13 +534,15 @@ try {
     // merge another profile into this one
     await anna.getByRole("button", { name: "Merge…" }).click();
     const merge = await dialog(anna, /^Merge into/);
-    await merge.getByLabel("Profiles to merge").click();
-    await anna.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option").first().click();
-    await merge.locator(".ant-modal-title").click();
-    // (checked with the list closed: antd's open option list puts aria-selected on role-less divs)
-    await anna.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden)").waitFor({ state: "hidden" });
+    // Candidates come with their faces and similarity, most alike first; an unrelated one warns.
+    const profiles = merge.getByRole("list", { name: "Profiles to merge" });
+    await profiles.getByRole("checkbox").first().check();
     await capture(anna, "customer-merge");
-    await merge.getByRole("button", { name: "Merge" }).click();
+    const mergeButton = merge.getByRole("button", { name: /^Merge( anyway)?$/ });
+    if ((await mergeButton.innerText()).includes("anyway")) {
+      await merge.getByText(/less alike than the uncertain threshold/).waitFor();
+    }
+    await mergeButton.click();
     await closeDialog(merge);
     await anna.getByText(/profile merged into/).waitFor();
     // erase needs the typed confirmation
@@ -553,6 +555,25 @@ try {
     await anna.getByRole("dialog", { name: "Customer erased" }).waitFor();
     await anna.waitForURL(/\/customers$/);
     await anna.getByRole("button", { name: "OK" }).click();
+  });
+
+  await step("a face in the uncertain band becomes a new profile and a suggestion; the manager merges it", async () => {
+    const site = "Flagship Store";
+    const someone = unitVector(random);
+    const post = (vector, hue) =>
+      workers[site].face({ siteId: siteIds[site], cameraId: cameras[site][0], vector, at: new Date().toISOString(), png: avatarPng(hue) });
+    const first = await post(someone, 30);
+    const lookalike = await post(nearVector(someone, 0.35, random), 31);
+    assert(lookalike.is_new_customer && lookalike.customer_id !== first.customer_id, "an uncertain match is never merged silently");
+    await nav(anna, "Customers");
+    await anna.getByRole("tab", { name: "Possible duplicates" }).click();
+    const row = anna.locator("tbody tr.ant-table-row").filter({ hasText: lookalike.customer_id.slice(0, 8) }).first();
+    await row.waitFor();
+    await waitIdle(anna);
+    await capture(anna, "customers-duplicates");
+    await row.getByRole("button", { name: "Same person" }).click();
+    await anna.locator(".ant-popconfirm").getByRole("button", { name: "Merge" }).click();
+    await anna.getByText("Profiles merged").waitFor();
   });
 
   await step("sites, site detail, cameras, staff, users, API keys and audit pages", async () => {
@@ -625,8 +646,8 @@ try {
       assert(overflow <= 1, `${label} scrolls sideways by ${overflow} px at 390 px`);
       const mainWidth = await anna.evaluate(() => document.getElementById("main")?.getBoundingClientRect().width ?? 0);
       assert(mainWidth >= 380, `${label}: the page is ${mainWidth} px wide at 390 px`);
+      if (label === "Visits") await shoot(anna, "visits-phone");
     }
-    await shoot(anna, "visits-phone");
     await anna.setViewportSize({ width: 1280, height: 800 });
   });
 

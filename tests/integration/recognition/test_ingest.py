@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+import pytest
 from tests.integration.recognition.conftest import DIM, Shop, near, unit
 
 from appliance.config import Settings
@@ -119,16 +120,28 @@ def test_retry_returns_first_answer_and_writes_nothing(shop: Shop, rec_settings:
     assert count(rec_settings, "customers", shop.tenant["id"]) == 1
 
 
-def test_uncertain_band_assigns_best_candidate_and_suggests_merge(shop: Shop) -> None:
+def test_uncertain_band_makes_a_new_customer_and_suggests_merge(shop: Shop) -> None:
+    """Below the match threshold a face never joins an existing customer: in the uncertain band it
+    is a new customer plus a merge suggestion naming the candidate (issue 17)."""
     rng = np.random.default_rng(3)
     carol = unit(rng)
     first = shop.post(shop.event(carol))
-    doubtful = shop.post(shop.event(near(carol, 0.35, rng), "2026-11-20T10:02:00+01:00"))
+    doubt = near(carol, 0.35, rng)
+    doubtful = shop.post(shop.event(doubt, "2026-11-20T10:02:00+01:00"))
     assert doubtful["uncertain"] is True
-    assert doubtful["customer_id"] == first["customer_id"]
+    assert doubtful["is_new_customer"] is True
+    assert doubtful["customer_id"] != first["customer_id"]
+    assert doubtful["similarity"] == pytest.approx(0.35, abs=0.02)
     suggestions = shop.admin.ok("GET", "/v1/customers/merge-suggestions")
     assert suggestions["total"] == 1
-    assert suggestions["items"][0]["customer_id"] == first["customer_id"]
+    suggestion = suggestions["items"][0]
+    assert suggestion["customer_id"] == doubtful["customer_id"]
+    assert suggestion["candidate_id"] == first["customer_id"]
+    assert suggestion["similarity"] == pytest.approx(doubtful["similarity"], abs=1e-6)
+    # the face's own customer now matches it: a later sighting of it is returning, not doubtful
+    again = shop.post(shop.event(near(doubt, 0.9, rng), "2026-11-20T12:00:00+01:00"))
+    assert again["uncertain"] is False
+    assert again["customer_id"] == doubtful["customer_id"]
 
 
 def test_bad_events_are_rejected_and_change_nothing(shop: Shop, rec_settings: Settings) -> None:

@@ -4,6 +4,8 @@ API, so 401/429/503/422 can be produced on demand; the real API is exercised in 
 from __future__ import annotations
 
 import json
+import socket
+import sqlite3
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +16,7 @@ import httpx
 import pytest
 
 from appliance.edge.metrics import EdgeMetrics
-from appliance.edge.queue import EventQueue
+from appliance.edge.queue import EventQueue, read_dead_letters
 from appliance.edge.uploader import ApiClient, TokenSource, Uploader
 
 
@@ -24,6 +26,8 @@ class ScriptedApi:
         self.script: dict[str, list[tuple[int, dict[str, str]]]] = {}
         self.tokens = 0
         self.expires_in = 900
+        self.upload_base: str | None = None
+        """Where presigned uploads point (default: this server)."""
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,11 +52,12 @@ class ScriptedApi:
                 if path == "/v1/events/snapshot-url":
                     event_id = json.loads(body)["event_id"]
                     port = self.server.server_address[1]
+                    base = api.upload_base or f"http://127.0.0.1:{port}"
                     return self._reply(
                         200,
                         {
                             "snapshot_key": f"t/s/{event_id}.jpg",
-                            "upload_url": f"http://127.0.0.1:{port}/upload/{event_id}.jpg?sig=x",
+                            "upload_url": f"{base}/upload/{event_id}.jpg?sig=x",
                             "method": "PUT",
                             "expires_in": 900,
                             "headers": {"Content-Type": "image/jpeg"},
@@ -253,3 +258,98 @@ def test_sender_threads_drain_the_queue(api: ScriptedApi, queue: EventQueue) -> 
     assert queue.stats().sent == 20 and metrics.value("edge_events_sent_total") == 20
     sent = [json.loads(b)["event_id"] for m, p, _, b in api.requests if p == "/v1/events/face"]
     assert len(sent) == len(set(sent)) == 20
+
+
+def later(queue: EventQueue) -> None:
+    """From now on every retry is due at the next claim: each reading of the clock is a minute on."""
+    ticks = iter(range(10**10, 10**11, 60))
+    queue._clock = lambda: float(next(ticks))  # type: ignore[method-assign]
+
+
+def test_a_repeated_500_dead_letters_the_event_on_its_third_answer(
+    api: ScriptedApi, queue: EventQueue
+) -> None:
+    uploader, metrics = make_uploader(api, queue)
+    enqueue(queue, snapshot=None)
+    api.script["/v1/events/face"] = [(500, {})] * 3
+    assert not attempt(uploader, queue)
+    # the event alone waits; the sender does not pause for it (the API is up: it answered)
+    assert uploader._pause_until == 0.0 and queue.stats().pending == 1
+    later(queue)
+    assert not attempt(uploader, queue)
+    assert queue.stats().pending == 1
+    assert not attempt(uploader, queue)
+    assert queue.stats().dead == 1 and queue.stats().depth == 0
+    assert api.paths().count("/v1/events/face") == 3
+    assert metrics.value("edge_events_failed_total", {"kind": "server_error"}) == 2
+    assert metrics.value("edge_events_failed_total", {"kind": "dead"}) == 1
+    (dead,) = read_dead_letters(queue.path)
+    assert dead.event_id == EVENT["event_id"] and "HTTP 500" in (dead.last_error or "")
+    assert dead.attempts == 3
+
+
+def test_an_outage_503_never_dead_letters(api: ScriptedApi, queue: EventQueue) -> None:
+    uploader, _ = make_uploader(api, queue)
+    enqueue(queue, snapshot=None)
+    api.script["/v1/events/face"] = [(503, {})] * 5
+    later(queue)
+    for _ in range(5):
+        uploader._pause_until = 0.0
+        assert not attempt(uploader, queue)
+    assert queue.stats().dead == 0 and queue.stats().pending == 1
+    uploader._pause_until = 0.0
+    assert attempt(uploader, queue)
+
+
+def test_a_snapshot_that_cannot_be_stored_gets_bounded_tries(api: ScriptedApi, queue: EventQueue) -> None:
+    uploader, metrics = make_uploader(api, queue)
+    enqueue(queue)
+    api.script[f"/upload/{EVENT['event_id']}.jpg"] = [(500, {})] * 3
+    assert not attempt(uploader, queue)
+    assert uploader._pause_until == 0.0  # the snapshot store's trouble does not stop other events
+    later(queue)
+    assert not attempt(uploader, queue)
+    assert attempt(uploader, queue)  # third try failed too: the event goes without its snapshot
+    assert api.paths("PUT").count(f"/upload/{EVENT['event_id']}.jpg") == 3
+    face = json.loads(api.requests[-1][3])
+    assert face["event_id"] == EVENT["event_id"] and "snapshot_key" not in face
+    assert metrics.value("edge_snapshots_failed_total") == 1
+    assert queue.stats().sent == 1
+
+
+def test_a_snapshot_url_nobody_answers_does_not_hold_the_event(api: ScriptedApi, queue: EventQueue) -> None:
+    """A presigned URL for a port the server does not listen on (issue 17): refused connections."""
+    uploader, metrics = make_uploader(api, queue)
+    enqueue(queue)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+    api.upload_base = f"http://127.0.0.1:{dead_port}"
+    later(queue)
+    results = [attempt(uploader, queue) for _ in range(3)]
+    assert results == [False, False, True]
+    assert "snapshot_key" not in json.loads(api.requests[-1][3])
+    assert metrics.value("edge_snapshots_failed_total") == 1
+
+
+def test_an_old_queue_file_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE,"
+        " dedupe_key TEXT UNIQUE, camera_id TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',"
+        " attempts INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, next_attempt_at REAL NOT NULL,"
+        " claimed_at REAL, sent_at REAL, payload BLOB NOT NULL, snapshot BLOB, snapshot_key TEXT,"
+        " last_error TEXT);"
+        "INSERT INTO events (event_id, camera_id, created_at, next_attempt_at, payload)"
+        " VALUES ('e1', 'c1', 0, 0, x'7b7d');"
+    )
+    old.commit()
+    old.close()
+    queue = EventQueue(path)
+    try:
+        item = queue.claim()
+        assert item is not None and item.event_id == "e1"
+        assert item.server_errors == 0 and item.snapshot_attempts == 0
+    finally:
+        queue.close()

@@ -34,7 +34,9 @@ def test_decide_bands() -> None:
     assert decide([hit(A, 0.41)], t).kind is MatchKind.RETURNING
     assert decide([hit(A, 0.40)], t).customer_id == A
     uncertain = decide([hit(A, 0.35), hit(B, 0.2)], t)
-    assert uncertain.kind is MatchKind.UNCERTAIN and uncertain.customer_id == A
+    # below the match threshold a face never joins a customer: new, with A as the candidate
+    assert uncertain.kind is MatchKind.UNCERTAIN and uncertain.customer_id is None
+    assert uncertain.candidate_id == A and uncertain.similarity == pytest.approx(0.35)
     new = decide([hit(A, 0.29)], t)
     assert new.kind is MatchKind.NEW and new.customer_id is None and new.similarity == pytest.approx(0.29)
 
@@ -62,6 +64,8 @@ def test_decision_is_consistent_with_thresholds(scores: list[float], a: float, b
         else MatchKind.NEW
     )
     assert decision.kind is expected
+    # only a match at or above the threshold names an existing customer
+    assert (decision.customer_id is not None) == (expected is MatchKind.RETURNING)
 
 
 def test_embedding_problems() -> None:

@@ -1,15 +1,14 @@
-"""Identity repair and erasure: merge customers, split sightings off, erase (GDPR).
+"""Identity repair: merge customers, split sightings off (erasure: ``erasure.py``).
 
-Each operation runs in one RLS transaction and is audited there; the vector index and the
-object store follow after the commit, and erasure verifies that both are really empty.
+Each operation runs in one RLS transaction and is audited there; the vector index follows after
+the commit.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import msgspec
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,9 +16,8 @@ from appliance.db.base import utcnow
 from appliance.db.models import Customer, CustomerExemplar, MergeSuggestion, Sighting, Visit
 from appliance.domain.audit.services import record_audit
 from appliance.domain.auth.principal import Principal
-from appliance.domain.customers.schemas import ErasureReport
 from appliance.domain.events.services import touch_customer_stats
-from appliance.lib.errors import ConflictError, DomainError, InvalidError, NotFoundError
+from appliance.lib.errors import ConflictError, InvalidError, NotFoundError
 
 if TYPE_CHECKING:
     from appliance.db.engine import Database
@@ -105,11 +103,16 @@ async def split_customer(
     tenant_id: uuid.UUID,
     customer_id: uuid.UUID,
     sighting_ids: list[uuid.UUID],
+    visit_ids: list[uuid.UUID] | None = None,
 ) -> Customer:
-    """Move the chosen sightings to a new customer; visits are rebuilt on both sides. Returns the
-    new customer."""
+    """Move the chosen sightings (and every sighting of the chosen visits) to a new customer;
+    visits are rebuilt on both sides. Returns the new customer."""
     await _require_customers(session, [customer_id])
-    wanted = list(dict.fromkeys(sighting_ids))
+    wanted = list(
+        dict.fromkeys([*sighting_ids, *await _sightings_of_visits(session, customer_id, visit_ids)])
+    )
+    if not wanted:
+        raise InvalidError.field("sighting_ids", "name at least one sighting or visit to split off")
     moving = list(
         (
             await session.execute(
@@ -203,6 +206,28 @@ async def split_customer(
     return new
 
 
+async def _sightings_of_visits(
+    session: AsyncSession, customer_id: uuid.UUID, visit_ids: list[uuid.UUID] | None
+) -> list[uuid.UUID]:
+    wanted = list(dict.fromkeys(visit_ids or []))
+    if not wanted:
+        return []
+    found = (
+        await session.execute(select(Visit.id).where(Visit.id.in_(wanted), Visit.customer_id == customer_id))
+    ).scalars()
+    if len(set(found)) != len(wanted):
+        raise InvalidError.field("visit_ids", "every visit must belong to this customer")
+    return list(
+        (
+            await session.execute(
+                select(Sighting.id)
+                .where(Sighting.visit_id.in_(wanted), Sighting.customer_id == customer_id)
+                .order_by(Sighting.captured_at, Sighting.id)
+            )
+        ).scalars()
+    )
+
+
 async def _rebuild_visit(session: AsyncSession, visit: Visit) -> None:
     stats = (
         await session.execute(
@@ -216,44 +241,6 @@ async def _rebuild_visit(session: AsyncSession, visit: Visit) -> None:
     else:
         visit.sightings, visit.first_seen, visit.last_seen = stats[0], stats[1], stats[2]
     await session.flush()
-
-
-async def erase_customer(
-    session: AsyncSession, principal: Principal, tenant_id: uuid.UUID, customer_id: uuid.UUID
-) -> dict[str, Any]:
-    """Delete the customer with everything derived from it; returns the object keys to delete."""
-    await _require_customers(session, [customer_id])
-    keys = set(
-        (
-            await session.execute(
-                select(Sighting.image_path).where(
-                    Sighting.customer_id == customer_id, Sighting.image_path.is_not(None)
-                )
-            )
-        ).scalars()
-    )
-    keys |= set(
-        (
-            await session.execute(
-                select(Visit.best_snapshot_key).where(
-                    Visit.customer_id == customer_id, Visit.best_snapshot_key.is_not(None)
-                )
-            )
-        ).scalars()
-    )
-    counts = {
-        "visits": (
-            await session.execute(select(func.count()).where(Visit.customer_id == customer_id))
-        ).scalar_one(),
-        "sightings": (
-            await session.execute(select(func.count()).where(Sighting.customer_id == customer_id))
-        ).scalar_one(),
-        "exemplars": (
-            await session.execute(select(func.count()).where(CustomerExemplar.customer_id == customer_id))
-        ).scalar_one(),
-    }
-    await session.execute(delete(Customer).where(Customer.id == customer_id))  # cascades to the rest
-    return {"keys": sorted(k for k in keys if k), "counts": counts}
 
 
 class IdentityService:
@@ -277,63 +264,32 @@ class IdentityService:
         assert customer is not None
         return customer
 
-    async def split(self, customer_id: uuid.UUID, sighting_ids: list[uuid.UUID]) -> Customer:
+    async def accept_suggestion(self, suggestion_id: uuid.UUID) -> Customer:
+        """An open merge suggestion confirmed: the newer customer (the doubtful face's) folds into
+        the existing one it resembled. Audited as a merge; a split undoes it."""
         async with self.db.transaction(self.tenant_id) as session:
-            new = await split_customer(session, self.principal, self.tenant_id, customer_id, sighting_ids)
+            suggestion = (
+                await session.execute(
+                    select(MergeSuggestion).where(MergeSuggestion.id == suggestion_id).with_for_update()
+                )
+            ).scalar()
+            if suggestion is None:
+                raise NotFoundError(f"merge suggestion {suggestion_id} not found")
+            if suggestion.status != "open":
+                raise ConflictError(f"this suggestion is {suggestion.status} already")
+            target, source = suggestion.candidate_id, suggestion.customer_id
+            await merge_customers(session, self.principal, self.tenant_id, target, [source])
+            customer = await session.get(Customer, target)
+        await (await self.recognition.vectors()).refresh(self.tenant_id)
+        assert customer is not None
+        return customer
+
+    async def split(
+        self, customer_id: uuid.UUID, sighting_ids: list[uuid.UUID], visit_ids: list[uuid.UUID] | None = None
+    ) -> Customer:
+        async with self.db.transaction(self.tenant_id) as session:
+            new = await split_customer(
+                session, self.principal, self.tenant_id, customer_id, sighting_ids, visit_ids
+            )
         await (await self.recognition.vectors()).refresh(self.tenant_id)
         return new
-
-    async def erase(self, customer_id: uuid.UUID) -> ErasureReport:
-        import asyncio
-
-        from appliance.storage.base import DERIVED_BUCKET, RAW_BUCKET
-
-        async with self.db.transaction(self.tenant_id) as session:
-            found = await erase_customer(session, self.principal, self.tenant_id, customer_id)
-        keys: list[str] = found["keys"]
-        vectors = await self.recognition.vectors()
-        await vectors.refresh(self.tenant_id)
-        store = await self.recognition.store()
-        for key in keys:
-            await asyncio.to_thread(store.delete, RAW_BUCKET, key)
-        objects_remaining = 0
-        for key in keys:
-            for bucket in (RAW_BUCKET, DERIVED_BUCKET):
-                if await asyncio.to_thread(store.exists, bucket, key):
-                    objects_remaining += 1
-        vectors_remaining = await vectors.count_customer(self.tenant_id, customer_id)
-        report = ErasureReport(
-            customer_id=customer_id,
-            visits=found["counts"]["visits"],
-            sightings=found["counts"]["sightings"],
-            exemplars=found["counts"]["exemplars"],
-            objects_deleted=len(keys) - objects_remaining,
-            vectors_remaining=vectors_remaining,
-            objects_remaining=objects_remaining,
-        )
-        async with self.db.transaction(self.tenant_id) as session:
-            await record_audit(
-                session,
-                self.principal,
-                tenant_id=self.tenant_id,
-                action="customer.erase",
-                target_type="customer",
-                target_id=str(customer_id),
-                details=msgspec.to_builtins(report),
-            )
-        if vectors_remaining or objects_remaining:
-            raise ErasureIncomplete(report)
-        return report
-
-
-class ErasureIncomplete(DomainError):
-    """Rows are gone but a vector or an object survived deletion: retry the erase."""
-
-    status = 503
-    title = "Erasure incomplete"
-
-    def __init__(self, report: ErasureReport) -> None:
-        super().__init__(
-            f"{report.vectors_remaining} vector(s) and {report.objects_remaining} object(s) survived; retry"
-        )
-        self.report = report

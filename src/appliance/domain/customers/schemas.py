@@ -52,18 +52,49 @@ class MergeRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SplitRequest(msgspec.Struct, forbid_unknown_fields=True):
-    sighting_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=1000)]
+    sighting_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=1000)] = msgspec.field(
+        default_factory=list
+    )
     """Sightings that belong to someone else: they become a new customer."""
+    visit_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)
+    """Whole visits that belong to someone else (every sighting of them): how the dashboard undoes
+    a merge. Name sightings, visits or both."""
+
+
+class CustomerFace(msgspec.Struct):
+    """Enough of a customer to recognise them at a glance: name, visits and a face."""
+
+    customer_id: uuid.UUID
+    display_name: str | None
+    visit_count: int
+    last_seen: datetime | None
+    snapshot_visit_id: uuid.UUID | None
+    """The visit with this customer's best snapshot (``GET /v1/visits/{id}/snapshot``); None when
+    no snapshot was uploaded or it was purged after retention."""
 
 
 class MergeSuggestionView(msgspec.Struct):
     id: uuid.UUID
     customer_id: uuid.UUID
+    """The customer created for the doubtful face (the newer one)."""
     candidate_id: uuid.UUID
+    """The existing customer it resembled."""
     sighting_id: uuid.UUID | None
     similarity: float
     status: str
     created_at: datetime
+    customer: CustomerFace | None = None
+    candidate: CustomerFace | None = None
+
+
+class MergeCandidate(msgspec.Struct):
+    """Another customer and how alike the two are (best cosine over their exemplars)."""
+
+    customer: CustomerFace
+    similarity: float
+    below_uncertain: bool
+    """Less alike than the uncertain threshold: recognition would call them different people."""
+    below_match: bool
 
 
 class ErasureReport(msgspec.Struct):

@@ -97,6 +97,8 @@ class _Created:
     customer_id: uuid.UUID
     exemplar_id: uuid.UUID
     answer: FaceMatch | None
+    candidate_id: uuid.UUID | None = None
+    """Uncertain: the existing customer this one may be (a merge suggestion)."""
 
 
 def new_customer_answer(event: EventFaceDetectedV1, customer_id: uuid.UUID, decision: Decision) -> FaceMatch:
@@ -108,7 +110,7 @@ def new_customer_answer(event: EventFaceDetectedV1, customer_id: uuid.UUID, deci
         is_new_customer=True,
         is_staff=False,
         similarity=None if decision.similarity is None else round(decision.similarity, 6),
-        uncertain=False,
+        uncertain=decision.kind is MatchKind.UNCERTAIN,
     )
 
 
@@ -240,16 +242,20 @@ class NewCustomerBatcher:
             query = unit_rows(newcomer.vector, fresh.dim)
             hits = sorted([*searched[index], *fresh.search(query, 1)[0]], key=lambda hit: -hit.score)
             again = decide(hits, self.thresholds)
-            if again.kind is not MatchKind.NEW:
+            if again.customer_id is not None:  # matches a customer created meanwhile
                 outcomes[index] = Resolution(again, created=False)
                 continue
             customer_id, exemplar_id = uuid.uuid4(), uuid.uuid4()
             fresh.upsert([exemplar_id], [customer_id], query)
+            # new, or uncertain: new too, with a merge suggestion for its best candidate
             decision = Decision(
-                kind=MatchKind.NEW, customer_id=customer_id, similarity=newcomer.first.similarity
+                kind=again.kind,
+                customer_id=customer_id,
+                similarity=again.similarity,
+                candidate_id=again.candidate_id,
             )
             answer = new_customer_answer(event, customer_id, decision) if record else None
-            created.append(_Created(newcomer, customer_id, exemplar_id, answer))
+            created.append(_Created(newcomer, customer_id, exemplar_id, answer, again.candidate_id))
             outcomes[index] = Resolution(decision, created=True, answer=answer)
         if not created:
             return
@@ -278,6 +284,9 @@ class NewCustomerBatcher:
             similarities=[answer.similarity for _, answer in recorded],
             models=[params["model"] for params, _ in recorded],
             responses=[msgspec.json.encode(answer).decode() for _, answer in recorded],
+            # an uncertain face: a merge suggestion with its candidate, in the same statement
+            candidate_ids=[c.candidate_id for c in created],
+            suggestion_ids=[uuid.uuid4() for _ in created],
         )
         await tx.commit_with(statements.INSERT_NEW_CUSTOMERS_WITH_VISITS, values)
 

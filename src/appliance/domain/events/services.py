@@ -34,6 +34,7 @@ from appliance.db.models import Customer, CustomerExemplar, Sighting, Visit
 from appliance.db.types import embedding_bytes, embedding_matrix
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events import statements
+from appliance.domain.events.embedders import TenantEmbedders
 from appliance.domain.events.newcomers import TOP_K, NewCustomerBatcher, camera_problem
 from appliance.domain.events.notify import LiveNotifier
 from appliance.domain.events.schemas import FaceMatch
@@ -45,7 +46,6 @@ from appliance.recognition.policy import (
     Thresholds,
     Vector,
     as_vector,
-    best_per_customer,
     choose_exemplar,
     decide,
     embedding_problem,
@@ -86,6 +86,7 @@ class IngestService:
         self.notifier = LiveNotifier(db)
         self.thresholds = Thresholds(match=settings.match_threshold, uncertain=settings.uncertain_threshold)
         self.newcomers = NewCustomerBatcher(db, vectors, self.thresholds)
+        self.embedders = TenantEmbedders(db)
 
     # -- validation ------------------------------------------------------------------------
     def check_event(self, principal: Principal, event: EventFaceDetectedV1) -> None:
@@ -106,6 +107,7 @@ class IngestService:
         assert principal.tenant_id is not None
         tenant_id = principal.tenant_id
         self.check_event(principal, event)
+        await self.embedders.check(tenant_id, event)  # one model's vectors per tenant
         vector = as_vector(event.embedding)
 
         staff_id = await self._claimed_staff(tenant_id, event)
@@ -122,7 +124,7 @@ class IngestService:
         hits = searched.hits
         for _ in range(MAX_REMATCHES):
             decision = decide(hits, self.thresholds)
-            if decision.kind is MatchKind.NEW:
+            if decision.customer_id is None:  # new, or uncertain (new + merge suggestion)
                 with ingest_stage("new_customer"):
                     resolution = await self.newcomers.resolve(
                         tenant_id, event, vector, decision, params, searched
@@ -355,8 +357,8 @@ class IngestService:
             uncertain=uncertain,
         )
         write.params.update(self._answer_params(answer))
-        if uncertain:
-            self._suggest_merge(write, customer_id, hits)
+        if uncertain and decision.candidate_id is not None:
+            self._suggest_merge(write, decision.candidate_id, decision.similarity)
         # A unique violation on the sighting (a concurrent delivery won) raises here.
         await tx.commit_with(write.statement(), write.params)
         return answer, added, removed, True
@@ -404,17 +406,11 @@ class IngestService:
         return stored
 
     def _suggest_merge(
-        self, write: statements.EventWrite, customer_id: uuid.UUID, hits: list[SearchHit]
+        self, write: statements.EventWrite, candidate_id: uuid.UUID, similarity: float | None
     ) -> None:
-        ranked = best_per_customer(hits)
-        similarity = ranked[0].score if ranked else 0.0
-        # The sighting went to the best candidate; the runner-up (if any, and close) is the
-        # other possibility. Without one, the suggestion records the doubt itself.
-        runner_up = next((h for h in ranked[1:] if h.score >= self.thresholds.uncertain), None)
+        """The face became a new customer: suggest merging it with the candidate it resembled."""
         write.params.update(
-            suggestion_id=uuid.uuid4(),
-            candidate_id=runner_up.customer_id if runner_up else customer_id,
-            suggestion_similarity=runner_up.score if runner_up else similarity,
+            suggestion_id=uuid.uuid4(), candidate_id=candidate_id, suggestion_similarity=similarity or 0.0
         )
         write.add(statements.INSERT_SUGGESTION)
 

@@ -56,6 +56,8 @@ TYPES = {
     "models": "varchar[]",
     "responses": "jsonb[]",
     "customer_ids": "uuid[]",
+    "candidate_ids": "uuid[]",
+    "suggestion_ids": "uuid[]",
     "exemplar_ids": "uuid[]",
     "event_ids": "uuid[]",
     "embeddings": "bytea[]",
@@ -144,9 +146,11 @@ INSERT_NEW_CUSTOMERS_WITH_VISITS = prepared(
 WITH created AS (
     SELECT * FROM unnest(%(customer_ids)s, %(exemplar_ids)s, %(event_ids)s, %(embeddings)s, %(qualities)s,
                          %(visit_ids)s, %(site_ids)s, %(camera_ids)s, %(captured_ats)s, %(genders)s, %(ages)s,
-                         %(snapshot_keys)s, %(det_scores)s, %(similarities)s, %(models)s, %(responses)s)
+                         %(snapshot_keys)s, %(det_scores)s, %(similarities)s, %(models)s, %(responses)s,
+                         %(candidate_ids)s, %(suggestion_ids)s)
         AS r(customer_id, exemplar_id, event_id, embedding, quality, visit_id, site_id, camera_id,
-             captured_at, gender, age, snapshot_key, det_score, similarity, model, response)
+             captured_at, gender, age, snapshot_key, det_score, similarity, model, response,
+             candidate_id, suggestion_id)
 ), c AS (
     INSERT INTO customers (id, tenant_id, visit_count, exemplar_count, first_seen, last_seen, gender, age,
                            created_at, updated_at)
@@ -168,16 +172,22 @@ WITH created AS (
                            received_at, embedding, det_score, quality, similarity, uncertain, is_staff,
                            is_new_customer, gender, age, image_path, model, response)
     SELECT event_id, %(tenant_id)s, site_id, camera_id, customer_id, NULL, visit_id, captured_at, now(),
-           embedding, det_score, quality, similarity, false, false, true, gender, age, snapshot_key, model,
-           response
+           embedding, det_score, quality, similarity, candidate_id IS NOT NULL, false, true, gender, age,
+           snapshot_key, model, response
     FROM created
+), m AS (
+    INSERT INTO merge_suggestions (id, tenant_id, customer_id, candidate_id, sighting_id, similarity, status,
+                                   created_at)
+    SELECT suggestion_id, %(tenant_id)s, customer_id, candidate_id, event_id, similarity, 'open', now()
+    FROM created WHERE candidate_id IS NOT NULL
 )
 SELECT count(*) FROM created
 """,
 )
 """As INSERT_FIRST_EXEMPLARS, and each new customer's event recorded in the same statement: its
 first visit and its sighting (with the answer), as the event's own write would have — a new face
-then costs one transaction, not two. A sighting that exists already (a concurrent delivery of
+then costs one transaction, not two. An uncertain face (a candidate id) also gets its merge
+suggestion. A sighting that exists already (a concurrent delivery of
 the same event recorded it) fails the whole statement; the batch then runs again without it."""
 
 INSERT_CUSTOMER = """
@@ -245,10 +255,15 @@ RETURNING id
 INSERT_SUGGESTION = """
 INSERT INTO merge_suggestions (id, tenant_id, customer_id, candidate_id, sighting_id, similarity, status,
                                created_at)
-VALUES (%(suggestion_id)s, %(tenant_id)s, %(customer_id)s, %(candidate_id)s, %(event_id)s,
-        %(suggestion_similarity)s,
-        'open', now())
+SELECT %(suggestion_id)s, %(tenant_id)s, %(customer_id)s, %(candidate_id)s, %(event_id)s,
+       %(suggestion_similarity)s, 'open', now()
+WHERE NOT EXISTS (
+    SELECT 1 FROM merge_suggestions d
+    WHERE d.status = 'dismissed'
+      AND ((d.customer_id = %(customer_id)s AND d.candidate_id = %(candidate_id)s)
+        OR (d.customer_id = %(candidate_id)s AND d.candidate_id = %(customer_id)s)))
 """
+"""A pair a manager dismissed ("not the same person") is not suggested again."""
 
 
 @dataclass

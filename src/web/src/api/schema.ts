@@ -55,8 +55,8 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description The database answers and its schema is at the migrations' head; the vector index
-         *     answers, once this process uses it.
+         * @description The database answers and its schema is at the migrations' head; the object store
+         *     answers; the vector index answers, once this process uses it. A 503 names what is down.
          */
         get: operations["readyz"];
         put?: never;
@@ -252,7 +252,7 @@ export interface paths {
         post?: never;
         /**
          * EraseCustomer
-         * @description Erase a customer (GDPR): rows, vectors and snapshots deleted, verified and audited.
+         * @description Erasure is a durable job: the customer's snapshots are deleted from the object store and verified gone, its face vectors are deleted and the index verified empty of them, and only then are its rows deleted and the audit row written. 200 with the report once complete; 503 + Retry-After while the job is pending (the rows are still there and the job finishes by itself or on a retry); a retry after completion answers the same report again.
          */
         delete: operations["eraseCustomer"];
         options?: never;
@@ -284,6 +284,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{customer_id}/merge-candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * MergeCandidates
+         * @description Customers that may be the same person, with faces, visit counts and similarity.
+         */
+        get: operations["listMergeCandidates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/customers/{customer_id}/split": {
         parameters: {
             query?: never;
@@ -295,7 +315,7 @@ export interface paths {
         put?: never;
         /**
          * Split
-         * @description Move selected sightings to a new customer (audited); returns the new customer.
+         * @description Move selected sightings or visits to a new customer (audited; undoes a merge); returns it.
          */
         post: operations["splitCustomer"];
         delete?: never;
@@ -313,11 +333,31 @@ export interface paths {
         };
         /**
          * MergeSuggestions
-         * @description Uncertain matches waiting for a decision, newest first.
+         * @description Likely duplicates waiting for a decision, newest first, with both faces and visit counts.
          */
         get: operations["listMergeSuggestions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/merge-suggestions/{suggestion_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * AcceptSuggestion
+         * @description Same person: fold the newer customer into the older one (audited; undo with a split).
+         */
+        post: operations["acceptMergeSuggestion"];
         delete?: never;
         options?: never;
         head?: never;
@@ -335,7 +375,7 @@ export interface paths {
         put?: never;
         /**
          * DismissSuggestion
-         * @description Mark a suggestion as not the same person.
+         * @description Not the same person: the pair is dismissed and never suggested again (audited).
          */
         post: operations["dismissMergeSuggestion"];
         delete?: never;
@@ -668,7 +708,7 @@ export interface paths {
         post?: never;
         /**
          * DeleteTenant
-         * @description Delete a tenant and everything it owns (audited; the audit rows remain).
+         * @description Tenant deletion is a durable job: every object of the tenant is deleted from the object store and the listing verified empty, its face vectors are deleted and the index verified empty, then the tenant's rows go with an audit row (who, when, counts) that outlives it. 204 once complete (also for a repeated request); 503 + Retry-After while the job is pending (the tenant is intact and the job finishes by itself or on a retry).
          */
         delete: operations["deleteTenant"];
         options?: never;
@@ -929,6 +969,15 @@ export interface components {
             notes?: string | null;
             tags?: string[];
         };
+        /** CustomerFace */
+        CustomerFace: {
+            /** Format: uuid */
+            customer_id: string;
+            display_name: string | null;
+            last_seen: string | null;
+            snapshot_visit_id: string | null;
+            visit_count: number;
+        };
         /** CustomerUpdate */
         CustomerUpdate: {
             age?: number | null;
@@ -1075,16 +1124,25 @@ export interface components {
             uncertain: boolean;
             visit_id: string | null;
         };
+        /** MergeCandidate */
+        MergeCandidate: {
+            below_match: boolean;
+            below_uncertain: boolean;
+            customer: components["schemas"]["CustomerFace"];
+            similarity: number;
+        };
         /** MergeRequest */
         MergeRequest: {
             source_ids: string[];
         };
         /** MergeSuggestionView */
         MergeSuggestionView: {
+            candidate?: components["schemas"]["CustomerFace"] | null;
             /** Format: uuid */
             candidate_id: string;
             /** Format: date-time */
             created_at: string;
+            customer?: components["schemas"]["CustomerFace"] | null;
             /** Format: uuid */
             customer_id: string;
             /** Format: uuid */
@@ -1166,6 +1224,15 @@ export interface components {
             offset: number;
             total: number;
         };
+        /** PendingProblem */
+        PendingProblem: {
+            detail: string;
+            instance: string;
+            request_id?: string | null;
+            status: number;
+            title: string;
+            type: string;
+        };
         /** @description RFC 9457 problem details */
         Problem: {
             detail: string;
@@ -1240,7 +1307,8 @@ export interface components {
         };
         /** SplitRequest */
         SplitRequest: {
-            sighting_ids: string[];
+            sighting_ids?: string[];
+            visit_ids?: string[];
         };
         /** StaffCreate */
         StaffCreate: {
@@ -3056,6 +3124,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The erasure is recorded but could not finish now (object store, vector index or database unavailable); nothing is lost and no row is deleted before the face data is verified gone. It completes by itself (the server resumes pending jobs), or repeat the request after Retry-After seconds to finish it and get the result. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PendingProblem"];
+                };
+            };
         };
     };
     updateCustomer: {
@@ -3236,6 +3313,95 @@ export interface operations {
             };
         };
     };
+    listMergeCandidates: {
+        parameters: {
+            query?: {
+                /** @description compare with these customers (default: the most alike) */
+                ids?: string[] | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergeCandidate"][];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Breaks a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     splitCustomer: {
         parameters: {
             query?: never;
@@ -3347,6 +3513,91 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_appliance.domain.customers.schemas.MergeSuggestionView_"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Breaks a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    acceptMergeSuggestion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                suggestion_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Customer"];
                 };
             };
             /** @description Malformed request */
@@ -5486,6 +5737,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant deletion is recorded but could not finish now (object store, vector index or database unavailable); nothing is lost and no row is deleted before the face data is verified gone. It completes by itself (the server resumes pending jobs), or repeat the request after Retry-After seconds to finish it and get the result. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PendingProblem"];
                 };
             };
         };

@@ -16,6 +16,8 @@ export type VisitorBucket = Schemas["VisitorBucket"];
 export type DistributionReport = Schemas["DistributionReport"];
 export type ErasureReport = Schemas["ErasureReport"];
 export type MergeSuggestion = Schemas["MergeSuggestionView"];
+export type CustomerFace = Schemas["CustomerFace"];
+export type MergeCandidate = Schemas["MergeCandidate"];
 export type Granularity = VisitorReport["granularity"];
 export type DistributionKind = DistributionReport["kind"];
 

@@ -17,11 +17,11 @@ function shade(visits: number, max: number): string {
 export function Heatmap({ data, caption }: { data: HeatmapData; caption: string }) {
   return (
     <div className="overflow-x-auto" data-testid="visitor-heatmap">
-      <table className="w-full min-w-[640px] border-separate" style={{ borderSpacing: 2 }}>
+      <table className="w-full min-w-[640px] border-separate" style={{ borderSpacing: 2, tableLayout: "fixed" }}>
         <caption className="sr-only">{caption}</caption>
         <thead>
           <tr>
-            <th scope="col" className="w-24 text-left text-xs font-medium text-slate-600">
+            <th scope="col" className="w-28 text-left text-xs font-medium text-slate-600">
               Day
             </th>
             {HOURS.map((hour) => (
@@ -29,7 +29,7 @@ export function Heatmap({ data, caption }: { data: HeatmapData; caption: string 
                 {hour % 3 === 0 ? String(hour).padStart(2, "0") : <span className="sr-only">{String(hour).padStart(2, "0")}</span>}
               </th>
             ))}
-            <th scope="col" className="pl-2 text-right text-xs font-medium text-slate-600">
+            <th scope="col" className="w-14 pl-2 text-right text-xs font-medium text-slate-600">
               Total
             </th>
           </tr>

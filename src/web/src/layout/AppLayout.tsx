@@ -124,7 +124,14 @@ export default function AppLayout() {
         styles={{ body: { padding: 0 } }}
       >
         <nav aria-label="Main">
-          <Menu mode="inline" selectedKeys={selected ? [selected] : []} items={expandedItems} className="app-menu" inlineIndent={20} />
+          <Menu
+            mode="inline"
+            selectedKeys={selected ? [selected] : []}
+            items={expandedItems}
+            className="app-menu"
+            inlineIndent={20}
+            onClick={() => setDrawerOpen(false)}
+          />
         </nav>
       </Drawer>
       <Layout hasSider={!phone}>

@@ -1,6 +1,6 @@
 import { DeleteOutlined, EditOutlined, MergeCellsOutlined } from "@ant-design/icons";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
-import { Alert, App, Breadcrumb, Button, Card, Descriptions, Form, Input, InputNumber, Modal, Result, Select, Skeleton } from "antd";
+import { Alert, App, Breadcrumb, Button, Card, Checkbox, Descriptions, Form, Input, InputNumber, Modal, Popconfirm, Result, Select, Skeleton } from "antd";
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 
@@ -9,12 +9,15 @@ import { ApiError } from "../api/problem";
 import type { Customer, ErasureReport } from "../api/types";
 import { useRole, useSession } from "../auth/useSession";
 import { EmptyState } from "../components/EmptyState";
+import { FaceCard } from "../components/FaceCard";
 import { FormModal } from "../components/FormModal";
 import { Pill, VisitorPill } from "../components/Pill";
 import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { Snapshot } from "../components/Snapshot";
-import { customerName, formatDateTime, formatRelative, formatStay, plural, shortId } from "../lib/format";
+import { formatSimilarity, LIKENESS_LABEL, likeness, riskySelection } from "../lib/duplicates";
+import { customerName, formatDateTime, formatRelative, formatStay, plural } from "../lib/format";
+import { useAction } from "../lib/mutation";
 import { isAdmin } from "../lib/nav";
 import { invalidate, queryClient, useTenantQuery } from "../lib/query";
 import { useSites } from "../lib/sites";
@@ -36,18 +39,28 @@ function MergeDialog({ customer, open, onClose }: { customer: Customer; open: bo
   const [selected, setSelected] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // Found by name (or pasted ID): their similarity to this profile is asked for below.
+  const found = useQuery({
+    queryKey: ["tenant", tenantId, "customers", "merge-search", search],
+    enabled: open && search.length > 0 && !UUID.test(search),
+    queryFn: () => unwrap(api.GET("/v1/customers", { params: { query: { limit: 20, q: search } } })),
+  });
+  const searchedIds = UUID.test(search)
+    ? [search.toLowerCase()]
+    : (found.data?.items ?? []).map((c) => c.customer_id).filter((id) => id !== customer.customer_id);
   const candidates = useQuery({
-    queryKey: ["tenant", tenantId, "customers", "merge-candidates", search],
+    queryKey: ["tenant", tenantId, "customers", "merge-candidates", customer.customer_id, searchedIds.join(",")],
     enabled: open,
     queryFn: () =>
-      unwrap(api.GET("/v1/customers", { params: { query: { limit: 100, ...(search && !UUID.test(search) ? { q: search } : {}) } } })),
+      unwrap(
+        api.GET("/v1/customers/{customer_id}/merge-candidates", {
+          params: { path: { customer_id: customer.customer_id }, query: searchedIds.length ? { ids: searchedIds, limit: 20 } : { limit: 10 } },
+        }),
+      ),
   });
-  const options = [
-    ...(UUID.test(search) && search !== customer.customer_id ? [{ value: search.toLowerCase(), label: `Visitor ${shortId(search)} (by ID)` }] : []),
-    ...(candidates.data?.items ?? [])
-      .filter((c) => c.customer_id !== customer.customer_id)
-      .map((c) => ({ value: c.customer_id, label: `${customerName(c)} · ${c.visit_count} visits · last seen ${formatRelative(c.last_seen)}` })),
-  ];
+  const list = (candidates.data ?? []).filter((c) => c.customer.customer_id !== customer.customer_id);
+  const risky = riskySelection(list, selected);
+  const toggle = (id: string, on: boolean) => setSelected((now) => (on ? [...now, id] : now.filter((x) => x !== id)));
   const submit = async () => {
     setBusy(true);
     setError(null);
@@ -67,34 +80,58 @@ function MergeDialog({ customer, open, onClose }: { customer: Customer; open: bo
     <Modal
       open={open}
       title={`Merge into ${customerName(customer)}`}
-      okText="Merge"
-      okButtonProps={{ disabled: !selected.length }}
+      okText={risky.length ? "Merge anyway" : "Merge"}
+      okButtonProps={{ disabled: !selected.length, danger: risky.length > 0 }}
       confirmLoading={busy}
       onOk={submit}
       onCancel={onClose}
       destroyOnHidden
+      width={640}
     >
       <p className="text-slate-600">
         Choose profiles of the <strong>same person</strong>. Their visits, sightings and face samples move to this profile and the
-        others are removed. This is recorded in the audit log.
+        others are removed. This is recorded in the audit log; a split undoes it.
       </p>
       <ProblemAlert error={error} className="mb-3" />
-      <label htmlFor="merge-sources" className="mb-1 block font-medium">
-        Profiles to merge
-      </label>
-      <Select
-        id="merge-sources"
-        mode="multiple"
-        className="w-full"
-        placeholder="Search by name or paste a customer ID"
-        filterOption={false}
+      <Input.Search
+        aria-label="Find a profile by name or ID"
+        placeholder="Most alike are listed; search by name or paste a customer ID"
+        allowClear
         onSearch={(v) => setSearch(v.trim())}
-        loading={candidates.isFetching}
-        value={selected}
-        onChange={setSelected}
-        options={options}
-        notFoundContent={candidates.isFetching ? "Searching…" : "No other profiles"}
+        className="mb-3"
       />
+      {candidates.isLoading ? (
+        <Skeleton active />
+      ) : list.length === 0 ? (
+        <EmptyState title="No other profiles to compare" hint="Profiles appear here once they have a face sample." />
+      ) : (
+        <ul aria-label="Profiles to merge" className="m-0 flex max-h-96 list-none flex-col gap-2 overflow-y-auto p-0">
+          {list.map((c) => {
+            const id = c.customer.customer_id;
+            const kind = likeness(c);
+            return (
+              <li key={id} className="flex items-center justify-between gap-3 rounded-lg border border-slate-200 p-2">
+                <Checkbox checked={selected.includes(id)} onChange={(e) => toggle(id, e.target.checked)} aria-label={`Merge ${customerName(c.customer)}`}>
+                  <FaceCard face={c.customer} size={56} link={false} />
+                </Checkbox>
+                <div className="shrink-0 text-right">
+                  <div className="font-medium">{formatSimilarity(c.similarity)}</div>
+                  <div className={kind === "unlikely" ? "text-sm text-red-700" : "text-sm text-slate-600"}>{LIKENESS_LABEL[kind]}</div>
+                </div>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      {risky.length > 0 && (
+        <Alert
+          className="mt-3"
+          type="warning"
+          showIcon
+          message={`${plural(risky.length, "selected profile")} ${risky.length === 1 ? "is" : "are"} less alike than the uncertain threshold`}
+          description="Recognition would call them different people. Merge only if you are sure from the faces: a wrong merge mixes two people's visits."
+        />
+      )}
     </Modal>
   );
 }
@@ -173,6 +210,11 @@ export default function CustomerDetailPage() {
   const admin = isAdmin(useRole());
   const sites = useSites();
   const [dialog, setDialog] = useState<"edit" | "merge" | "erase" | null>(null);
+  const navigate = useNavigate();
+  const { run, busy } = useAction();
+  // Split: the chosen visits become a profile of their own (how a wrong merge is undone).
+  const [splitting, setSplitting] = useState(false);
+  const [chosen, setChosen] = useState<string[]>([]);
   const customer = useTenantQuery(["customers", "one", customerId], () =>
     unwrap(api.GET("/v1/customers/{customer_id}", { params: { path: { customer_id: customerId } } })),
   );
@@ -242,7 +284,62 @@ export default function CustomerDetailPage() {
             </Descriptions.Item>
           </Descriptions>
         </Card>
-        <Card title="Visits" extra={<Link to={`/visits`}>All visits</Link>}>
+        <Card
+          title="Visits"
+          extra={
+            splitting ? (
+              <div className="flex gap-2">
+                <Button
+                  size="small"
+                  onClick={() => {
+                    setSplitting(false);
+                    setChosen([]);
+                  }}
+                >
+                  Cancel
+                </Button>
+                <Popconfirm
+                  title={`Split ${plural(chosen.length, "visit")} off?`}
+                  description="They become a new profile (recorded in the audit log)."
+                  okText="Split"
+                  disabled={!chosen.length || chosen.length === rows.length}
+                  onConfirm={() =>
+                    run("split", async () => {
+                      const created = await unwrap(
+                        api.POST("/v1/customers/{customer_id}/split", { params: { path: { customer_id: c.customer_id } }, body: { visit_ids: chosen } }),
+                      );
+                      await invalidate(tenantId, "customers", "visits");
+                      setSplitting(false);
+                      setChosen([]);
+                      navigate(`/customers/${created.customer_id}`);
+                    }, "Visits split off into a new profile")
+                  }
+                >
+                  <Button size="small" type="primary" disabled={!chosen.length || chosen.length === rows.length} loading={busy === "split"}>
+                    Split off {chosen.length ? plural(chosen.length, "visit") : ""}
+                  </Button>
+                </Popconfirm>
+              </div>
+            ) : (
+              <div className="flex gap-3">
+                {admin && rows.length > 1 && (
+                  <Button size="small" onClick={() => setSplitting(true)} title="Visits of someone else: make them a profile of their own">
+                    Split…
+                  </Button>
+                )}
+                <Link to={`/visits`}>All visits</Link>
+              </div>
+            )
+          }
+        >
+          {splitting && (
+            <Alert
+              className="mb-3"
+              type="info"
+              showIcon
+              message="Choose the visits that are someone else (for example after a wrong merge); they become a new profile."
+            />
+          )}
           <ProblemAlert error={visits.error} className="mb-4" />
           {visits.isLoading ? (
             <Skeleton active />
@@ -252,6 +349,13 @@ export default function CustomerDetailPage() {
             <ul className="m-0 grid list-none gap-3 p-0 sm:grid-cols-2" aria-label="Visits of this customer">
               {rows.map((v) => (
                 <li key={v.visit_id} className="flex items-center gap-3 rounded-lg border border-slate-200 p-3">
+                  {splitting && (
+                    <Checkbox
+                      aria-label={`Split off the visit on ${formatDateTime(v.first_seen)}`}
+                      checked={chosen.includes(v.visit_id)}
+                      onChange={(e) => setChosen((now) => (e.target.checked ? [...now, v.visit_id] : now.filter((id) => id !== v.visit_id)))}
+                    />
+                  )}
                   <Snapshot visitId={v.visit_id} size={64} label={`Snapshot of the visit on ${formatDateTime(v.first_seen)}`} available={v.best_snapshot_key !== null} />
                   <div className="min-w-0 text-sm">
                     <div className="font-medium text-slate-900">{formatDateTime(v.first_seen)}</div>

@@ -6,9 +6,11 @@ import { api, unwrap } from "../api/client";
 import type { Customer, MergeSuggestion } from "../api/types";
 import { useRole, useSession } from "../auth/useSession";
 import { EmptyState } from "../components/EmptyState";
+import { FaceCard } from "../components/FaceCard";
 import { Pill } from "../components/Pill";
 import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
+import { formatSimilarity } from "../lib/duplicates";
 import { customerName, formatDateTime, formatRelative, shortId } from "../lib/format";
 import { useAction } from "../lib/mutation";
 import { isAdmin } from "../lib/nav";
@@ -104,46 +106,49 @@ function Suggestions() {
   const { query, items, pagination } = usePagedQuery(["customers", "suggestions"], (limit, offset) =>
     unwrap(api.GET("/v1/customers/merge-suggestions", { params: { query: { limit, offset, status: "open" } } })),
   );
+  const face = (s: MergeSuggestion, which: "customer" | "candidate") => {
+    const known = s[which];
+    const id = which === "customer" ? s.customer_id : s.candidate_id;
+    return known ? <FaceCard face={known} /> : <Link to={`/customers/${id}`}>Visitor {shortId(id)}</Link>;
+  };
   return (
     <>
       <ProblemAlert error={query.error} className="m-4" />
+      <p className="m-0 px-4 pt-4 text-slate-600">
+        A face that looked like an existing customer, but not enough to be sure, became a new profile. Compare the two faces:
+        the same person → merge them (audited; a split undoes it); someone else → dismiss, and the pair is not suggested again.
+      </p>
       <Table<MergeSuggestion>
         rowKey="id"
         loading={query.isLoading}
         dataSource={items}
         pagination={pagination}
-        scroll={{ x: 720 }}
+        scroll={{ x: 860 }}
         locale={{ emptyText: <EmptyState title="No possible duplicates" hint="Uncertain face matches land here for a decision." /> }}
         columns={[
+          { title: "New profile", key: "customer", render: (_, s) => face(s, "customer") },
+          { title: "Looks like", key: "candidate", render: (_, s) => face(s, "candidate") },
           {
-            title: "Profiles",
-            key: "pair",
-            render: (_, s) => (
-              <span>
-                <Link to={`/customers/${s.customer_id}`}>Visitor {shortId(s.customer_id)}</Link>
-                <span className="mx-2 text-slate-500">↔</span>
-                <Link to={`/customers/${s.candidate_id}`}>Visitor {shortId(s.candidate_id)}</Link>
-              </span>
-            ),
+            title: "Similarity",
+            dataIndex: "similarity",
+            width: 120,
+            render: (v: number) => <span title="Cosine similarity of the two faces' embeddings">{formatSimilarity(v)}</span>,
           },
-          { title: "Similarity", dataIndex: "similarity", width: 120, render: (v: number) => v.toFixed(2) },
-          { title: "Found", dataIndex: "created_at", render: formatDateTime, width: 180 },
+          { title: "Found", dataIndex: "created_at", render: formatDateTime, width: 170 },
           {
             title: "Decision",
             key: "actions",
-            width: 240,
+            width: 230,
             render: (_, s) =>
               admin ? (
                 <div className="flex gap-2">
                   <Popconfirm
                     title="Merge these two profiles?"
-                    description="The second profile's visits move to the first."
+                    description="The new profile's visits move to the one it looks like."
                     okText="Merge"
                     onConfirm={() =>
                       run(`merge-${s.id}`, async () => {
-                        await unwrap(
-                          api.POST("/v1/customers/{customer_id}/merge", { params: { path: { customer_id: s.customer_id } }, body: { source_ids: [s.candidate_id] } }),
-                        );
+                        await unwrap(api.POST("/v1/customers/merge-suggestions/{suggestion_id}/accept", { params: { path: { suggestion_id: s.id } } }));
                         await invalidate(tenantId, "customers", "visits");
                       }, "Profiles merged")
                     }
@@ -162,7 +167,7 @@ function Suggestions() {
                       }, "Suggestion dismissed")
                     }
                   >
-                    Different
+                    Different people
                   </Button>
                 </div>
               ) : (
