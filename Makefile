@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV := $(VENV)/checkov/bin/checkov
 export APPLIANCE_MODELS_DIR ?= $(abspath ../shared/models)
 
-.PHONY: help setup web-deps web web-test screenshots system-deps test test-fast lint fmt typecheck contracts openapi bench demo serve clean deploy-check postman manifests image-test
+.PHONY: help setup web-deps web web-test screenshots system-deps binary binary-edge binary-smoke test test-fast lint fmt typecheck contracts openapi bench demo serve clean deploy-check postman manifests image-test
 
 help:
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,6 +25,7 @@ test: setup web system-deps $(CHECKOV) ## lint, types, then every test with cove
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest --cov=appliance --cov-report=term --cov-fail-under=84 -q
+	$(MAKE) --no-print-directory binary-smoke
 
 test-fast: setup ## tests only, no coverage gate
 	$(BIN)/python -m pytest -q -x
@@ -41,7 +42,8 @@ fmt: setup ## format and autofix
 # Debian packages the tests need (RTSP server + ffmpeg for the edge tests, chromium for the
 # dashboard E2E). Installed only when something is missing.
 APT_PACKAGES := ffmpeg gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good \
-	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav chromium wrk
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav chromium wrk \
+	systemd binutils
 
 system-deps: ## install the Debian packages the tests use (when missing)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -50,6 +52,19 @@ system-deps: ## install the Debian packages the tests use (when missing)
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
+
+# The PyInstaller builds (installer/, docs/adr/0009): one-dir, so the binary starts fast.
+binary: setup web ## build the appliance binary into dist/appliance/ (one-dir; prints size and time)
+	$(BIN)/python installer/build.py full
+
+binary-edge: setup ## build the edge-only binary (capture, models, queue, upload) into dist/appliance-edge/
+	$(BIN)/python installer/build.py edge
+
+# Part of `make test`: builds the binary, then runs it as an operator would (migrate, serve --workers 2,
+# health, dashboard, token, an event, edge on a video, purge, install --root, units, plist).
+binary-smoke: binary system-deps ## build the binary and run the smoke tests against it
+	APPLIANCE_BINARY=$(abspath dist/appliance/appliance) $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/binary/test_binary_smoke.py tests/integration/installer -k binary
 
 WEB_DEPS := src/web/node_modules/.package-lock.json
 

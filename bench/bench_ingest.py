@@ -36,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +194,7 @@ def seed_through_api(url: str, token: str, ids: dict[str, str], vectors: np.ndar
     """One event per customer through the API (new faces, 16 at a time), then wait for the box to
     be idle (the Milvus backend: until its sync has written them all)."""
     bodies = [
-        json.dumps(face_event(ids["site"], ids["camera"], "2026-11-19T10:00:00+01:00", vector)).encode()
+        json.dumps(face_event(ids["site"], ids["camera"], recent(hours_ago=30), vector)).encode()
         for vector in vectors
     ]
     started = time.perf_counter()
@@ -236,10 +236,16 @@ def event_bodies(
     for i in range(count):
         returning = rng.random() >= NEW_SHARE
         vec = near(rng, vectors[rng.integers(len(vectors))], 0.8) if returning else unit_rows(rng, 1)[0]
-        at = f"2026-11-20T{8 + (i * 10 // count):02d}:{i % 60:02d}:00+01:00"
+        at = recent(hours_ago=10 - (i * 10 / count), minute=i % 60)
         body = face_event(ids["site"], ids["camera"], at, vec)
         bodies.append(json.dumps(body, separators=(",", ":")).encode())
     return bodies
+
+
+def recent(hours_ago: float, minute: int = 0) -> str:
+    """A capture time inside the server's accepted window (it refuses times days old)."""
+    at = datetime.now(UTC) - timedelta(hours=hours_ago)
+    return at.replace(minute=minute, second=0, microsecond=0).isoformat()
 
 
 def worker_token(url: str, api_key: str) -> str:

@@ -10,6 +10,7 @@ Environment read here: LOCUST_API_KEY, LOCUST_SITE_ID, LOCUST_CAMERA_ID, LOCUST_
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import numpy as np
 from locust import HttpUser, constant_throughput, task
@@ -46,7 +47,7 @@ class EdgeWorker(HttpUser):
             json=face_event(
                 os.environ["LOCUST_SITE_ID"],
                 os.environ["LOCUST_CAMERA_ID"],
-                "2026-11-20T10:00:00+01:00",
+                datetime.now(UTC).replace(microsecond=0).isoformat(),
                 vector,
             ),
         )

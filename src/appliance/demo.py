@@ -2,7 +2,7 @@
 
 1. migrate the database (``APPLIANCE_DATABASE_URL``, default local) and create a demo tenant
    (visit gap 1 minute), a tenant admin, then over HTTP a site, a camera and an edge API key;
-2. start the API (``python -m appliance serve``) on a free port, with the embedded vector index
+2. start the API (``appliance serve``, this same program) on a free port, with the embedded vector index
    and the local object store in the demo data dir, and the embedding dimension read from the embedder model;
 3. build a "store camera" video from a folder of face photos (each person ~2 s, gaps, several
    people, some coming back after more than the visit gap → repeat visits) — or take ``--video``
@@ -19,7 +19,6 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -33,6 +32,7 @@ from rich.live import Live
 from rich.table import Table
 
 from appliance.config import Settings, load_settings
+from appliance.lib.frozen import self_command
 
 console = Console()
 DEMO_PASSWORD = "demo-password"
@@ -82,9 +82,7 @@ def demo_env(settings: Settings, data_dir: Path, models_dir: Path, port: int) ->
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "appliance", *args], check=False, capture_output=True, text=True, env=env
-    )
+    result = subprocess.run([*self_command(), *args], check=False, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"appliance {' '.join(args[:2])} failed:\n{result.stderr or result.stdout}")
     return result.stdout
@@ -153,7 +151,7 @@ def run(
     log_path = data / "api.log"
     with log_path.open("ab") as server_log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "serve", "--port", str(port)],
+            [*self_command(), "serve", "--port", str(port)],
             env=env,
             stdout=server_log,
             stderr=subprocess.STDOUT,
@@ -325,6 +323,11 @@ def _report(
         )
     else:
         console.print(f"{found} customers, {len(visits)} visits from {summary.get('events_queued')} events")
+    doubtful = _ok(http.get("/v1/customers/merge-suggestions", params={"limit": 1}))["total"]
+    console.print(
+        f"{doubtful} possible duplicate(s) to review (Customers → Possible duplicates): faces that "
+        "looked like a customer, but not enough to be sure, became new profiles"
+    )
 
 
 def _wait_ready(

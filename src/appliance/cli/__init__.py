@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from appliance.cli import admin, demo, edge, models, purge, reindex, server
+from appliance.cli import admin, demo, edge, install, models, purge, reindex, server
 
 app = typer.Typer(
     name="appliance",
@@ -16,20 +18,49 @@ app = typer.Typer(
         "purge: delete raw snapshots past retention (for cron). "
         "models: list/pull/verify model packs. edge: run the camera worker. "
         "demo: the whole pipeline on a video of real faces. "
-        "reindex: rebuild the vector index from PostgreSQL."
+        "reindex: rebuild the vector index from PostgreSQL. "
+        "install / uninstall: this box as systemd services, or (install edge) a Mac Mini edge agent."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from appliance.lib.frozen import build_info
+
+        info = build_info()
+        typer.echo(f"appliance {info['version']} (commit {info['commit']}, {info['variant']})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print version and commit, then exit"
+        ),
+    ] = False,
+) -> None:
+    """Retail visitor-analytics appliance."""
+
+
 server.register(app)
 purge.register(app)
 reindex.register(app)
 models.register(app)
 edge.register(app)
 demo.register(app)
+install.register(app)
 app.add_typer(admin.app, name="admin")
 
 
 def main() -> None:
+    import multiprocessing
+
+    # Idempotent; needed here too when the binary's entry is this function rather than __main__.
+    multiprocessing.freeze_support()
     app()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import msgspec
 import typer
@@ -13,9 +13,11 @@ from rich.table import Table
 
 from appliance.cli.common import console, fail, out, print_json, settings_or_exit
 from appliance.config import Settings
-from appliance.db.engine import Database, make_async_engine
 from appliance.domain.auth.principal import Principal, Role
 from appliance.lib.errors import DomainError
+
+if TYPE_CHECKING:  # the database stack loads only when a command runs (edge build has none)
+    from appliance.db.engine import Database
 
 app = typer.Typer(
     help="Create tenants, users and edge API keys (runs on the owner connection).", no_args_is_help=True
@@ -27,6 +29,8 @@ CLI_PRINCIPAL = Principal(sub="cli:admin", role=Role.SYSTEM_ADMIN, tenant_id=Non
 def run_admin(action: Callable[[Database], Awaitable[T]]) -> T:
     """Run one admin action; domain and database errors become a clear message and exit 1."""
     from sqlalchemy.exc import DBAPIError
+
+    from appliance.db.engine import Database, make_async_engine
 
     settings: Settings = settings_or_exit()
 

@@ -40,10 +40,10 @@ def _duration(value: str | None) -> float | None:
 
 
 def edge(
-    api: Annotated[str, typer.Option("--api", envvar="APPLIANCE_EDGE_API", help="API base URL")],
+    api: Annotated[str, typer.Option("--api", envvar="APPLIANCE_EDGE_API", help="API base URL")] = "",
     api_key: Annotated[
         str, typer.Option("--api-key", envvar="APPLIANCE_EDGE_API_KEY", help="the site's edge API key")
-    ],
+    ] = "",
     camera: Annotated[
         list[str] | None,
         typer.Option(
@@ -74,6 +74,9 @@ def edge(
         datetime | None,
         typer.Option(help="files: capture time of the first frame (default: the file ends now)"),
     ] = None,
+    dead_letters: Annotated[
+        bool, typer.Option("--dead-letters", help="list the queue's dead-lettered events and exit")
+    ] = False,
 ) -> None:
     from appliance.edge.capture import parse_camera_arg
     from appliance.edge.settings import load_edge_settings
@@ -93,10 +96,27 @@ def edge(
         cameras = [parse_camera_arg(value) for value in camera or []]
     except (ConfigError, ValueError) as exc:
         fail(str(exc), code=2)
+    if dead_letters:
+        from appliance.edge.queue import read_dead_letters
+
+        for dead in read_dead_letters(edge_settings.queue_path):
+            typer.echo(f"{dead.event_id} camera {dead.camera_id} {dead.attempts} tries: {dead.last_error}")
+        raise SystemExit(0)
+    if not api or not api_key:
+        fail("--api and --api-key are required (APPLIANCE_EDGE_API, APPLIANCE_EDGE_API_KEY)", code=2)
     if start_time is not None and start_time.tzinfo is None:
         fail("--start-time needs a UTC offset, e.g. 2026-11-20T10:00:00+01:00", code=2)
     configure_logging(settings.log_level, settings.log_json)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from appliance.edge.coreml import runtime_backend
+
+    runtime = runtime_backend(Path(settings.models_dir) / settings.embedder)
+    logging.getLogger("appliance.edge").info(
+        "embedder runtime %s (%s)",
+        runtime.backend,
+        runtime.reason,
+        extra={"runtime": runtime.backend, "providers": list(runtime.providers)},
+    )
 
     worker = EdgeWorker(
         api_url=api,

@@ -78,6 +78,20 @@ def list_models(models_dir: ModelsDir = None) -> None:
             pack.name, pack.role, pack.file, _size(pack.size), pack.licence, commercial, ships, present
         )
     out.print(table)
+    from appliance.edge.coreml import runtime_backend
+
+    choice = runtime_backend(directory / _embedder_file())
+    providers = f" [{', '.join(choice.providers)}]" if choice.providers else ""
+    out.print(f"embedder runtime: [bold]{choice.backend}[/]{providers} ({choice.reason})")
+
+
+def _embedder_file() -> str:
+    from appliance.config import ConfigError, load_settings
+
+    try:
+        return load_settings().embedder
+    except ConfigError:
+        return load_settings(env={}).embedder
 
 
 def pull(

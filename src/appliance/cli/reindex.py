@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from appliance.cli.common import console, fail, out, settings_or_exit
+from appliance.cli.common import console, fail, out, require_milvus_client, settings_or_exit
 from appliance.config import ConfigError, mask_url
 
 
@@ -61,6 +61,16 @@ def reindex(
         ),
     ] = False,
 ) -> None:
+    if recreate and tenant is not None:
+        fail("--recreate rebuilds the whole collection: run it without --tenant")
+    settings = settings_or_exit()
+    if not settings.milvus_uri:
+        console.print(
+            "the embedded vector index reads the exemplars from PostgreSQL in each API process: "
+            "nothing to rebuild (set APPLIANCE_MILVUS_URI to rebuild a Milvus collection)"
+        )
+        return
+    require_milvus_client(settings)
     from pymilvus import MilvusException
     from sqlalchemy.exc import DBAPIError
 
@@ -71,15 +81,6 @@ def reindex(
     from appliance.vectors.reindex import ReindexReport
     from appliance.vectors.reindex import reindex as run_reindex
 
-    if recreate and tenant is not None:
-        fail("--recreate rebuilds the whole collection: run it without --tenant")
-    settings = settings_or_exit()
-    if not settings.milvus_uri:
-        console.print(
-            "the embedded vector index reads the exemplars from PostgreSQL in each API process: "
-            "nothing to rebuild (set APPLIANCE_MILVUS_URI to rebuild a Milvus collection)"
-        )
-        return
     try:
         dim = embedding_dim_from_settings(settings)
         index = MilvusStore.from_settings(settings, dim)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from appliance.cli.common import console, fail, out, print_json, settings_or_exit
+from appliance.cli.common import console, fail, out, print_json, require_milvus_client, settings_or_exit
 
 
 def register(app: typer.Typer) -> None:
@@ -28,19 +29,56 @@ def serve(
     host: Annotated[
         str | None, typer.Option(help="bind address (default APPLIANCE_HOST or 127.0.0.1)")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="port (default APPLIANCE_PORT or 8080)")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="port (default APPLIANCE_PORT or 8080)")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
 ) -> None:
+    import logging
+
     import uvicorn
 
+    from appliance.lib.logging import configure_logging
+    from appliance.server.bind import public_url_problem
+
+    # The options become the settings every worker process reads (they are spawned and load
+    # their settings from the environment): presigned local-store URLs and logs name this port.
+    if host is not None:
+        os.environ["APPLIANCE_HOST"] = host
+    if port is not None:
+        os.environ["APPLIANCE_PORT"] = str(port)
     settings = settings_or_exit()
+    require_milvus_client(settings)
+    configure_logging(settings.log_level, settings.log_json)
+    log = logging.getLogger("appliance.serve")
+    log.info(
+        "serving on http://%s:%d with %d worker(s); public URL %s",
+        settings.host,
+        settings.port,
+        workers,
+        settings.base_url,
+        extra={
+            "host": settings.host,
+            "port": settings.port,
+            "workers": workers,
+            "public_url": settings.base_url,
+        },
+    )
+    problem = public_url_problem(settings)
+    if problem:
+        log.warning(
+            "%s: presigned snapshot URLs will not reach this server unless a proxy forwards them", problem
+        )
     uvicorn.run(
         "appliance.server.asgi:app",
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        # X-Forwarded-* only from the configured proxies (uvicorn trusts 127.0.0.1 by default,
+        # which let a local caller pick its address and dodge the login rate limit).
+        forwarded_allow_ips=[p.strip() for p in settings.trusted_proxies.split(",") if p.strip()],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from alembic import command
@@ -21,9 +22,21 @@ ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 Progress = Callable[[str], None]
 
 
+def migrations_dir() -> Path:
+    """The migration scripts, found as package data (a checkout, a wheel, a PyInstaller bundle).
+
+    Alembic runs ``env.py`` and the revisions from files, so a build must ship them as data files
+    (installer/appliance.spec does); a missing ``env.py`` is a broken build, said plainly.
+    """
+    folder = Path(str(resources.files("appliance.db").joinpath("migrations")))
+    if not (folder / "env.py").is_file():
+        raise RuntimeError(f"the migration scripts are missing from {folder}: this build is incomplete")
+    return folder
+
+
 def alembic_config() -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("appliance.db") / "migrations"))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     return cfg
 
 
