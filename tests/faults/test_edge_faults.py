@@ -217,12 +217,6 @@ def test_edge_queue_disk_full_refuses_cleanly_and_loses_nothing_it_accepted(
     shop.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge/queue.py put(): SQLite rolls the transaction back itself on SQLITE_FULL, and the"
-    " explicit ROLLBACK in put's except then raises 'cannot rollback - no transaction is active',"
-    " hiding 'database or disk is full' from the worker's log (edge/ is not this change's area)",
-)
 def test_edge_queue_disk_full_says_the_disk_is_full(tmp_path: Path) -> None:
     with capped_dir(tmp_path / "capped", "300k") as capped:
         queue = EventQueue(capped / "queue.sqlite3")

@@ -103,6 +103,10 @@ def test_erasure_with_the_store_down_deletes_nothing_then_completes_on_retry(
         # The face is still known meanwhile: its customer is still there.
         again = fshop.post(fshop.event(near(face, 0.95, rng), recent(28)))
         assert again["customer_id"] == customer
+        # ...but it cannot be merged away (its data would survive the erasure in the target).
+        other = fshop.post(fshop.event(unit(rng), recent(28)))["customer_id"]
+        refused = fshop.admin.post(f"/v1/customers/{other}/merge", json={"source_ids": [customer]})
+        assert refused.status_code == 409 and "being erased" in refused.json()["detail"], refused.text
     finally:
         store_proxy.restore()
 

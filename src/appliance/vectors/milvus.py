@@ -77,14 +77,14 @@ class MilvusIndex(ExactIndex):
 
     async def _initial(self, tenant_id: uuid.UUID) -> TenantVectors:
         """The overlay: the tenant's changes past its watermark."""
-        await asyncio.to_thread(self.store.ensure_partition, tenant_id)  # searchable before its first sync
         watermark = await self._watermark(tenant_id)
         statement: tuple[str, dict[str, Any]] = (all_changes_sql(tenant_id, watermark), {})
         async with self.db.fast_transaction(tenant_id, [statement]) as tx:
             rows = tx.opened[0]
         changes = Changes.from_rows(rows, self.dim)
-        if not changes.tenant_exists:
+        if not changes.tenant_exists:  # checked first: never re-create a deleted tenant's partition
             raise TenantGoneError(tenant_id)
+        await asyncio.to_thread(self.store.ensure_partition, tenant_id)  # searchable before its first sync
         held = TenantVectors(ExemplarMatrix(self.dim), changes.snapshot, overlay=Overlay())
         await self._submit(lambda: self._apply(held, changes))
         return held

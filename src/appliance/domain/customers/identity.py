@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.base import utcnow
-from appliance.db.models import Customer, CustomerExemplar, MergeSuggestion, Sighting, Visit
+from appliance.db.models import Customer, CustomerExemplar, ErasureJob, MergeSuggestion, Sighting, Visit
 from appliance.domain.audit.services import record_audit
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events.services import touch_customer_stats
@@ -31,6 +31,24 @@ async def _require_customers(session: AsyncSession, ids: list[uuid.UUID]) -> lis
     missing = set(ids) - {row.id for row in rows}
     if missing:
         raise NotFoundError(f"customer(s) not found: {', '.join(sorted(map(str, missing)))}")
+    # A merge or split would carry an erasure's sightings to a customer that survives it.
+    erasing = (
+        (
+            await session.execute(
+                select(ErasureJob.subject_id).where(
+                    ErasureJob.kind == "customer",
+                    ErasureJob.status == "pending",
+                    ErasureJob.subject_id.in_(ids),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if erasing:
+        raise ConflictError(
+            f"customer(s) being erased: {', '.join(sorted(map(str, erasing)))}; retry the erasure to end it"
+        )
     return rows
 
 
