@@ -117,7 +117,7 @@ class OnnxEmbedder:
             raise ValueError(f"{model_path.name}: the embedding dimension is not fixed in the model")
         self.dim = int(shape[-1])
         self.name = model_path.stem
-        self.version = str(self._session.get_modelmeta().version or 1)
+        self.version = model_version(self._session.get_modelmeta().version, model_path)
         self.providers = tuple(self._session.get_providers())
         self.normalisation = normalisation or normalisation_for(model_path)
         if self.normalisation not in INPUTS:
@@ -151,3 +151,18 @@ def model_output_dim(model_path: Path) -> int:
     if not isinstance(dim, int):
         raise ValueError(f"{model_path.name}: the embedding dimension is not fixed in the model")
     return dim
+
+
+UNSET_VERSION = 2**63 - 1
+"""What ONNX Runtime reports for a model whose ``model_version`` was never set."""
+
+
+def model_version(declared: int, model_path: Path) -> str:
+    """The version events carry: the model's own when it declares one, else the start of its
+    file's sha256 — the same weights always give the same identity (a tenant's embedder is
+    pinned by it)."""
+    if 0 < declared < UNSET_VERSION:
+        return str(declared)
+    from appliance.edge.models import sha256_file
+
+    return f"sha256:{sha256_file(model_path)[:12]}"
