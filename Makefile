@@ -5,7 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV := $(VENV)/checkov/bin/checkov
-export APPLIANCE_MODELS_DIR ?= $(abspath ../shared/models)
+# One data dir and one models dir for every target (demo, serve, config show): the settings'
+# defaults (./data, ./models) made absolute, except that a development box with the shared model
+# folder beside the checkout uses that one. An APPLIANCE_* variable already set wins.
+export APPLIANCE_DATA_DIR ?= $(abspath data)
+SHARED_MODELS := $(abspath ../shared/models)
+export APPLIANCE_MODELS_DIR ?= $(if $(wildcard $(SHARED_MODELS)/face_detection_yunet_2023mar.onnx),$(SHARED_MODELS),$(abspath models))
 
 .PHONY: help setup web-deps web web-test screenshots system-deps binary binary-edge binary-smoke test test-fast lint fmt typecheck contracts openapi bench demo serve clean deploy-check postman manifests image-test
 
@@ -112,10 +117,11 @@ manifests: setup ## render the Helm chart (default + production values) into ren
 bench: setup system-deps ## run every benchmark and print its figures
 	$(BIN)/python bench/run_all.py
 
-demo: setup ## migrate, seed a demo tenant, run a video of real faces through edge → API, print the report
-	$(BIN)/appliance demo
+# DEMO_ARGS=--no-serve: stop after the report (scripts, CI, timing).
+demo: setup web ## build the dashboard, run real faces through edge → API, then serve it (URL + login printed) until Ctrl-C
+	$(BIN)/appliance demo $(DEMO_ARGS)
 
-serve: setup ## run the API on 127.0.0.1:8080
+serve: setup ## run the API and dashboard on 127.0.0.1:8080 (same data and models dirs as make demo)
 	$(BIN)/appliance migrate
 	$(BIN)/appliance serve
 

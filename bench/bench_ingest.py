@@ -263,7 +263,54 @@ def warm_up(url: str, token: str, bodies: list[bytes]) -> None:
             http.post("/v1/events/face", content=body, headers=headers).raise_for_status()
 
 
-def load_wrk(url: str, token: str, bodies: list[bytes], seconds: int) -> tuple[float, dict[str, float]]:
+class RunCpu:
+    """CPU time of this run's own processes only (the box is shared): the server on ``port`` with
+    its worker processes, and the PostgreSQL backends connected to ``database``; from /proc."""
+
+    def __init__(self, port: int, database: str) -> None:
+        self._ticks = os.sysconf("SC_CLK_TCK")
+        self._port, self._database = f"--port {port}", f" {database} "
+        self._start: dict[int, tuple[str, int]] = {}
+        self._started = 0.0
+
+    def _sample(self) -> dict[int, tuple[str, int]]:
+        procs: dict[int, tuple[str, int, int]] = {}  # pid -> (cmdline, ppid, ticks)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:  # ended meanwhile
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            procs[int(entry.name)] = (cmdline, int(fields[1]), int(fields[11]) + int(fields[12]))
+        servers = {pid for pid, (cmd, _, _) in procs.items() if "appliance serve" in cmd and self._port in cmd}
+        found: dict[int, tuple[str, int]] = {}
+        for pid, (cmd, ppid, ticks) in procs.items():
+            if pid in servers or ppid in servers:
+                found[pid] = ("api", ticks)
+            elif cmd.startswith("postgres:") and self._database in cmd:
+                found[pid] = ("postgres", ticks)
+        return found
+
+    def start(self) -> None:
+        self._start, self._started = self._sample(), time.monotonic()
+
+    def stop(self) -> tuple[dict[str, float], float]:
+        """CPU seconds per group since ``start`` (a backend that ended meanwhile is missed) and
+        the wall time."""
+        end, wall = self._sample(), time.monotonic() - self._started
+        spent: dict[str, float] = {"api": 0.0, "postgres": 0.0}
+        for pid, (group, ticks) in end.items():
+            before = self._start.get(pid)
+            spent[group] += (ticks - (before[1] if before is not None else 0)) / self._ticks
+        return spent, wall
+
+
+def load_wrk(
+    url: str, token: str, bodies: list[bytes], seconds: int, database: str
+) -> tuple[float, dict[str, float]]:
     """wrk (C) keeps CONCURRENCY connections busy, so the client costs the server little CPU.
 
     With ``RATE``, open loop instead: each connection (one wrk thread each) sends on a fixed
@@ -289,10 +336,13 @@ def load_wrk(url: str, token: str, bodies: list[bytes], seconds: int) -> tuple[f
         command += ["-s", str(Path(__file__).with_name("ingest.lua")), url]
         meter = ProcessCpu()
         meter.start()
+        own = RunCpu(int(url.rsplit(":", 1)[1]), database)
+        own.start()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu, wall = meter.stop()
+        own_cpu, _ = own.stop()
         # wrk has exited by now, so /proc no longer shows it: its own rusage does
         cpu["wrk"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     line = next((x for x in out.splitlines() if x.startswith("INGEST ")), None)
@@ -328,6 +378,13 @@ def load_wrk(url: str, token: str, bodies: list[bytes], seconds: int) -> tuple[f
     )
     busy = sum(cpu.values()) / (wall * (os.cpu_count() or 1))
     print(f"  CPU per event (ms)                 {per_event}  (all cores {busy:.0%} busy)")
+    # only this run's server and database backends: comparable while others use the box
+    p["cpu_api_ms"] = own_cpu["api"] / requests * 1000
+    p["cpu_pg_ms"] = own_cpu["postgres"] / requests * 1000
+    print(
+        f"  CPU per event, this run only (ms)  api={p['cpu_api_ms']:.2f}  postgres={p['cpu_pg_ms']:.2f}"
+        f"  total={p['cpu_api_ms'] + p['cpu_pg_ms']:.2f}"
+    )
     return rate, p
 
 
@@ -444,7 +501,8 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
                 seed_through_api(url, token, ids, vectors, settings)
             warm_up(url, token, bodies[:40])
             if client == "wrk":
-                rate, p = load_wrk(url, token, bodies[40:], seconds)
+                database = settings.database_url.rsplit("/", 1)[1]
+                rate, p = load_wrk(url, token, bodies[40:], seconds, database)
             else:
                 rate, p = asyncio.run(load_python(url, token, bodies[40:]))
             print_server_stages(url)
@@ -459,6 +517,12 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
     target = f"target=>={goal[0]}/s,p95<{goal[1]}ms" if goal else "target=report"
     print(f"RESULT {case}_throughput={rate:.1f} events/s {target}")
     print(f"RESULT {case}_p95={p['p95']:.1f} ms {target}")
+    if "cpu_api_ms" in p:
+        cpu = p["cpu_api_ms"] + p["cpu_pg_ms"]
+        print(
+            f"RESULT {case}_cpu_per_event={cpu:.2f} ms (api={p['cpu_api_ms']:.2f} postgres={p['cpu_pg_ms']:.2f})"
+            " target=report"
+        )
     if floor:
         share = f"target=>={goal[2]:.0%}" if goal else "target=report"
         print(f"  GET /healthz (same wrk, same server) {floor:8.1f} requests/s")

@@ -6,6 +6,7 @@ Defaults work on a single box: a local PostgreSQL, a data dir under ``./data``.
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,6 +41,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     jwt_audience: str = "appliance-api"
     jwt_private_key: str | None = None
     """PEM of an RSA private key; generated into the data dir when unset."""
+    session_idle_seconds: Annotated[int, msgspec.Meta(gt=0)] = 7 * 24 * 3600
+    """A browser session (refresh cookie) unused this long ends (ADR 0003)."""
+    session_max_seconds: Annotated[int, msgspec.Meta(gt=0)] = 30 * 24 * 3600
+    """A browser session ends this long after sign-in, however often it is refreshed."""
     rate_limit_auth_per_minute: int = 60
     rate_limit_ingest_per_second: int = 50
     trusted_proxies: str = ""
@@ -190,7 +195,18 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid configuration: {exc} (environment variables {ENV_PREFIX}*)") from exc
+        raise ConfigError(_config_error(str(exc), raw, set(overrides))) from exc
+
+
+def _config_error(message: str, raw: dict[str, Any], overridden: set[str]) -> str:
+    """msgspec says ``… - at `$.port```: name the variable an operator sets (``APPLIANCE_PORT``)."""
+    found = re.search(r"\s*-\s*at `\$\.(\w+)`", message)
+    if found is None:
+        return f"invalid configuration: {message} (environment variables {ENV_PREFIX}*)"
+    field = found.group(1)
+    reason = message[: found.start()] + message[found.end() :]
+    where = f"setting {field}" if field in overridden else ENV_PREFIX + field.upper()
+    return f"invalid configuration: {where}={raw.get(field)!r}: {reason}"
 
 
 class ConfigError(ValueError):

@@ -9,7 +9,13 @@
    / a live ``--source``;
 4. run the edge worker on it against the API: every face goes through the real detector, quality
    gate, embedder, attribute models, tracker, on-disk queue and HTTP delivery;
-5. print the visits, the hourly visitors report, the new-vs-repeat split and a verdict.
+5. print the visits, the hourly visitors report, the new-vs-repeat split and a verdict;
+6. keep serving the dashboard on the demo's data and print its URL and a login (a password generated
+   for this run, printed once) until Ctrl-C — or, with ``serve=False`` (``--no-serve``), stop there.
+
+It uses the data dir and models dir every other command uses (``APPLIANCE_DATA_DIR``,
+``APPLIANCE_MODELS_DIR``; ``make`` sets both), so ``appliance serve`` later shows the same
+snapshots. Its own files (the video, the edge queue, the API log) go to ``<data dir>/demo``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import threading
@@ -35,18 +42,23 @@ from appliance.config import Settings, load_settings
 from appliance.lib.frozen import self_command
 
 console = Console()
-DEMO_PASSWORD = "demo-password"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FACES = REPO_ROOT / ".." / "shared" / "faces"
 DEFAULT_MODELS = REPO_ROOT / ".." / "shared" / "models"
 VISIT_GAP_MINUTES = 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _free_port(preferred: int = 0) -> int:
+    """``preferred`` when nothing listens there, else any free port."""
+    for candidate in (preferred, 0) if preferred else (0,):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise OSError("no free port on 127.0.0.1")
 
 
 def resolve_models_dir(settings: Settings) -> Path:
@@ -95,19 +107,27 @@ def run(
     source: str | None = None,
     seconds: float = 60.0,
     data_dir: Path | None = None,
+    serve: bool = True,
+    port: int | None = None,
     width: int = 1280,
     height: int = 720,
 ) -> int:
     started = time.monotonic()
     settings = load_settings()
-    data = (data_dir or Path(settings.data_dir) / "demo").resolve()
-    data.mkdir(parents=True, exist_ok=True)
+    data = (data_dir or Path(settings.data_dir)).resolve()
+    work = data / "demo"
+    work.mkdir(parents=True, exist_ok=True)
     models = resolve_models_dir(settings)
-    port = _free_port()
+    port = _free_port(settings.port if port is None else port)
     env = demo_env(settings, data, models, port)
     suffix = uuid.uuid4().hex[:6]
+    # Generated for this run and printed once at the end; never written anywhere.
+    password = secrets.token_urlsafe(12)
     console.rule("[bold]appliance demo")
     console.print(f"database {settings.database_url.split('@')[-1]} · data {data} · models {models}")
+    missing = _dashboard_missing() if serve else None
+    if missing:
+        console.print(f"[yellow]{missing}[/]")
 
     _cli(env, "migrate")
     tenant = json.loads(
@@ -123,7 +143,7 @@ def run(
     )
     username = f"demo-admin-{suffix}"
     _cli(
-        env, "admin", "create-user", "--username", username, "--password", DEMO_PASSWORD,
+        env, "admin", "create-user", "--username", username, "--password", password,
         "--role", "tenant_admin", "--tenant", tenant["id"], "--json",
     )  # fmt: skip
 
@@ -138,17 +158,19 @@ def run(
         returning = [p for p in people if len(people[p]) > 1][1::2][:3]
         plan = plan_visits(people, returning=returning, away_seconds=VISIT_GAP_MINUTES * 60 + 5)
         with console.status("building the demo video"):
-            plan_info = write_video(plan, data / f"demo-{suffix}.mp4", width=width, height=height)
+            plan_info = write_video(plan, work / f"demo-{suffix}.mp4", width=width, height=height)
         video = plan_info.path
         people_count = len(plan_info.people)
+        comeback = (
+            f" ({', '.join(returning)} come back after {VISIT_GAP_MINUTES * 60 + 5} s)" if returning else ""
+        )
         console.print(
             f"video {video.name}: {plan_info.duration:.0f} s {width}x{height}, {people_count} people, "
-            f"{len(plan_info.appearances)} appearances ({', '.join(returning)} come back after "
-            f"{VISIT_GAP_MINUTES * 60 + 5} s)"
+            f"{len(plan_info.appearances)} appearances{comeback}"
         )
     camera_source = source or str(Path(str(video)).resolve())
 
-    log_path = data / "api.log"
+    log_path = work / "api.log"
     with log_path.open("ab") as server_log:
         server = subprocess.Popen(
             [*self_command(), "serve", "--port", str(port)],
@@ -163,7 +185,7 @@ def run(
             token = _ok(
                 http.post(
                     "/v1/auth/token",
-                    json={"grant_type": "password", "username": username, "password": DEMO_PASSWORD},
+                    json={"grant_type": "password", "username": username, "password": password},
                 )
             )["access_token"]
             http.headers["Authorization"] = f"Bearer {token}"
@@ -178,20 +200,68 @@ def run(
 
             window_start = datetime.now(UTC) - timedelta(seconds=_video_seconds(video) + 60)
             summary = _run_edge(
-                base, key["api_key"], settings, models, data / f"edge-queue-{suffix}.sqlite3", source, seconds
+                base, key["api_key"], settings, models, work / f"edge-queue-{suffix}.sqlite3", source, seconds
             )
             window_end = datetime.now(UTC) + timedelta(minutes=1)
             _report(http, site, window_start, window_end, plan_info, summary)
+        took = time.monotonic() - started
+        if serve:
+            _serve_until_interrupted(server, base, username, password, data, models, took)
+        else:
+            console.print(
+                f"[dim]pipeline finished in {took:.0f} s (--no-serve: API stopped; log {log_path})[/]"
+            )
+            _print_login(base, username, password, data, models, serving=False)
     finally:
         server.terminate()
         try:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
-    console.print(
-        f"[dim]demo finished in {time.monotonic() - started:.0f} s (API stopped; log {log_path})[/]"
-    )
     return 0
+
+
+def _dashboard_missing() -> str | None:
+    from appliance.server.spa import static_root
+
+    root = static_root()
+    if root is not None and (root / "index.html").is_file():
+        return None
+    return "the dashboard is not built (appliance/static has no index.html): run `make web` (make demo does)"
+
+
+def _print_login(base: str, username: str, password: str, data: Path, models: Path, *, serving: bool) -> None:
+    """The one place the password appears. ``dashboard`` and ``login`` lines are stable for scripts."""
+    console.print()
+    if serving:
+        console.print(f"dashboard  [bold link={base}/]{base}/[/]")
+    console.print(f"login      [bold]{username}[/]  password  [bold]{password}[/]  (shown only now)")
+    again = "make serve" if os.environ.get("MAKELEVEL") else "appliance serve"
+    console.print(
+        f"[dim]later: `{again}` shows the same data (APPLIANCE_DATA_DIR={data} "
+        f"APPLIANCE_MODELS_DIR={models})[/]"
+    )
+
+
+def _serve_until_interrupted(
+    server: subprocess.Popen[bytes],
+    base: str,
+    username: str,
+    password: str,
+    data: Path,
+    models: Path,
+    took: float,
+) -> None:
+    console.print(f"[dim]pipeline finished in {took:.0f} s; the dashboard keeps running on its data[/]")
+    _print_login(base, username, password, data, models, serving=True)
+    console.print("[dim]Ctrl-C stops it.[/]", highlight=False)
+    try:
+        while server.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("stopping the dashboard")
+        return
+    raise SystemExit(f"the API exited ({server.returncode}); see its log in {data / 'demo' / 'api.log'}")
 
 
 def _run_edge(

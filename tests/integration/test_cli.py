@@ -263,3 +263,96 @@ def test_create_api_key_prints_the_secret_once_and_it_works(
     )
     assert foreign.exit_code == 1
     assert "unknown site" in flat(foreign.output)
+
+
+# -- issue 22: sites and tenants from the command line, clean help, named env vars ---------------
+
+
+def test_create_and_list_sites_and_tenants(pg_settings: Settings, api: Api) -> None:
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    tenant = ok_json(pg_settings, "admin", "create-tenant", name)
+    site = ok_json(
+        pg_settings,
+        "admin",
+        "create-site",
+        "Main Street",
+        "--tenant",
+        tenant["id"],
+        "--timezone",
+        "Europe/Paris",
+    )
+    assert site["tenant_id"] == tenant["id"] and site["timezone"] == "Europe/Paris"
+
+    # The site is real: the API sees it, the audit log names it, an API key can be issued for it.
+    inside = api.as_tenant(tenant["id"])
+    assert inside.ok("GET", f"/v1/sites/{site['id']}")["name"] == "Main Street"
+    audit = inside.ok("GET", "/v1/audit", params={"action": "site.create"})["items"]
+    assert [row["target_id"] for row in audit] == [site["id"]] and audit[0]["actor"] == "cli:admin"
+    key = ok_json(pg_settings, "admin", "create-api-key", "--tenant", tenant["id"], "--site", site["id"])
+    assert key["site_id"] == site["id"]
+
+    listed = ok_json(pg_settings, "admin", "list-sites", "--tenant", tenant["id"])
+    assert [(s["id"], s["name"]) for s in listed] == [(site["id"], "Main Street")]
+    table = invoke(pg_settings, "admin", "list-sites", "--tenant", tenant["id"])
+    assert table.exit_code == 0 and "Main Street" in table.stdout and site["id"] in table.stdout
+
+    tenants = ok_json(pg_settings, "admin", "list-tenants")
+    assert {"id": tenant["id"], "name": name} in [{"id": t["id"], "name": t["name"]} for t in tenants]
+    human = invoke(pg_settings, "admin", "list-tenants")
+    assert human.exit_code == 0 and name in human.stdout
+
+    bad_zone = invoke(
+        pg_settings, "admin", "create-site", "X", "--tenant", tenant["id"], "--timezone", "Mars/Base"
+    )
+    assert bad_zone.exit_code == 1 and "Mars/Base" in flat(bad_zone.output)
+    ghost = invoke(pg_settings, "admin", "create-site", "X", "--tenant", str(uuid.uuid4()))
+    assert ghost.exit_code == 1 and "not found" in flat(ghost.output)
+    assert ok_json(pg_settings, "admin", "list-sites", "--tenant", tenant["id"])[0]["id"] == site["id"]
+    assert len(ok_json(pg_settings, "admin", "list-sites", "--tenant", tenant["id"])) == 1
+
+
+def test_help_has_no_type_noise_and_lists_every_role() -> None:
+    for args in (
+        ["--help"],
+        ["admin", "create-user", "--help"],
+        ["config", "show", "--help"],
+        ["edge", "--help"],
+    ):
+        result = CliRunner().invoke(cli_app, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert "<bool>" not in result.stdout, result.stdout
+    role_help = flat(CliRunner().invoke(cli_app, ["admin", "create-user", "--help"]).stdout)
+    for role in ("system_admin", "tenant_admin", "site_manager", "worker"):
+        assert role_help.count(role) >= 2, role_help  # in the choices and explained in the help
+    admin_help = CliRunner().invoke(cli_app, ["admin", "--help"]).stdout
+    assert {"create-site", "list-sites", "list-tenants"} <= set(
+        re.findall(r"^\s+([\w-]+)\s{2,}", admin_help, re.M)
+    )
+
+
+def test_a_bad_setting_names_its_environment_variable(pg_settings: Settings) -> None:
+    result = invoke(pg_settings, "config", "show", env={"APPLIANCE_PORT": "eighty"})
+    assert result.exit_code == 1
+    message = flat(result.output)
+    assert "APPLIANCE_PORT='eighty'" in message and "$." not in message, message
+    limit = invoke(pg_settings, "config", "show", env={"APPLIANCE_VECTOR_CACHE_MB": "0"})
+    assert limit.exit_code == 1 and "APPLIANCE_VECTOR_CACHE_MB" in flat(limit.output)
+
+
+def test_serve_says_where_it_looks_and_what_is_missing(tmp_path: Path) -> None:
+    from appliance.cli.server import startup_warnings
+    from appliance.config import load_settings
+    from appliance.demo import resolve_models_dir
+
+    empty = load_settings(env={}, data_dir=str(tmp_path / "data"), models_dir=str(tmp_path / "models"))
+    warnings = " ".join(startup_warnings(empty))
+    assert f"models dir {tmp_path / 'models'} has no face_detection_yunet_2023mar.onnx" in warnings
+    assert "APPLIANCE_MODELS_DIR" in warnings and "503" in warnings
+    assert f"data dir {tmp_path / 'data'} holds no snapshots yet" in warnings
+
+    (tmp_path / "data" / "objects").mkdir(parents=True)
+    models = resolve_models_dir(load_settings())
+    ready = load_settings(
+        env={}, data_dir=str(tmp_path / "data"), models_dir=str(models), embedder=load_settings().embedder
+    )
+    assert [w for w in startup_warnings(ready) if "models dir" in w or "data dir" in w] == []

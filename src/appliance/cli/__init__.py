@@ -14,7 +14,7 @@ app = typer.Typer(
         "Retail visitor-analytics appliance.\n\n"
         "serve: run the API and dashboard. migrate: create/upgrade the database. "
         "openapi: write the OpenAPI document. config: show the effective settings. "
-        "admin: create tenants, users and edge API keys. "
+        "admin: create and list tenants, sites, users and edge API keys. "
         "purge: delete raw snapshots past retention (for cron). "
         "models: list/pull/verify model packs. edge: run the camera worker. "
         "demo: the whole pipeline on a video of real faces. "
@@ -23,7 +23,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
+    # Click's plain help: flags without a value placeholder (Typer's rich panels print "<bool>"
+    # after every flag) and no rich rendering on the --help path.
+    rich_markup_mode=None,
 )
 
 

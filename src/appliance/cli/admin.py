@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # the database stack loads only when a command runs (edge bui
     from appliance.db.engine import Database
 
 app = typer.Typer(
-    help="Create tenants, users and edge API keys (runs on the owner connection).", no_args_is_help=True
+    help="Create and list tenants, sites, users and edge API keys (runs on the owner connection).",
+    no_args_is_help=True,
 )
 T = TypeVar("T")
 CLI_PRINCIPAL = Principal(sub="cli:admin", role=Role.SYSTEM_ADMIN, tenant_id=None)
@@ -48,6 +49,16 @@ def run_admin(action: Callable[[Database], Awaitable[T]]) -> T:
     except DBAPIError as exc:
         diag = getattr(exc.orig, "diag", None)
         fail(getattr(diag, "message_detail", None) or getattr(diag, "message_primary", None) or str(exc.orig))
+
+
+def show_list(items: list[Any], as_json: bool, title: str, columns: tuple[str, ...]) -> None:
+    if as_json:
+        print_json(items)
+        return
+    table = Table(*columns, title=title)
+    for item in msgspec.to_builtins(items):
+        table.add_row(*(str(item[column]) for column in columns))
+    out.print(table)
 
 
 def show(obj: msgspec.Struct, as_json: bool, title: str) -> None:
@@ -84,7 +95,15 @@ def create_tenant(
 @app.command("create-user")
 def create_user(
     username: Annotated[str, typer.Option(help="login name")],
-    role: Annotated[Role, typer.Option(help="system_admin, tenant_admin or site_manager")],
+    role: Annotated[
+        Role,
+        typer.Option(
+            help=(
+                "system_admin (every tenant), tenant_admin (one tenant), site_manager (its --site "
+                "sites) or worker (edge workers: not a login, use create-api-key)"
+            )
+        ),
+    ],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     tenant: Annotated[uuid.UUID | None, typer.Option(help="tenant id (not for system_admin)")] = None,
     site: Annotated[list[uuid.UUID] | None, typer.Option(help="site id (repeat) for a site_manager")] = None,
@@ -147,3 +166,91 @@ def create_api_key(
     show(created, as_json, "API key created")
     if not as_json:
         console.print("[yellow]store the api_key now: it cannot be shown again[/]")
+
+
+@app.command("list-tenants")
+def list_tenants(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List every tenant (id, name, visit gap), oldest first."""
+    from appliance.domain.tenants.schemas import Tenant
+    from appliance.domain.tenants.services import TenantService
+    from appliance.lib.crud import MAX_LIMIT, to_schema
+
+    async def action(db: Database) -> list[Tenant]:
+        found: list[Tenant] = []
+        async with db.transaction(None, platform_admin=True) as session:
+            service = TenantService(session, CLI_PRINCIPAL, None)
+            while True:
+                rows, total = await service.list(limit=MAX_LIMIT, offset=len(found))
+                found += [to_schema(row, Tenant) for row in rows]
+                if not rows or len(found) >= total:
+                    return found
+
+    show_list(run_admin(action), as_json, "tenants", ("id", "name", "visit_gap_minutes", "created_at"))
+
+
+@app.command("create-site")
+def create_site(
+    name: Annotated[str, typer.Argument(help="site name, e.g. the shop's street")],
+    tenant: Annotated[uuid.UUID, typer.Option(help="tenant id (see list-tenants)")],
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone the site's reports use, e.g. Europe/Berlin")
+    ] = "UTC",
+    address: Annotated[str | None, typer.Option(help="postal address")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the created site as JSON")] = False,
+) -> None:
+    """Create a site (a shop) of a tenant; audited like one created in the dashboard."""
+    from appliance.domain.sites.schemas import Site, SiteCreate
+    from appliance.domain.sites.services import SiteService
+    from appliance.lib.crud import to_schema
+
+    try:
+        values = msgspec.structs.asdict(
+            msgspec.convert({"name": name, "timezone": timezone, "address": address}, SiteCreate)
+        )
+    except msgspec.ValidationError as exc:
+        fail(str(exc))
+
+    async def action(db: Database) -> Site:
+        async with db.transaction(tenant) as session:
+            await _require_tenant(session, tenant)
+            row = await SiteService(session, CLI_PRINCIPAL, tenant).create(values)
+            return to_schema(row, Site)
+
+    show(run_admin(action), as_json, "site created")
+
+
+@app.command("list-sites")
+def list_sites(
+    tenant: Annotated[uuid.UUID, typer.Option(help="tenant id (see list-tenants)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List a tenant's sites (id, name, time zone), oldest first."""
+    from appliance.db.models import Site as SiteRow
+    from appliance.domain.sites.schemas import Site
+    from appliance.domain.sites.services import SiteService
+    from appliance.lib.crud import MAX_LIMIT, to_schema
+
+    async def action(db: Database) -> list[Site]:
+        found: list[Site] = []
+        async with db.transaction(tenant) as session:
+            await _require_tenant(session, tenant)
+            service = SiteService(session, CLI_PRINCIPAL, tenant)
+            # The owner connection may bypass RLS (a superuser does): filter by tenant explicitly.
+            mine = [SiteRow.tenant_id == tenant]
+            while True:
+                rows, total = await service.list(mine, limit=MAX_LIMIT, offset=len(found))
+                found += [to_schema(row, Site) for row in rows]
+                if not rows or len(found) >= total:
+                    return found
+
+    show_list(run_admin(action), as_json, "sites", ("id", "name", "timezone", "address"))
+
+
+async def _require_tenant(session: Any, tenant_id: uuid.UUID) -> None:
+    from appliance.db.models import Tenant as TenantRow
+    from appliance.lib.errors import NotFoundError
+
+    if await session.get(TenantRow, tenant_id) is None:
+        raise NotFoundError(f"tenant {tenant_id} not found (see `appliance admin list-tenants`)")

@@ -12,7 +12,9 @@ def register(app: typer.Typer) -> None:
     app.command(
         help=(
             "Migrate, seed a demo tenant, start the API, build a video from face photos, run the edge "
-            "worker on it against the API and print visits, the hourly report and new-vs-repeat."
+            "worker on it against the API and print visits, the hourly report and new-vs-repeat; then "
+            "keep serving the dashboard on that data and print its URL and a login (a password made "
+            "for this run, shown once) until Ctrl-C. --no-serve stops after the report (scripts, CI)."
         )
     )(demo)
 
@@ -26,11 +28,32 @@ def demo(
     source: Annotated[str | None, typer.Option(help="a live source instead (rtsp://…, USB index)")] = None,
     seconds: Annotated[float, typer.Option(min=1, help="how long to watch a live --source")] = 60.0,
     data_dir: Annotated[
-        Path | None, typer.Option(help="demo data dir (default <APPLIANCE_DATA_DIR>/demo)")
+        Path | None,
+        typer.Option(help="data dir (default APPLIANCE_DATA_DIR, the one `appliance serve` uses)"),
+    ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="keep serving the dashboard after the report (default)"),
+    ] = True,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="dashboard port (default APPLIANCE_PORT or 8080; a free one if taken)"
+        ),
     ] = None,
 ) -> None:
     from appliance.demo import run
 
     if video is not None and not video.is_file():
         raise typer.BadParameter(f"{video} is not a file", param_hint="--video")
-    raise SystemExit(run(faces=faces, video=video, source=source, seconds=seconds, data_dir=data_dir))
+    raise SystemExit(
+        run(
+            faces=faces,
+            video=video,
+            source=source,
+            seconds=seconds,
+            data_dir=data_dir,
+            serve=serve,
+            port=port,
+        )
+    )

@@ -12,6 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from appliance.cli.common import console, fail, out, print_json, require_milvus_client, settings_or_exit
+from appliance.config import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -51,19 +52,26 @@ def serve(
     require_milvus_client(settings)
     configure_logging(settings.log_level, settings.log_json)
     log = logging.getLogger("appliance.serve")
+    data_dir, models_dir = Path(settings.data_dir).resolve(), Path(settings.models_dir).resolve()
     log.info(
-        "serving on http://%s:%d with %d worker(s); public URL %s",
+        "serving on http://%s:%d with %d worker(s); public URL %s; data dir %s; models dir %s",
         settings.host,
         settings.port,
         workers,
         settings.base_url,
+        data_dir,
+        models_dir,
         extra={
             "host": settings.host,
             "port": settings.port,
             "workers": workers,
             "public_url": settings.base_url,
+            "data_dir": str(data_dir),
+            "models_dir": str(models_dir),
         },
     )
+    for warning in startup_warnings(settings):
+        log.warning(warning)
     problem = public_url_problem(settings)
     if problem:
         log.warning(
@@ -80,6 +88,32 @@ def serve(
         # which let a local caller pick its address and dodge the login rate limit).
         forwarded_allow_ips=[p.strip() for p in settings.trusted_proxies.split(",") if p.strip()],
     )
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What a newcomer would otherwise learn from a 404 or a 503: where serve looks, what is missing."""
+    from appliance.edge.vision import DETECTOR_FILE
+    from appliance.server.spa import static_root
+
+    warnings = []
+    models = Path(settings.models_dir).resolve()
+    missing = [name for name in (DETECTOR_FILE, settings.embedder) if not (models / name).is_file()]
+    if missing:
+        warnings.append(
+            f"models dir {models} has no {' and no '.join(missing)}: staff photo enrolment answers 503 "
+            "until they are there (`appliance models pull`, or point APPLIANCE_MODELS_DIR at them; "
+            "`make serve` sets it)"
+        )
+    objects = Path(settings.data_dir).resolve() / "objects"
+    if not settings.s3_endpoint and not objects.is_dir():
+        warnings.append(
+            f"data dir {objects.parent} holds no snapshots yet: if `appliance demo` ran with another "
+            "APPLIANCE_DATA_DIR, its face images are not found here"
+        )
+    root = static_root()
+    if root is None or not (root / "index.html").is_file():
+        warnings.append("the dashboard is not built (appliance/static): `make web`, or use `make demo`")
+    return warnings
 
 
 def migrate() -> None:

@@ -18,10 +18,10 @@ from litestar.testing import TestClient
 
 from appliance.config import Settings
 from appliance.server.app import create_app
+from tests.faults.proxy import TcpProxy
 from tests.integration.api import PASSWORD, system_admin_api
 from tests.integration.storage.conftest import WeedServer
 from tests.integration.trust.conftest import Shop, served, unit, with_s3
-from tests.integration.trust.proxy import TcpProxy
 
 
 def assert_unavailable(response: Any, dependency: str) -> None:
@@ -38,7 +38,7 @@ def db_proxy(pg_settings: Settings) -> Iterator[TcpProxy]:
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     proxy.start()
     yield proxy
-    proxy.stop()
+    proxy.cut()
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def s3_proxy(trust_weed: WeedServer) -> Iterator[TcpProxy]:
     proxy = TcpProxy(host, int(port))
     proxy.start()
     yield proxy
-    proxy.stop()
+    proxy.cut()
 
 
 def through(settings: Settings, db: TcpProxy | None = None, s3: TcpProxy | None = None) -> Settings:
@@ -78,7 +78,7 @@ def test_database_outage_is_503_everywhere_and_recovers(
         body = shop.event(unit(np.random.default_rng(41)))
         shop.worker.ok("POST", "/v1/events/face", 200, json=body)
 
-        db_proxy.stop()  # PostgreSQL goes away: connections cut, new ones refused
+        db_proxy.cut()  # PostgreSQL goes away: connections cut, new ones refused
         calls = [
             shop.admin.get("/v1/sites"),
             shop.admin.get("/v1/customers"),
@@ -98,7 +98,7 @@ def test_database_outage_is_503_everywhere_and_recovers(
         assert ready.json()["unavailable"] == ["database"], ready.json()
         assert ready.json()["checks"]["database"].startswith("unreachable")
 
-        db_proxy.start()  # back: the next requests succeed (a dead pooled connection may cost one 503)
+        db_proxy.restore()  # back: the next requests succeed (a dead pooled connection may cost one 503)
         deadline = time.monotonic() + 10
         while (status := shop.admin.get("/v1/sites").status_code) != 200 and time.monotonic() < deadline:
             assert status == 503
@@ -123,7 +123,7 @@ def test_object_store_outage_is_503_and_named_by_readyz(
             json={"event_id": body["event_id"], "camera_id": shop.camera["id"]},
         )
 
-        s3_proxy.stop()
+        s3_proxy.cut()
         started = time.monotonic()
         response = shop.worker.post("/v1/events/face", json={**body, "snapshot_key": grant["snapshot_key"]})
         assert_unavailable(response, "object store")
@@ -136,7 +136,7 @@ def test_object_store_outage_is_503_and_named_by_readyz(
             "POST", "/v1/events/face", 200, json=shop.event(unit(np.random.default_rng(44)))
         )
 
-        s3_proxy.start()
+        s3_proxy.restore()
         assert client.get("/readyz").status_code == 200
 
 
@@ -179,7 +179,7 @@ def test_live_stream_ends_cleanly_when_the_database_goes_away(
             assert stream.status_code == 200
             for line in stream.iter_lines():
                 if line.startswith("event: ready"):
-                    db_proxy.stop()
+                    db_proxy.cut()
                     stopped = time.monotonic()
                 if line.startswith("data:"):
                     events.append(json.loads(line[5:]))

@@ -14,6 +14,7 @@ from appliance.db.models.site import Site
 from appliance.db.models.staff import Staff
 from appliance.db.models.tenant import Tenant
 from appliance.db.models.user import User
+from appliance.db.models.user_session import UserSession
 from appliance.db.models.visit import Visit
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "StaffEmbedding",
     "Tenant",
     "User",
+    "UserSession",
     "VectorWatermark",
     "Visit",
     "VisitRollup",

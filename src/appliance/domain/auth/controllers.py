@@ -1,16 +1,20 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import Cookie
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import Parameter
 
-from appliance.domain.auth.schemas import TokenRequest, TokenResponse
-from appliance.lib.errors import DomainError, FieldError, InvalidError
+from appliance.domain.auth import sessions
+from appliance.domain.auth.schemas import PasswordGrant, SessionCreate, TokenRequest, TokenResponse
+from appliance.lib.errors import DomainError, FieldError, ForbiddenError, InvalidError, UnauthorizedError
 from appliance.lib.inputs import nul_field
+from appliance.server.problems import on_domain_error
 
 _GRANT_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -68,6 +72,67 @@ async def read_grant(request: Request[Any, Any, Any]) -> TokenRequest:
     return grant
 
 
+SessionHeader = Annotated[
+    str,
+    Parameter(
+        header=sessions.SESSION_HEADER,
+        min_length=1,
+        max_length=16,
+        description="Any value, e.g. 1: a cross-site form cannot send it (CSRF defence, ADR 0003).",
+    ),
+]
+RefreshCookie = Annotated[
+    str | None,
+    Parameter(cookie=sessions.COOKIE, required=False, description="The refresh cookie (httpOnly)."),
+]
+
+
+def _same_origin(request: Request[Any, Any, Any]) -> None:
+    """Browsers name the initiator of every request; a session route answers the dashboard only."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site != "same-origin":
+        raise ForbiddenError("session requests must come from the dashboard's own origin")
+
+
+def _with_cookies(request: Request[Any, Any, Any], response: Response[Any], issued: sessions.Issued) -> None:
+    secure = request.url.scheme == "https"
+    if issued.cookie is not None:
+        response.set_cookie(
+            sessions.COOKIE,
+            issued.cookie,
+            path=sessions.COOKIE_PATH,
+            max_age=issued.max_age,
+            httponly=True,
+            secure=secure,
+            samesite="strict",
+        )
+    response.set_cookie(
+        sessions.HINT_COOKIE, "1", path="/", max_age=issued.max_age, secure=secure, samesite="strict"
+    )
+
+
+def _cleared(response: Response[Any]) -> Response[Any]:
+    response.delete_cookie(sessions.COOKIE, path=sessions.COOKIE_PATH)
+    response.delete_cookie(sessions.HINT_COOKIE, path="/")
+    return response
+
+
+COOKIE_DOC = Cookie(
+    key=sessions.COOKIE,
+    path=sessions.COOKIE_PATH,
+    httponly=True,
+    samesite="strict",
+    description="The refresh secret: httpOnly, SameSite=Strict, Secure over https, rotated on each use.",
+    documentation_only=True,
+)
+HINT_DOC = Cookie(
+    key=sessions.HINT_COOKIE,
+    samesite="strict",
+    description="No secret: tells the page a session may exist, so it asks for a refresh at start.",
+    documentation_only=True,
+)
+
+
 class AuthController(Controller):
     tags = ["auth"]
 
@@ -89,3 +154,59 @@ class AuthController(Controller):
         """The public keys that verify this server's tokens."""
         keys: dict[str, Any] = request.app.state.services.issuer.jwks()
         return keys
+
+    @post(
+        sessions.COOKIE_PATH,
+        operation_id="startSession",
+        opt={"public": True, "rate_limit": "auth"},
+        status_code=200,
+        response_cookies=[COOKIE_DOC, HINT_DOC],
+    )
+    async def start(
+        self, request: Request[Any, Any, Any], data: SessionCreate, session_header: SessionHeader
+    ) -> Response[TokenResponse]:
+        """Sign in with a password: an access token, and a refresh cookie for later reloads."""
+        _same_origin(request)
+        where = nul_field(msgspec.structs.asdict(data))
+        if where is not None:
+            raise InvalidError.field(where, "text may not contain NUL (U+0000) characters")
+        auth = request.app.state.services.auth
+        principal = await auth.password_principal(
+            PasswordGrant(username=data.username, password=data.password)
+        )
+        issued: sessions.Issued = await auth.sessions.start(principal)
+        response = Response(issued.token)
+        _with_cookies(request, response, issued)
+        return response
+
+    @post(
+        f"{sessions.COOKIE_PATH}/refresh",
+        operation_id="refreshSession",
+        opt={"public": True, "rate_limit": "auth"},
+        status_code=200,
+        response_cookies=[COOKIE_DOC, HINT_DOC],
+    )
+    async def refresh(
+        self, request: Request[Any, Any, Any], session_header: SessionHeader, cookie: RefreshCookie = None
+    ) -> Response[TokenResponse]:
+        """A new access token for the session in the refresh cookie, which is rotated."""
+        _same_origin(request)
+        try:
+            if not cookie:
+                raise UnauthorizedError("no session: sign in")
+            issued: sessions.Issued = await request.app.state.services.auth.sessions.refresh(cookie)
+        except UnauthorizedError as exc:
+            return _cleared(on_domain_error(request, exc))
+        response = Response(issued.token)
+        _with_cookies(request, response, issued)
+        return response
+
+    @delete(sessions.COOKIE_PATH, operation_id="endSession", opt={"public": True}, status_code=204)
+    async def end(
+        self, request: Request[Any, Any, Any], session_header: SessionHeader, cookie: RefreshCookie = None
+    ) -> Response[None]:
+        """Sign out: the session ends (and the access tokens issued for it); the cookies are cleared."""
+        _same_origin(request)
+        if cookie:
+            await request.app.state.services.auth.sessions.end(cookie)
+        return _cleared(Response(None, status_code=204))

@@ -32,6 +32,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     """The user's ``token_version`` when the token was issued: a later change ends the token."""
     expires_at: float = 0.0
     """When the token expires (epoch seconds); a live stream ends then."""
+    session_id: uuid.UUID | None = None
+    """The browser session the token was issued for (``sid``): signing out ends the token too."""
 
     @property
     def user_id(self) -> uuid.UUID | None:

@@ -25,3 +25,10 @@ class TokenResponse(msgspec.Struct):
     access_token: str
     expires_in: int
     token_type: Literal["bearer"] = "bearer"
+
+
+class SessionCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Sign in to the dashboard: an access token in the body, a refresh cookie beside it."""
+
+    username: Username
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]

@@ -6,15 +6,16 @@ import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, literal, select, update
 
 from appliance.db.base import utcnow
 from appliance.db.engine import Database
-from appliance.db.models import ApiKey, User
+from appliance.db.models import ApiKey, User, UserSession
 from appliance.domain.auth import api_keys
 from appliance.domain.auth.passwords import verify_password
 from appliance.domain.auth.principal import Principal, Role
 from appliance.domain.auth.schemas import ApiKeyGrant, PasswordGrant, TokenRequest, TokenResponse
+from appliance.domain.auth.sessions import SET_SESSION, BrowserSessions
 from appliance.domain.auth.tokens import TokenIssuer
 from appliance.lib.errors import UnauthorizedError
 
@@ -31,6 +32,7 @@ class AuthService:
         self.db = db
         self.issuer = issuer
         self._live_keys: dict[uuid.UUID, float] = {}
+        self.sessions = BrowserSessions(db, issuer)
 
     async def exchange(self, grant: TokenRequest) -> TokenResponse:
         if isinstance(grant, PasswordGrant):
@@ -101,14 +103,25 @@ class AuthService:
         if user_id is None or not principal.name:
             return False
         # The login lookup policy lets this read the named row, a system_admin's included.
+        sid = principal.session_id
+        live: ColumnElement[bool]
         async with self.db.transaction(principal.tenant_id, login_username=principal.name) as session:
+            if sid is not None:
+                # A token issued for a browser session ends when the session does (sign-out).
+                await session.execute(SET_SESSION, {"sid": str(sid)})
+                live = exists().where(UserSession.id == sid)
+            else:
+                live = literal(True)
             row = (
                 await session.execute(
-                    select(User.tenant_id, User.disabled, User.token_version).where(User.id == user_id)
+                    select(User.tenant_id, User.disabled, User.token_version, live.label("live")).where(
+                        User.id == user_id
+                    )
                 )
             ).first()
         return (
             row is not None
+            and row.live
             and row.tenant_id == principal.tenant_id
             and not row.disabled
             and row.token_version == principal.version

@@ -56,7 +56,14 @@ def load_or_create_private_key(settings: Settings) -> rsa.RSAPrivateKey:
 
 class TokenIssuer:
     def __init__(
-        self, private_key: rsa.RSAPrivateKey, *, issuer: str, audience: str, ttl_seconds: int
+        self,
+        private_key: rsa.RSAPrivateKey,
+        *,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        session_idle_seconds: int = 7 * 24 * 3600,
+        session_max_seconds: int = 30 * 24 * 3600,
     ) -> None:
         self._private_key = private_key
         self.public_key = private_key.public_key()
@@ -67,6 +74,8 @@ class TokenIssuer:
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
+        self.session_idle_seconds = session_idle_seconds
+        self.session_max_seconds = session_max_seconds
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     @classmethod
@@ -76,6 +85,8 @@ class TokenIssuer:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             ttl_seconds=settings.jwt_ttl_seconds,
+            session_idle_seconds=settings.session_idle_seconds,
+            session_max_seconds=settings.session_max_seconds,
         )
 
     def issue(self, principal: Principal, now: float | None = None) -> str:
@@ -96,6 +107,8 @@ class TokenIssuer:
         if principal.user_id is not None:
             claims["name"] = principal.name
             claims["ver"] = principal.version
+            if principal.session_id is not None:
+                claims["sid"] = principal.session_id.hex
         return jwt.encode(claims, self._private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
 
     def verify(self, token: str) -> Principal:
@@ -135,6 +148,7 @@ class TokenIssuer:
                 name=str(claims.get("name") or ""),
                 version=int(claims.get("ver") or 0),
                 expires_at=float(claims["exp"]),
+                session_id=uuid.UUID(hex=claims["sid"]) if claims.get("sid") else None,
             )
             return principal, float(claims["exp"])
         except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:

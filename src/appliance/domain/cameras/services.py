@@ -34,6 +34,11 @@ def check_source(source: str) -> None:
 class CameraService(SiteScopedService[Camera]):
     model = Camera
     target_type = "camera"
+    audit_writes = True
+
+    def audit_details(self, obj: Camera) -> dict[str, Any]:
+        # Never the source: a stream URL may carry the camera's password.
+        return {"name": obj.name, "site_id": str(obj.site_id)}
 
     def scope(self, stmt: Select[Any]) -> Select[Any]:
         return self.scope_by_site(stmt, Camera.site_id)

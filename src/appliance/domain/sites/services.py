@@ -25,6 +25,10 @@ def check_timezone(name: str) -> None:
 class SiteService(CrudService[Site]):
     model = Site
     target_type = "site"
+    audit_writes = True
+
+    def audit_details(self, obj: Site) -> dict[str, Any]:
+        return {"name": obj.name, "timezone": obj.timezone}
 
     def scope(self, stmt: Select[Any]) -> Select[Any]:
         if self.principal.role is Role.SITE_MANAGER:

@@ -36,6 +36,8 @@ function defaultBaseUrl(): string {
 /** The app's one session and client. */
 export const session = new Session({ baseUrl: defaultBaseUrl() });
 export const api = createApi(session);
+// A reload or a bookmark: pick the session up again from the refresh cookie.
+session.restore().catch(() => undefined);
 
 /** POST a raw body (a photo) where the OpenAPI document declares none; returns the JSON answer. */
 export async function postBinary<T>(path: string, body: Blob, contentType: string): Promise<T> {

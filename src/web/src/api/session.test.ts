@@ -13,16 +13,30 @@ function tokenResponse(claims: Record<string, unknown>, expiresIn = 900) {
 const ADMIN = { sub: "user:1", role: "tenant_admin", tenant_id: TENANT, site_ids: [] };
 const ROOT = { sub: "user:0", role: "system_admin", tenant_id: null, site_ids: [] };
 
-/** A fake server: the token endpoint answers from `tokens`, the rest from `api`. */
+/** A fake server: the session routes answer from `tokens` (sign-in and refresh alike), the rest
+ * from `api`. Records sign-ins, refreshes and sign-outs with the headers that matter. */
 function server(tokens: (() => Response)[], api: (request: Request) => Response | Promise<Response>) {
   const calls: { url: string; auth: string | null; tenant: string | null; body: string | null }[] = [];
   const logins: unknown[] = [];
+  const refreshes: { header: string | null; credentials: RequestCredentials; body: string }[] = [];
+  const logouts: { header: string | null }[] = [];
   const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = input instanceof Request ? input : new Request(String(input), init);
-    if (request.url.endsWith("/v1/auth/token")) {
-      logins.push(await request.json());
+    const path = new URL(request.url).pathname;
+    if (path === "/v1/auth/session" && request.method === "DELETE") {
+      logouts.push({ header: request.headers.get("X-Appliance-Session") });
+      return new Response(null, { status: 204 });
+    }
+    if (path === "/v1/auth/session" || path === "/v1/auth/session/refresh") {
+      expect(request.method).toBe("POST");
+      if (path === "/v1/auth/session") {
+        expect(request.headers.get("X-Appliance-Session")).toBe("1");
+        logins.push(await request.json());
+      } else {
+        refreshes.push({ header: request.headers.get("X-Appliance-Session"), credentials: init?.credentials ?? request.credentials, body: await request.text() });
+      }
       const next = tokens.shift();
-      if (!next) throw new Error("unexpected sign-in");
+      if (!next) throw new Error(`unexpected ${path}`);
       return next();
     }
     calls.push({
@@ -33,7 +47,21 @@ function server(tokens: (() => Response)[], api: (request: Request) => Response 
     });
     return api(request);
   });
-  return { fetch: fetch as unknown as typeof globalThis.fetch, calls, logins };
+  return { fetch: fetch as unknown as typeof globalThis.fetch, calls, logins, refreshes, logouts };
+}
+
+/** A session as after a reload: the hint cookie says a session may exist. */
+function reloaded(fetch: typeof globalThis.fetch, storage: Map<string, string> | null = null, hint = true) {
+  return new Session({
+    baseUrl: BASE,
+    fetch,
+    hasSessionHint: () => hint,
+    storage: storage && {
+      getItem: (key) => storage.get(key) ?? null,
+      setItem: (key, value) => void storage.set(key, value),
+      removeItem: (key) => void storage.delete(key),
+    },
+  });
 }
 
 describe("decodeClaims", () => {

@@ -1,11 +1,14 @@
 /**
- * The signed-in session: the access token and the credentials that obtain it, in memory only
- * (never localStorage or cookies), so a reload or a closed tab ends it.
+ * The signed-in session. The access token lives in memory only (never localStorage or a cookie the
+ * page can read); what survives a reload or a bookmark is the server's refresh cookie — httpOnly,
+ * SameSite=Strict, sent only to /v1/auth/session — which `restore` and renewals exchange for a new
+ * access token (the cookie is rotated each time). A readable hint cookie (no secret) says whether a
+ * session may exist, so a signed-out visitor's first page asks nothing (and logs no 401).
  *
  * `session.fetch` is the one door to the API: it adds the bearer token (and X-Tenant-ID for a
- * system_admin acting in a tenant), renews the token silently shortly before it expires, and when
- * the API still answers 401 it signs in again with the held credentials and retries once. When
- * that fails too (password changed, user disabled) the session ends as "expired".
+ * system_admin acting in a tenant), renews the token shortly before it expires, and when the API
+ * still answers 401 it refreshes once and retries. When the refresh is refused too (signed out
+ * elsewhere, password or role changed, user disabled) the session ends as "expired".
  */
 import { ApiError, problemFromResponse } from "./problem";
 
@@ -17,10 +20,13 @@ export interface Claims {
   tenant_id: string | null;
   site_ids: string[];
   exp: number;
+  /** The username (users' tokens carry it). */
+  name: string | null;
 }
 
 export interface SessionState {
-  status: "anonymous" | "authenticated" | "expired";
+  /** "restoring": a refresh cookie may exist and is being exchanged (at start, after a reload). */
+  status: "restoring" | "anonymous" | "authenticated" | "expired";
   username: string | null;
   claims: Claims | null;
   /** The tenant the caller acts in: its own, or the one a system_admin picked (else null). */
@@ -34,10 +40,20 @@ export interface SessionOptions {
   now?: () => number;
   /** Renew the token this many ms before it expires. */
   renewBeforeMs?: number;
+  /** Whether the server's hint cookie says a session may exist (default: reads document.cookie). */
+  hasSessionHint?: () => boolean;
+  /** Where a system_admin's chosen tenant is kept for a reload of this tab (default: sessionStorage). */
+  storage?: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null;
 }
 
 export const TOKEN_PATH = "/v1/auth/token";
+export const SESSION_PATH = "/v1/auth/session";
+export const REFRESH_PATH = "/v1/auth/session/refresh";
+/** The session routes refuse requests without it: a cross-site form cannot send one (ADR 0003). */
+export const SESSION_HEADER = "X-Appliance-Session";
+export const HINT_COOKIE = "appliance_signed_in";
 export const TENANT_HEADER = "X-Tenant-ID";
+const TENANT_KEY = "appliance.tenant";
 
 function base64UrlDecode(segment: string): string {
   const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
@@ -62,7 +78,25 @@ export function decodeClaims(token: string): Claims {
     tenant_id: typeof raw.tenant_id === "string" ? raw.tenant_id : null,
     site_ids: Array.isArray(raw.site_ids) ? raw.site_ids.map(String) : [],
     exp: typeof raw.exp === "number" ? raw.exp : 0,
+    name: typeof raw.name === "string" && raw.name ? raw.name : null,
   };
+}
+
+function documentHint(): boolean {
+  if (typeof document === "undefined") return false;
+  return document.cookie.split(";").some((part) => part.trim().startsWith(`${HINT_COOKIE}=`));
+}
+
+function clearDocumentHint(): void {
+  if (typeof document !== "undefined") document.cookie = `${HINT_COOKIE}=; Max-Age=0; Path=/; SameSite=Strict`;
+}
+
+function defaultStorage(): SessionOptions["storage"] {
+  try {
+    return typeof sessionStorage === "undefined" ? null : sessionStorage;
+  } catch {
+    return null; // storage disabled by the browser
+  }
 }
 
 const ANONYMOUS: SessionState = { status: "anonymous", username: null, claims: null, tenantId: null };
@@ -72,11 +106,14 @@ export class Session {
   #fetch: typeof fetch;
   #now: () => number;
   #renewBeforeMs: number;
+  #hasHint: () => boolean;
+  #storage: SessionOptions["storage"];
   #token: string | null = null;
   #expiresAt = 0;
-  #credentials: { username: string; password: string } | null = null;
-  #signingIn: Promise<void> | null = null;
-  #state: SessionState = ANONYMOUS;
+  #renewing: Promise<void> | null = null;
+  /** Bumped by every sign-in and sign-out: a refresh that was under way then changes nothing. */
+  #generation = 0;
+  #state: SessionState;
   #listeners = new Set<() => void>();
 
   constructor(options: SessionOptions) {
@@ -84,6 +121,9 @@ export class Session {
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#now = options.now ?? Date.now;
     this.#renewBeforeMs = options.renewBeforeMs ?? 60_000;
+    this.#hasHint = options.hasSessionHint ?? documentHint;
+    this.#storage = options.storage === undefined ? defaultStorage() : options.storage;
+    this.#state = this.#hasHint() ? { ...ANONYMOUS, status: "restoring" } : ANONYMOUS;
   }
 
   // -- state for React (useSyncExternalStore) --------------------------------------------
@@ -102,52 +142,115 @@ export class Session {
 
   // -- signing in and out -------------------------------------------------------------------
 
-  /** Password grant; throws ApiError (401 for wrong credentials, 429 when rate limited). */
+  /** Password sign-in; the server also sets the refresh cookie. Throws ApiError (401 for wrong
+   * credentials, 429 when rate limited). */
   async login(username: string, password: string): Promise<void> {
-    await this.#requestToken(username, password);
-    this.#credentials = { username, password };
-    const claims = this.#claims();
-    this.#setState({
-      status: "authenticated",
-      username,
-      claims,
-      tenantId: claims.role === "system_admin" ? null : claims.tenant_id,
-    });
+    const generation = ++this.#generation;
+    this.#renewing = null;
+    const token = await this.#requestToken(SESSION_PATH, { username, password });
+    if (generation !== this.#generation) return;
+    this.#accept(token);
+    this.#signedIn(username, null);
+  }
+
+  /** After a reload: exchange the refresh cookie (if the hint says there is one) for a token.
+   * Ends "authenticated", "anonymous" (no session) or "expired" (the session was ended). */
+  async restore(): Promise<void> {
+    if (this.#state.status === "authenticated") return;
+    if (!this.#hasHint()) {
+      if (this.#state.status === "restoring") this.#setState(ANONYMOUS);
+      return;
+    }
+    if (this.#state.status !== "restoring") this.#setState({ ...ANONYMOUS, status: "restoring" });
+    try {
+      await this.refresh();
+    } catch (error) {
+      // refresh() already ended the session as "expired" on a 401/403; anything else (the
+      // server unreachable) leaves the visitor at the sign-in page.
+      if (this.#state.status === "restoring") this.#setState(ANONYMOUS);
+      if (!(error instanceof ApiError)) throw error;
+    }
   }
 
   logout(reason: "signed-out" | "expired" = "signed-out"): void {
+    const hadSession = this.#token !== null || this.#state.status !== "anonymous";
+    this.#generation += 1;
     this.#token = null;
     this.#expiresAt = 0;
-    this.#credentials = null;
-    this.#signingIn = null;
+    this.#renewing = null;
+    this.#remember(null);
     this.#setState(reason === "expired" ? { ...ANONYMOUS, status: "expired" } : ANONYMOUS);
+    if (reason === "signed-out" && hadSession) {
+      // A reload from here on must not try the cookie; the server deletes the session and clears
+      // both cookies (the refresh cookie is httpOnly: only it can).
+      clearDocumentHint();
+      void this.#fetch(`${this.baseUrl}${SESSION_PATH}`, {
+        method: "DELETE",
+        credentials: "same-origin",
+        keepalive: true,
+        headers: { [SESSION_HEADER]: "1" },
+      }).catch(() => undefined);
+    }
   }
 
-  /** system_admin only: the tenant later requests act in (sent as X-Tenant-ID). */
+  /** system_admin only: the tenant later requests act in (sent as X-Tenant-ID; kept for a reload). */
   setTenant(tenantId: string | null): void {
     const state = this.#state;
     if (state.claims?.role !== "system_admin" || state.tenantId === tenantId) return;
+    this.#remember(tenantId);
     this.#setState({ ...state, tenantId });
   }
 
-  async #requestToken(username: string, password: string): Promise<void> {
-    const response = await this.#fetch(`${this.baseUrl}${TOKEN_PATH}`, {
+  #remember(tenantId: string | null): void {
+    try {
+      if (tenantId) this.#storage?.setItem(TENANT_KEY, tenantId);
+      else this.#storage?.removeItem(TENANT_KEY);
+    } catch {
+      // storage full or disabled: the choice lasts until a reload
+    }
+  }
+
+  #remembered(): string | null {
+    try {
+      return this.#storage?.getItem(TENANT_KEY) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  #signedIn(username: string | null, previousTenant: string | null): void {
+    const claims = this.#claims();
+    const tenantId = claims.role === "system_admin" ? previousTenant : claims.tenant_id;
+    this.#setState({ status: "authenticated", username: username ?? claims.name, claims, tenantId });
+  }
+
+  async #requestToken(path: string, body?: Record<string, string>): Promise<{ token: string; expiresAt: number }> {
+    const response = await this.#fetch(`${this.baseUrl}${path}`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ grant_type: "password", username, password }),
+      credentials: "same-origin",
+      headers: {
+        Accept: "application/json",
+        [SESSION_HEADER]: "1",
+        ...(body ? { "Content-Type": "application/json" } : {}),
+      },
+      ...(body ? { body: JSON.stringify(body) } : {}),
     });
     if (!response.ok) throw await problemFromResponse(response);
-    const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
-    if (typeof body.access_token !== "string") {
+    const answer = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
+    if (typeof answer.access_token !== "string") {
       throw new ApiError({ title: "Sign-in failed", status: 502, detail: "the token response had no access_token" });
     }
-    const claims = decodeClaims(body.access_token);
+    const claims = decodeClaims(answer.access_token);
     if (claims.role === "worker") {
       throw new ApiError({ title: "Not allowed", status: 403, detail: "API keys cannot sign in to the dashboard" });
     }
-    const lifetimeMs = (typeof body.expires_in === "number" ? body.expires_in : 900) * 1000;
-    this.#token = body.access_token;
-    this.#expiresAt = this.#now() + lifetimeMs;
+    const lifetimeMs = (typeof answer.expires_in === "number" ? answer.expires_in : 900) * 1000;
+    return { token: answer.access_token, expiresAt: this.#now() + lifetimeMs };
+  }
+
+  #accept({ token, expiresAt }: { token: string; expiresAt: number }): void {
+    this.#token = token;
+    this.#expiresAt = expiresAt;
   }
 
   #claims(): Claims {
@@ -155,31 +258,36 @@ export class Session {
     return decodeClaims(this.#token);
   }
 
-  /** Sign in again with the held credentials; one attempt at a time, shared by all callers. */
-  async #renew(): Promise<void> {
-    const credentials = this.#credentials;
-    if (!credentials) throw new ApiError({ title: "Not signed in", status: 401, detail: "sign in to continue" });
-    this.#signingIn ??= this.#requestToken(credentials.username, credentials.password)
-      .then(() => {
+  /** A new access token from the refresh cookie (which the server rotates); one request at a
+   * time, shared by all callers. A refusal ends the session as "expired". */
+  async refresh(): Promise<void> {
+    const generation = this.#generation;
+    this.#renewing ??= this.#requestToken(REFRESH_PATH)
+      .then((token) => {
+        if (generation !== this.#generation) return;
+        this.#accept(token);
         // The role or sites of the user may have changed since the last sign-in.
-        const claims = this.#claims();
         const state = this.#state;
-        const tenantId = claims.role === "system_admin" ? state.tenantId : claims.tenant_id;
-        this.#setState({ ...state, status: "authenticated", claims, tenantId });
+        const tenant = state.status === "authenticated" ? state.tenantId : this.#remembered();
+        this.#signedIn(state.username, tenant);
       })
       .catch((error: unknown) => {
-        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) this.logout("expired");
+        const refused = error instanceof ApiError && (error.status === 401 || error.status === 403);
+        if (refused && generation === this.#generation) this.logout("expired");
         throw error;
       })
       .finally(() => {
-        this.#signingIn = null;
+        if (generation === this.#generation) this.#renewing = null;
       });
-    return this.#signingIn;
+    return this.#renewing;
   }
 
   /** A token valid for at least the renewal margin (for EventSource URLs). */
   async accessToken(): Promise<string> {
-    if (!this.#token || this.#now() >= this.#expiresAt - this.#renewBeforeMs) await this.#renew();
+    if (this.#state.status !== "authenticated") {
+      throw new ApiError({ title: "Not signed in", status: 401, detail: "sign in to continue" });
+    }
+    if (!this.#token || this.#now() >= this.#expiresAt - this.#renewBeforeMs) await this.refresh();
     if (!this.#token) throw new ApiError({ title: "Not signed in", status: 401, detail: "sign in to continue" });
     return this.#token;
   }
@@ -205,9 +313,9 @@ export class Session {
     }
     const spare = input.clone(); // the body of a Request can be sent once
     const response = await this.#fetch(this.#authorize(input, await this.authHeaders()));
-    if (response.status !== 401 || !this.#credentials) return response;
+    if (response.status !== 401) return response;
     try {
-      await this.#renew();
+      await this.refresh();
     } catch {
       return response;
     }

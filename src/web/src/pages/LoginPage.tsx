@@ -45,6 +45,9 @@ export default function LoginPage() {
     };
   }, []);
 
+  if (state.status === "restoring") {
+    return <div className="boot-spinner" role="status" aria-label="Loading" />;
+  }
   if (state.status === "authenticated") {
     return <Navigate to={from && from !== "/login" ? from : homePath(state.claims?.role, state.tenantId !== null)} replace />;
   }
@@ -154,7 +157,7 @@ export default function LoginPage() {
             </button>
           </form>
         </div>
-        <p className="mt-6 text-center text-xs text-slate-600">Your session lives in this tab only: closing or reloading it signs you out.</p>
+        <p className="mt-6 text-center text-xs text-slate-600">You stay signed in on this browser until you sign out.</p>
       </main>
     </div>
   );
