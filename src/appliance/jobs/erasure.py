@@ -30,10 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.base import utcnow
 from appliance.db.models import ErasureJob, Tenant
+from appliance.lib.context import request_id_var
 from appliance.storage.base import InvalidKeyError, ObjectStore, ObjectStoreError, validate_key
 
 if TYPE_CHECKING:
     from appliance.db.engine import Database
+    from appliance.domain.auth.principal import Principal
     from appliance.recognition.runtime import RecognitionRuntime
 
 log = logging.getLogger("appliance.erasure")
@@ -132,6 +134,49 @@ def remove_prefix(store: ObjectStore, bucket: str, prefix: str, batch: int = 500
         survivors = [k for k in keys if store.exists(bucket, k)]
         if survivors:
             raise StepIncompleteError(f"{len(survivors)} object(s) under {bucket}/{prefix} survived deletion")
+
+
+async def find_or_open(
+    session: AsyncSession,
+    principal: Principal,
+    tenant_id: uuid.UUID,
+    kind: str,
+    subject_id: uuid.UUID,
+    *,
+    subject_exists: bool,
+) -> uuid.UUID | dict[str, Any] | None:
+    """The pending job for the subject (its id), else the finished one's report when the subject
+    is gone already (a repeated request answers the same), else a new job's id; None when there is
+    neither subject nor job. Call it under the subject's row lock: two requests make one job."""
+    latest = (
+        await session.execute(
+            select(ErasureJob)
+            .where(
+                ErasureJob.tenant_id == tenant_id,
+                ErasureJob.kind == kind,
+                ErasureJob.subject_id == subject_id,
+            )
+            .order_by(ErasureJob.created_at.desc())
+            .limit(1)
+        )
+    ).scalar()
+    if latest is not None and latest.status == "pending":
+        return latest.id
+    if not subject_exists:
+        return dict(latest.report) if latest is not None else None
+    job = ErasureJob(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        kind=kind,
+        subject_id=subject_id,
+        requested_by=principal.sub,
+        requested_role=principal.role.value,
+        request_id=request_id_var.get(),
+        report={},
+    )
+    session.add(job)
+    await session.flush()
+    return job.id
 
 
 async def advance(session: AsyncSession, job_id: uuid.UUID, done: str, report: dict[str, Any]) -> None:

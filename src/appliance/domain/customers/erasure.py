@@ -28,13 +28,13 @@ from appliance.jobs.erasure import (
     ErasurePendingError,
     StepIncompleteError,
     advance,
+    find_or_open,
     note_failure,
     pending_response,
     reason_of,
     remove_objects,
     vectors_remaining,
 )
-from appliance.lib.context import request_id_var
 from appliance.lib.errors import DomainError, NotFoundError
 from appliance.storage.base import RAW_BUCKET
 
@@ -78,37 +78,12 @@ class CustomerErasure:
             exists = await session.scalar(
                 select(Customer.id).where(Customer.id == customer_id).with_for_update()
             )
-            jobs = (
-                await session.execute(
-                    select(ErasureJob)
-                    .where(
-                        ErasureJob.tenant_id == tenant_id,
-                        ErasureJob.kind == KIND,
-                        ErasureJob.subject_id == customer_id,
-                    )
-                    .order_by(ErasureJob.created_at.desc())
-                )
-            ).scalars()
-            latest = next(iter(jobs), None)
-            if latest is not None and latest.status == "pending":
-                return latest.id
-            if exists is None:
-                if latest is not None:  # done already: the same answer again
-                    return msgspec.convert(latest.report, ErasureReport)
-                raise NotFoundError(f"customer {customer_id} not found")
-            job = ErasureJob(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                kind=KIND,
-                subject_id=customer_id,
-                requested_by=principal.sub,
-                requested_role=principal.role.value,
-                request_id=request_id_var.get(),
-                report={},
+            found = await find_or_open(
+                session, principal, tenant_id, KIND, customer_id, subject_exists=exists is not None
             )
-            session.add(job)
-            await session.flush()
-            return job.id
+            if found is None:
+                raise NotFoundError(f"customer {customer_id} not found")
+            return msgspec.convert(found, ErasureReport) if isinstance(found, dict) else found
 
     async def run(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> ErasureReport:
         """Take the job from the step it reached to the end; 503 (``ErasurePendingError``) when a

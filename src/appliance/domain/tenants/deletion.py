@@ -26,13 +26,13 @@ from appliance.jobs.erasure import (
     ErasurePendingError,
     StepIncompleteError,
     advance,
+    find_or_open,
     note_failure,
     pending_response,
     reason_of,
     remove_prefix,
     vectors_remaining,
 )
-from appliance.lib.context import request_id_var
 from appliance.lib.errors import DomainError, NotFoundError
 from appliance.storage.base import BUCKETS
 
@@ -76,37 +76,12 @@ class TenantDeletion:
     async def _record(self, principal: Principal, tenant_id: uuid.UUID) -> uuid.UUID | dict[str, Any]:
         async with self.db.transaction(tenant_id, platform_admin=True) as session:
             exists = await session.scalar(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
-            latest = (
-                await session.execute(
-                    select(ErasureJob)
-                    .where(
-                        ErasureJob.tenant_id == tenant_id,
-                        ErasureJob.kind == KIND,
-                        ErasureJob.subject_id == tenant_id,
-                    )
-                    .order_by(ErasureJob.created_at.desc())
-                    .limit(1)
-                )
-            ).scalar()
-            if latest is not None and latest.status == "pending":
-                return latest.id
-            if exists is None:
-                if latest is not None:
-                    return dict(latest.report)
-                raise NotFoundError(f"tenant {tenant_id} not found")
-            job = ErasureJob(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                kind=KIND,
-                subject_id=tenant_id,
-                requested_by=principal.sub,
-                requested_role=principal.role.value,
-                request_id=request_id_var.get(),
-                report={},
+            found = await find_or_open(
+                session, principal, tenant_id, KIND, tenant_id, subject_exists=exists is not None
             )
-            session.add(job)
-            await session.flush()
-            return job.id
+            if found is None:
+                raise NotFoundError(f"tenant {tenant_id} not found")
+            return found
 
     async def run(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> dict[str, Any]:
         step = "objects"
