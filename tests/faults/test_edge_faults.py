@@ -26,7 +26,7 @@ from appliance.edge.queue import EventQueue
 from appliance.edge.uploader import ApiClient, Uploader
 from tests.faults.conftest import integrity, owner_rows, recent
 from tests.faults.proxy import TcpProxy
-from tests.integration.api import PASSWORD, bootstrap_system_admin
+from tests.integration.api import PASSWORD, bootstrap_system_admin, face_event
 from tests.integration.edge.conftest import EdgeShop, LiveServer
 from tests.integration.recognition.conftest import DIM, unit
 from tests.integration.storage.conftest import free_ports
@@ -79,21 +79,8 @@ def jpeg(seed: int, size: int = 48) -> bytes:
 
 
 def event_payload(shop: EdgeShop, vector: np.ndarray[Any, Any], minutes_ago: float) -> tuple[str, bytes]:
-    event_id = str(uuid.uuid4())
-    body = {
-        "event_id": event_id,
-        "site_id": shop.site["id"],
-        "camera_id": shop.camera["id"],
-        "captured_at": recent(minutes_ago),
-        "embedding": [float(x) for x in vector],
-        "det_score": 0.93,
-        "bbox": [100, 80, 120, 150],
-        "landmarks": [[130, 120], [190, 120], [160, 150], [135, 185], [185, 185]],
-        "quality": 0.8,
-        "is_staff_local": False,
-        "model": {"name": "stand-in", "version": "test"},
-    }
-    return event_id, msgspec.json.encode(body)
+    body = face_event(shop.site["id"], shop.camera["id"], vector, recent(minutes_ago))
+    return body["event_id"], msgspec.json.encode(body)
 
 
 def deliver_all(world: EdgeWorld, shop: EdgeShop, queue: EventQueue, timeout: float = 90) -> Uploader:

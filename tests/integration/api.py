@@ -14,6 +14,27 @@ from appliance.config import Settings
 PASSWORD = "correct-horse-battery"
 
 
+def face_event(
+    site_id: str, camera_id: str, vector: Any, captured_at: str, /, **extra: Any
+) -> dict[str, Any]:
+    """An Event.FaceDetected.v1 body as an edge posts it (a fresh event id; ``extra`` overrides)."""
+    body: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "site_id": site_id,
+        "camera_id": camera_id,
+        "captured_at": captured_at,
+        "embedding": [float(x) for x in vector],
+        "det_score": 0.93,
+        "bbox": [100, 80, 120, 150],
+        "landmarks": [[130, 120], [190, 120], [160, 150], [135, 185], [185, 185]],
+        "quality": 0.8,
+        "is_staff_local": False,
+        "model": {"name": "stand-in", "version": "test"},
+    }
+    body.update(extra)
+    return body
+
+
 def run_cli(settings: Settings, *args: str) -> Any:
     """Run ``appliance …`` in-process with the test settings; return parsed ``--json`` output."""
     import json

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from appliance.config import Settings
 from appliance.edge.metrics import EdgeMetrics
 from appliance.edge.queue import EventQueue, read_dead_letters
 from appliance.edge.uploader import ApiClient, Uploader
+from tests.integration.api import face_event
 from tests.integration.edge.conftest import EdgeShop, LiveServer, free_port
 
 DIM = 128  # the stand-in embedder's dimension (the API reads it from the model file)
@@ -28,21 +28,9 @@ NORMAL = 100
 def event(shop: EdgeShop, rng: np.random.Generator, i: int, **extra: Any) -> dict[str, Any]:
     vector = rng.standard_normal(DIM)
     vector /= np.linalg.norm(vector)
-    body: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
-        "site_id": shop.site["id"],
-        "camera_id": shop.camera["id"],
-        "captured_at": (datetime.now(UTC) - timedelta(days=2, minutes=-5 * i)).isoformat(),
-        "embedding": [float(x) for x in vector],
-        "det_score": 0.93,
-        "bbox": [100, 80, 120, 150],
-        "landmarks": [[130, 120], [190, 120], [160, 150], [135, 185], [185, 185]],
-        "quality": 0.8,
-        "is_staff_local": False,
-        "model": {"name": "paddle_mobileface_arcface_128d", "version": "1"},
-    }
-    body.update(extra)
-    return body
+    at = (datetime.now(UTC) - timedelta(days=2, minutes=-5 * i)).isoformat()
+    model = {"name": "paddle_mobileface_arcface_128d", "version": "1"}
+    return face_event(shop.site["id"], shop.camera["id"], vector, at, **{"model": model, **extra})
 
 
 def deliver_all(queue: EventQueue, uploader: Uploader, expected_done: int, timeout: float = 120) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from tests.integration.api import Api, system_admin_api
+from tests.integration.api import Api, face_event, system_admin_api
 
 from appliance.config import Settings
 from appliance.server.app import create_app
@@ -63,21 +63,7 @@ class Shop:
     def event(
         self, vector: np.ndarray[Any, Any], at: str = "2026-11-20T10:00:00+01:00", **extra: Any
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "event_id": str(uuid.uuid4()),
-            "site_id": self.site["id"],
-            "camera_id": self.camera["id"],
-            "captured_at": at,
-            "embedding": [float(x) for x in vector],
-            "det_score": 0.93,
-            "bbox": [100, 80, 120, 150],
-            "landmarks": [[130, 120], [190, 120], [160, 150], [135, 185], [185, 185]],
-            "quality": 0.8,
-            "is_staff_local": False,
-            "model": {"name": "stand-in", "version": "test"},
-        }
-        body.update(extra)
-        return body
+        return face_event(self.site["id"], self.camera["id"], vector, at, **extra)
 
     def post(self, body: dict[str, Any], status: int = 200) -> Any:
         return self.worker.ok("POST", "/v1/events/face", status, json=body)

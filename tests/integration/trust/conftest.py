@@ -19,7 +19,7 @@ from litestar.testing import TestClient
 from appliance.config import Settings
 from appliance.server.app import create_app
 from appliance.storage.s3 import S3ObjectStore
-from tests.integration.api import PASSWORD, Api, system_admin_api
+from tests.integration.api import PASSWORD, Api, face_event, system_admin_api
 from tests.integration.storage.conftest import (
     ACCESS_KEY,
     SECRET_KEY,
@@ -172,21 +172,7 @@ class Shop:
         return Api(self.api.client, token.json()["access_token"])
 
     def event(self, vector: np.ndarray[Any, Any], **extra: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "event_id": str(uuid.uuid4()),
-            "site_id": self.site["id"],
-            "camera_id": self.camera["id"],
-            "captured_at": now_iso(),
-            "embedding": [float(x) for x in vector],
-            "det_score": 0.93,
-            "bbox": [100, 80, 120, 150],
-            "landmarks": [[130, 120], [190, 120], [160, 150], [135, 185], [185, 185]],
-            "quality": 0.8,
-            "is_staff_local": False,
-            "model": {"name": "stand-in", "version": "test"},
-        }
-        body.update(extra)
-        return body
+        return face_event(self.site["id"], self.camera["id"], vector, now_iso(), **extra)
 
 
 @pytest.fixture
