@@ -5,8 +5,11 @@ and the local object store in a temporary data dir, 128-D vectors, no scheduler)
 free port, creates a system_admin with ``appliance admin create-user``, and runs
 ``node src/web/e2e/run.mjs`` which drives Debian's chromium through playwright-core: sign-in, a
 tenant set up through the UI, face events from an edge worker's API key, the live monitor (< 2 s),
-reports, CSV export, customers (merge, erase), every page's screenshot and axe-core check, the
-tablet width, and a site manager kept to its own site. It also measures the load budget.
+reports, CSV export, customers (merge, erase), every page's screenshot and axe-core check (at
+1280 px and 390 px), the tablet width, a site manager kept to its own site, a reload and a bookmark
+that keep the user signed in (refresh cookie) and a reload after sign-out that lands on /login.
+Every console error must be announced and asserted by the step that causes it. It also measures
+the load budget.
 
 Screenshots go to a temporary folder; ``UPDATE_SCREENSHOTS=1`` writes them to docs/screenshots/.
 Missing chromium/node/npm packages skip the test on a workstation and fail it under ``CI=true``.
@@ -133,11 +136,16 @@ def test_dashboard_end_to_end(
             f"(+ charts: {budget['signedInReportsWithChartsJsGzipBytes'] / 1024:.1f} kB); "
             f"live monitor showed the visits after {result['liveLatencyMs']} ms; "
             f"{result['checks']} checks, axe clean on {len(result['axe'])} pages, "
-            f"staff photo enrolled: {result['staffPhotoEnrolled']}"
+            f"staff photo enrolled: {result['staffPhotoEnrolled']}; "
+            f"{result['expectedConsoleErrors']} expected console errors (asserted), "
+            f"{len(result['unexpectedConsoleErrors'])} unexpected"
         )
     assert budget["initialJsGzipBytes"] <= INITIAL_JS_BUDGET
     assert budget["interactiveMsMedian"] < INTERACTIVE_BUDGET_MS
     assert all(ms < 2000 for ms in result["liveLatencyMs"]) and len(result["liveLatencyMs"]) == 2
     assert all(count == 0 for count in result["axe"].values())
     assert len(result["axe"]) >= 14, result["axe"]
+    phone = [name for name in result["axe"] if name.endswith("-phone")]
+    assert len(phone) >= 11, phone  # the sign-in page and the ten signed-in pages at 390 px
+    assert result["unexpectedConsoleErrors"] == []
     assert result["staffPhotoEnrolled"] is enrol

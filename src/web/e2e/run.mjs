@@ -7,7 +7,9 @@
 // The system_admin named in the JSON signs in and sets a tenant up through the UI; an edge
 // worker (an API key created in the UI) posts face events; the live monitor, reports, visits,
 // CSV export, customers and the site manager's scope are checked; every page is screenshotted
-// (1280×800) and checked with axe-core. The last line printed is `RESULT {json}`; the exit code
+// (1280×800) and checked with axe-core, at 1280 px and at 390 px. A reload and a bookmark keep the
+// user signed in (the refresh cookie), a reload after sign-out lands on /login. Every console
+// error must be one a step announces and asserts (`expectErrors`); any other fails the run. The last line printed is `RESULT {json}`; the exit code
 // is 0 only when every check held.
 import { mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
@@ -39,7 +41,16 @@ const SAM = `sam.manager${SUFFIX}`;
 const LIVE_BUDGET_MS = 2000;
 mkdirSync(SHOTS, { recursive: true });
 
-const result = { budget: null, liveLatencyMs: [], axe: {}, screenshots: [], checks: 0, staffPhotoEnrolled: false };
+const result = {
+  budget: null,
+  liveLatencyMs: [],
+  axe: {},
+  screenshots: [],
+  checks: 0,
+  staffPhotoEnrolled: false,
+  expectedConsoleErrors: 0,
+  unexpectedConsoleErrors: [],
+};
 let stepNo = 0;
 
 async function step(name, fn) {
@@ -61,14 +72,51 @@ function assert(condition, message) {
   if (!condition) throw new Error(`assertion failed: ${message}`);
 }
 
+// Console errors: every one must be announced by the step that causes it (`expectErrors`), which
+// then asserts that it happened; any other fails the run at the end. (A failed request logs
+// "Failed to load resource: … 401" in Chromium, whether or not the page handles the answer.)
+let allowed = [];
+function onConsoleError(who, text, url) {
+  const line = `${text}${url ? ` (${url})` : ""}`;
+  const match = allowed.find((a) => a.status.test(text) && a.url.test(url ?? ""));
+  if (match) {
+    match.seen += 1;
+    result.expectedConsoleErrors += 1;
+    console.log(`  [console, expected] ${who}: ${line}`);
+  } else {
+    result.unexpectedConsoleErrors.push(`${who}: ${line}`);
+    console.log(`  [console] ${who}: ${line}`);
+  }
+}
+
+/** Run `fn` while the failed requests described by `expected` ([status, url pattern]) may log
+ * console errors, and assert each of them did happen. */
+async function expectErrors(expected, fn) {
+  const entries = expected.map(([status, url]) => ({ status: new RegExp(`status of ${status}\\b`), url, seen: 0, label: `${status} ${url}` }));
+  allowed.push(...entries);
+  try {
+    const value = await fn();
+    // The console event can trail the response a little.
+    for (let i = 0; i < 20 && entries.some((e) => e.seen === 0); i++) await new Promise((r) => setTimeout(r, 100));
+    const missing = entries.filter((e) => e.seen === 0).map((e) => e.label);
+    assert(missing.length === 0, `expected failed requests did not happen: ${missing.join(", ")}`);
+    return value;
+  } finally {
+    allowed = allowed.filter((a) => !entries.includes(a));
+  }
+}
+
 const pages = [];
-async function newPage(browser, viewport = { width: 1280, height: 800 }) {
+async function newPage(browser, viewport = { width: 1280, height: 800 }, who = `page ${pages.length + 1}`) {
   const context = await browser.newContext({ viewport, acceptDownloads: true, locale: "en-GB", timezoneId: "Europe/Berlin" });
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
-  page.on("pageerror", (error) => console.log(`  [page error] ${error.message}`));
+  page.on("pageerror", (error) => {
+    result.unexpectedConsoleErrors.push(`${who}: [page error] ${error.message}`);
+    console.log(`  [page error] ${who}: ${error.message}`);
+  });
   page.on("console", (message) => {
-    if (message.type() === "error") console.log(`  [console] ${message.text()}`);
+    if (message.type() === "error") onConsoleError(who, message.text(), message.location()?.url);
   });
   pages.push(page);
   return page;
@@ -187,7 +235,7 @@ try {
   });
 
   // -- the platform operator sets a tenant up -----------------------------------------------------
-  const admin = await newPage(browser);
+  const admin = await newPage(browser, undefined, "system_admin");
   await step("login page", async () => {
     await admin.goto(`${base}/`);
     await admin.getByRole("button", { name: "Sign in" }).waitFor();
@@ -210,14 +258,17 @@ try {
       assert(layout.overflow === 0, `${layout.overflow} form controls stick out of the card at ${width} px`);
       assert(layout.pageScroll <= 0, `the sign-in page scrolls sideways at ${width} px`);
       assert(!/^\s*("?Times|serif)/i.test(layout.font), `serif font on the sign-in page: ${layout.font}`);
+      if (width === 390) await axe(admin, "login-phone");
     }
     await admin.setViewportSize({ width: 1280, height: 800 });
   });
   await step("a wrong password shows the API's answer", async () => {
-    await admin.getByLabel("Username").fill(config.username);
-    await admin.getByLabel("Password").fill("not-the-password");
-    await admin.getByRole("button", { name: "Sign in" }).click();
-    await admin.getByText("Wrong username or password.").waitFor();
+    await expectErrors([[401, /\/v1\/auth\/session$/]], async () => {
+      await admin.getByLabel("Username").fill(config.username);
+      await admin.getByLabel("Password").fill("not-the-password");
+      await admin.getByRole("button", { name: "Sign in" }).click();
+      await admin.getByText("Wrong username or password.").waitFor();
+    });
   });
   await step("system_admin signs in and lands on Tenants", async () => {
     await signIn(admin, config.username, config.password);
@@ -240,8 +291,10 @@ try {
     await admin.getByRole("button", { name: "New tenant" }).click();
     const d = await dialog(admin, "New tenant");
     await d.getByLabel("Name").fill(tenantName);
-    await d.getByRole("button", { name: "Create tenant" }).click();
-    await d.locator(".ant-alert-error").waitFor();
+    await expectErrors([[409, /\/v1\/tenants$/]], async () => {
+      await d.getByRole("button", { name: "Create tenant" }).click();
+      await d.locator(".ant-alert-error").waitFor();
+    });
     await d.getByRole("button", { name: "Cancel" }).click();
     await closeDialog(d);
     await waitIdle(admin);
@@ -394,7 +447,7 @@ try {
   });
 
   // -- the tenant admin's dashboard -------------------------------------------------------------
-  const anna = await newPage(browser);
+  const anna = await newPage(browser, undefined, "tenant_admin");
   const annaScripts = trackScripts(anna);
   let visitsBefore = 0;
   await step("tenant admin signs in to Reports with every tenant page in the sidebar", async () => {
@@ -524,10 +577,13 @@ try {
     await anna.locator("tbody tr.ant-table-row").first().waitFor();
     await waitIdle(anna);
     await capture(anna, "customers");
-    await anna.goto(`${base}/customers/${live[1].customer_id}`).catch(() => undefined);
-    // A reload ends the in-memory session by design: sign in again, land back on the customer.
-    await signIn(anna, ANNA, PASSWORD);
-    await anna.waitForURL(new RegExp(`/customers/${live[1].customer_id}`));
+    // A bookmark opened (a full page load): the refresh cookie keeps the user signed in.
+    const refreshed = anna.waitForResponse((r) => r.url().endsWith("/v1/auth/session/refresh"));
+    await anna.goto(`${base}/customers/${live[1].customer_id}`);
+    assert((await refreshed).status() === 200, "the session is refreshed from its cookie after the page load");
+    await anna.getByTestId("user-menu").waitFor();
+    assert(new URL(anna.url()).pathname === `/customers/${live[1].customer_id}`, `still on the customer, not ${anna.url()}`);
+    assert((await anna.getByRole("button", { name: "Sign in" }).count()) === 0, "no sign-in form after the reload");
     await anna.getByRole("list", { name: "Visits of this customer" }).locator("img").first().waitFor();
     await waitIdle(anna);
     await capture(anna, "customer");
@@ -551,8 +607,11 @@ try {
     const ok = erase.getByRole("button", { name: "Erase permanently" });
     assert(await ok.isDisabled(), "erase is disabled until confirmed");
     await erase.getByLabel("Type erase to confirm").fill("erase");
-    await ok.click();
-    await anna.getByRole("dialog", { name: "Customer erased" }).waitFor();
+    // The erased profile's open page asks for it once more before leaving it (404).
+    await expectErrors([[404, new RegExp(`/v1/customers/${live[1].customer_id}$`)]], async () => {
+      await ok.click();
+      await anna.getByRole("dialog", { name: "Customer erased" }).waitFor();
+    });
     await anna.waitForURL(/\/customers$/);
     await anna.getByRole("button", { name: "OK" }).click();
   });
@@ -593,7 +652,7 @@ try {
     await pick(anna, d, "Works at", "Flagship Store");
     await d.getByRole("button", { name: "Add" }).click();
     await closeDialog(d);
-    await anna.getByRole("cell", { name: "Maria Keller", exact: true }).waitFor();
+    await anna.getByRole("row", { name: /Maria Keller/ }).waitFor();
     if (config.staffPhoto) {
       // photo enrolment through the upload button (needs the face models on the server)
       const row = anna.getByRole("row", { name: /Maria Keller/ });
@@ -646,25 +705,35 @@ try {
       assert(overflow <= 1, `${label} scrolls sideways by ${overflow} px at 390 px`);
       const mainWidth = await anna.evaluate(() => document.getElementById("main")?.getBoundingClientRect().width ?? 0);
       assert(mainWidth >= 380, `${label}: the page is ${mainWidth} px wide at 390 px`);
+      // The drawer's closing motion must be over: half-faded menu text fails the contrast rule.
+      await anna.locator(".ant-drawer-content-wrapper").waitFor({ state: "hidden" });
       if (label === "Visits") await shoot(anna, "visits-phone");
+      await axe(anna, `${label.toLowerCase().replace(/ /g, "-")}-phone`);
     }
     await anna.setViewportSize({ width: 1280, height: 800 });
   });
 
-  await step("the system_admin's tenant pages answer in the chosen tenant", async () => {
+  await step("the system_admin's tenant pages answer in the chosen tenant, also after a reload", async () => {
     await nav(admin, "Sites");
+    await admin.getByRole("link", { name: "Airport Kiosk" }).waitFor();
+    // The chosen tenant is kept for this tab: a reload is back in it, signed in.
+    await admin.reload();
+    await admin.getByTestId("tenant-switcher").getByText(tenantName).waitFor();
     await admin.getByRole("link", { name: "Airport Kiosk" }).waitFor();
     await nav(admin, "Tenants");
     await admin.getByRole("row", { name: new RegExp(tenantName) }).getByText("in use").waitFor();
   });
 
   // -- the site manager sees its site only ----------------------------------------------------------
+  let samPage = null;
   await step("site manager: another site's page is not found, own site opens, admin pages are closed", async () => {
-    const sam = await newPage(browser);
+    const sam = await newPage(browser, undefined, "site_manager");
     await sam.goto(`${base}/sites/${siteIds["Flagship Store"]}`);
-    await signIn(sam, SAM, PASSWORD);
-    await sam.waitForURL(new RegExp(`/sites/${siteIds["Flagship Store"]}`));
-    await sam.getByText("Site not found").waitFor();
+    await expectErrors([[404, new RegExp(`/v1/sites/${siteIds["Flagship Store"]}$`)]], async () => {
+      await signIn(sam, SAM, PASSWORD);
+      await sam.waitForURL(new RegExp(`/sites/${siteIds["Flagship Store"]}`));
+      await sam.getByText("Site not found").waitFor();
+    });
     await capture(sam, "site-manager-denied");
     const links = await sam.getByRole("navigation", { name: "Main" }).getByRole("link").allInnerTexts();
     for (const hidden of ["Users", "API keys", "Audit log", "Tenants"]) assert(!links.includes(hidden), `site manager does not see ${hidden}`);
@@ -674,11 +743,13 @@ try {
     await sam.getByRole("link", { name: "Airport Kiosk" }).click();
     await sam.getByRole("cell", { name: "Gate", exact: true }).waitFor();
     // a report for the other site is refused with the API's problem detail
-    await sam.evaluate((site) => {
-      history.pushState({}, "", `/reports?site=${site}`);
-      dispatchEvent(new PopStateEvent("popstate"));
-    }, siteIds["Flagship Store"]);
-    await sam.locator(".ant-alert-error").getByText(/not found/i).first().waitFor();
+    await expectErrors([[404, new RegExp(`/v1/reports/.*site_id=${siteIds["Flagship Store"]}`)]], async () => {
+      await sam.evaluate((site) => {
+        history.pushState({}, "", `/reports?site=${site}`);
+        dispatchEvent(new PopStateEvent("popstate"));
+      }, siteIds["Flagship Store"]);
+      await sam.locator(".ant-alert-error").getByText(/not found/i).first().waitFor();
+    });
     // the admin-only page answers with a 403 page
     await sam.evaluate(() => {
       history.pushState({}, "", "/users");
@@ -688,13 +759,71 @@ try {
     await nav(sam, "Reports");
     await waitIdle(sam);
     await shoot(sam, "site-manager-reports");
+    samPage = sam;
   });
 
-  await step("sign out returns to the sign-in page", async () => {
+  await step("signed out in another tab: the live stream ends (revoked), the refresh is refused, the page asks to sign in", async () => {
+    const sam = samPage;
+    await nav(sam, "Live monitor");
+    await sam.locator('[data-testid="live-status"][data-state="open"]').waitFor();
+    // A second tab of the same browser (same cookies) opens a bookmark and signs out there.
+    const tab = await sam.context().newPage();
+    tab.on("console", (message) => {
+      if (message.type() === "error") onConsoleError("site_manager tab 2", message.text(), message.location()?.url);
+    });
+    await tab.goto(`${base}/sites`);
+    await tab.getByTestId("user-menu").waitFor();
+    await expectErrors([[401, /\/v1\/auth\/session\/refresh$/]], async () => {
+      await tab.getByTestId("user-menu").click();
+      await tab.getByRole("menuitem", { name: "Sign out" }).click();
+      await tab.waitForURL(/\/login/);
+      // The first tab's stream ends with `revoked` within the server's recheck (2 s); its refresh
+      // is refused (401): it stops reconnecting and shows the sign-in page.
+      await sam.waitForURL(/\/login/, { timeout: 10_000 });
+      await sam.getByText("Your session has ended. Sign in again to continue.").waitFor();
+    });
+    await tab.close();
+  });
+
+  await step("a reload keeps the user signed in on the same page", async () => {
+    await nav(anna, "Visits");
+    await anna.locator("tbody tr.ant-table-row").first().waitFor();
+    const before = anna.url();
+    const refreshed = anna.waitForResponse((r) => r.url().endsWith("/v1/auth/session/refresh"));
+    await anna.reload();
+    assert((await refreshed).status() === 200, "the reload refreshed the session");
+    await anna.locator("tbody tr.ant-table-row").first().waitFor();
+    assert(anna.url() === before, `a reload stays on ${before}, got ${anna.url()}`);
+    await anna.getByTestId("user-menu").waitFor();
+    // The refresh cookie is httpOnly, SameSite=Strict and sent only to the session routes.
+    const cookies = await anna.context().cookies();
+    const secret = cookies.find((c) => c.name === "appliance_session");
+    assert(secret && secret.httpOnly && secret.sameSite === "Strict" && secret.path === "/v1/auth/session", `refresh cookie attributes: ${JSON.stringify(secret)}`);
+    assert(!(await anna.evaluate(() => document.cookie)).includes("appliance_session"), "the page cannot read the refresh cookie");
+  });
+
+  await step("sign out returns to the sign-in page; a reload then stays there", async () => {
     await anna.getByTestId("user-menu").click();
+    const ended = anna.waitForResponse((r) => r.url().endsWith("/v1/auth/session") && r.request().method() === "DELETE");
     await anna.getByRole("menuitem", { name: "Sign out" }).click();
     await anna.waitForURL(/\/login/);
     await anna.getByRole("button", { name: "Sign in" }).waitFor();
+    assert((await ended).status() === 204, "the server ended the session");
+    const left = (await anna.context().cookies()).filter((c) => c.name.startsWith("appliance_"));
+    assert(left.length === 0, `sign-out cleared the cookies, left: ${left.map((c) => c.name)}`);
+    await anna.reload();
+    await anna.getByRole("button", { name: "Sign in" }).waitFor();
+    assert(/\/login$/.test(new URL(anna.url()).pathname), `after sign-out a reload lands on /login, got ${anna.url()}`);
+    // a bookmark of a page too
+    await anna.goto(`${base}/visits`);
+    await anna.waitForURL(/\/login/);
+    await anna.getByRole("button", { name: "Sign in" }).waitFor();
+  });
+  await step("no unexpected console errors on any page", async () => {
+    assert(
+      result.unexpectedConsoleErrors.length === 0,
+      `unexpected console errors:\n  ${result.unexpectedConsoleErrors.join("\n  ")}`,
+    );
   });
 } catch {
   exitCode = 1;

@@ -111,9 +111,18 @@ def _with_cookies(request: Request[Any, Any, Any], response: Response[Any], issu
     )
 
 
+CLEARED = [
+    Cookie(
+        key=sessions.COOKIE, value="", path=sessions.COOKIE_PATH, max_age=0, httponly=True, samesite="strict"
+    ),
+    Cookie(key=sessions.HINT_COOKIE, value="", path="/", max_age=0, samesite="strict"),
+]
+"""Both cookies, expired: what sign-out and a refused refresh answer with."""
+
+
 def _cleared(response: Response[Any]) -> Response[Any]:
-    response.delete_cookie(sessions.COOKIE, path=sessions.COOKIE_PATH)
-    response.delete_cookie(sessions.HINT_COOKIE, path="/")
+    for cookie in CLEARED:
+        response.set_cookie(cookie)
     return response
 
 
@@ -201,12 +210,17 @@ class AuthController(Controller):
         _with_cookies(request, response, issued)
         return response
 
-    @delete(sessions.COOKIE_PATH, operation_id="endSession", opt={"public": True}, status_code=204)
+    @delete(
+        sessions.COOKIE_PATH,
+        operation_id="endSession",
+        opt={"public": True},
+        status_code=204,
+        response_cookies=CLEARED,
+    )
     async def end(
         self, request: Request[Any, Any, Any], session_header: SessionHeader, cookie: RefreshCookie = None
-    ) -> Response[None]:
+    ) -> None:
         """Sign out: the session ends (and the access tokens issued for it); the cookies are cleared."""
         _same_origin(request)
         if cookie:
             await request.app.state.services.auth.sessions.end(cookie)
-        return _cleared(Response(None, status_code=204))

@@ -11,7 +11,7 @@ async function signedIn(api: (request: Request) => Response | Promise<Response>)
   const seen: Request[] = [];
   const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = input instanceof Request ? input : new Request(String(input), init);
-    if (request.url.endsWith("/v1/auth/token")) {
+    if (request.url.endsWith("/v1/auth/session")) {
       return json({ access_token: fakeToken({ sub: "user:1", role: "tenant_admin", tenant_id: TENANT, site_ids: [] }), expires_in: 900 });
     }
     seen.push(request.clone());

@@ -74,23 +74,24 @@ describe("decodeClaims", () => {
 });
 
 describe("Session", () => {
-  it("signs in with the password grant and keeps the token in memory", async () => {
+  it("signs in through the session route and keeps the token in memory only", async () => {
     const fake = server([() => tokenResponse(ADMIN)], () => json({ items: [] }));
-    const session = new Session({ baseUrl: BASE, fetch: fake.fetch });
+    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, hasSessionHint: () => false, storage: null });
+    expect(session.getState().status).toBe("anonymous");
     const seen: string[] = [];
     session.subscribe(() => seen.push(session.getState().status));
     await session.login("anna", "secret-password");
-    expect(fake.logins).toEqual([{ grant_type: "password", username: "anna", password: "secret-password" }]);
+    expect(fake.logins).toEqual([{ username: "anna", password: "secret-password" }]);
     expect(session.getState()).toMatchObject({ status: "authenticated", username: "anna", tenantId: TENANT });
     expect(session.getState().claims?.role).toBe("tenant_admin");
     expect(seen).toEqual(["authenticated"]);
-    // nothing is persisted
+    // nothing is persisted by the page (the refresh cookie is the server's, httpOnly)
     expect(globalThis.localStorage?.length ?? 0).toBe(0);
   });
 
   it("reports wrong credentials as the API's 401 problem", async () => {
     const fake = server([() => problem(401, "Unauthorized", "invalid username or password")], () => json({}));
-    const session = new Session({ baseUrl: BASE, fetch: fake.fetch });
+    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, hasSessionHint: () => false });
     const error = await session.login("anna", "wrong").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ status: 401, detail: "invalid username or password" });
@@ -99,13 +100,13 @@ describe("Session", () => {
 
   it("refuses worker tokens: API keys are for edge workers, not people", async () => {
     const fake = server([() => tokenResponse({ sub: "apikey:1", role: "worker", tenant_id: TENANT, site_ids: [SITE] })], () => json({}));
-    const session = new Session({ baseUrl: BASE, fetch: fake.fetch });
+    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, hasSessionHint: () => false });
     await expect(session.login("key", "x")).rejects.toMatchObject({ status: 403 });
   });
 
   it("sends the bearer token, and X-Tenant-ID only for a system_admin acting in a tenant", async () => {
     const fake = server([() => tokenResponse(ROOT)], () => json({ ok: true }));
-    const session = new Session({ baseUrl: BASE, fetch: fake.fetch });
+    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, hasSessionHint: () => false, storage: null });
     await session.login("root", "pw");
     expect(session.getState().tenantId).toBeNull();
     await session.fetch(new Request(`${BASE}/v1/tenants`));
@@ -116,7 +117,7 @@ describe("Session", () => {
     expect(fake.calls[1]).toMatchObject({ tenant: TENANT });
 
     const admin = server([() => tokenResponse(ADMIN)], () => json({}));
-    const tenantSession = new Session({ baseUrl: BASE, fetch: admin.fetch });
+    const tenantSession = new Session({ baseUrl: BASE, fetch: admin.fetch, hasSessionHint: () => false, storage: null });
     await tenantSession.login("anna", "pw");
     tenantSession.setTenant("some-other-tenant"); // ignored: the token names the tenant
     await tenantSession.fetch(new Request(`${BASE}/v1/sites`));
@@ -124,20 +125,23 @@ describe("Session", () => {
     expect(tenantSession.getState().tenantId).toBe(TENANT);
   });
 
-  it("renews the token silently shortly before it expires", async () => {
+  it("renews the token from the refresh cookie shortly before it expires, never with the password", async () => {
     let now = 1_000_000;
     const fake = server([() => tokenResponse(ADMIN, 900), () => tokenResponse({ ...ADMIN, jti: "second" }, 900)], () => json({}));
-    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, now: () => now, renewBeforeMs: 60_000 });
+    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, now: () => now, renewBeforeMs: 60_000, hasSessionHint: () => false });
     await session.login("anna", "pw");
     await session.fetch(new Request(`${BASE}/v1/sites`));
-    expect(fake.logins).toHaveLength(1);
+    expect(fake.refreshes).toHaveLength(0);
     now += 850_000; // 50 s left: inside the renewal margin
     await session.fetch(new Request(`${BASE}/v1/sites`));
-    expect(fake.logins).toHaveLength(2);
+    expect(fake.logins).toHaveLength(1);
+    // POST with the CSRF header, the cookie sent by the browser (same origin), no body
+    expect(fake.refreshes).toEqual([{ header: "1", credentials: "same-origin", body: "" }]);
     expect(fake.calls[1]?.auth).not.toBe(fake.calls[0]?.auth);
+    expect(session.getState().username).toBe("anna");
   });
 
-  it("signs in again once after a 401 and replays the request, body included", async () => {
+  it("refreshes once after a 401 and replays the request, body included", async () => {
     let first = true;
     const fake = server([() => tokenResponse(ADMIN), () => tokenResponse({ ...ADMIN, jti: "fresh" })], () => {
       if (first) {
@@ -146,50 +150,118 @@ describe("Session", () => {
       }
       return json({ id: "new" }, 201);
     });
-    const session = new Session({ baseUrl: BASE, fetch: fake.fetch });
+    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, hasSessionHint: () => false });
     await session.login("anna", "pw");
     const response = await session.fetch(
       new Request(`${BASE}/v1/sites`, { method: "POST", body: JSON.stringify({ name: "Flagship" }), headers: { "Content-Type": "application/json" } }),
     );
     expect(response.status).toBe(201);
-    expect(fake.logins).toHaveLength(2);
+    expect(fake.refreshes).toHaveLength(1);
     expect(fake.calls.map((c) => c.body)).toEqual(['{"name":"Flagship"}', '{"name":"Flagship"}']);
     expect(fake.calls[0]?.auth).not.toBe(fake.calls[1]?.auth);
   });
 
-  it("shares one renewal between concurrent requests", async () => {
+  it("shares one refresh between concurrent requests (the cookie is rotated once)", async () => {
     const stale = new Set<string>();
     const fake = server([() => tokenResponse(ADMIN), () => tokenResponse({ ...ADMIN, jti: "fresh" })], (request) => {
       const auth = request.headers.get("Authorization") ?? "";
       if (stale.size === 0) stale.add(auth);
       return stale.has(auth) ? problem(401, "Unauthorized", "expired") : json({});
     });
-    const session = new Session({ baseUrl: BASE, fetch: fake.fetch });
+    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, hasSessionHint: () => false });
     await session.login("anna", "pw");
     const answers = await Promise.all([1, 2, 3].map(() => session.fetch(new Request(`${BASE}/v1/visits`))));
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
-    expect(fake.logins).toHaveLength(2);
+    expect(fake.refreshes).toHaveLength(1);
   });
 
-  it("ends the session as expired when the held credentials stop working", async () => {
-    const fake = server([() => tokenResponse(ADMIN), () => problem(401, "Unauthorized", "user disabled")], () =>
-      problem(401, "Unauthorized", "token expired"),
+  it("ends the session as expired when the refresh is refused (signed out elsewhere, user changed)", async () => {
+    const fake = server([() => tokenResponse(ADMIN), () => problem(401, "Unauthorized", "this session has ended")], () =>
+      problem(401, "Unauthorized", "token revoked"),
     );
-    const session = new Session({ baseUrl: BASE, fetch: fake.fetch });
+    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, hasSessionHint: () => false });
     await session.login("anna", "pw");
     const response = await session.fetch(new Request(`${BASE}/v1/sites`));
     expect(response.status).toBe(401);
     expect(session.getState().status).toBe("expired");
     await expect(session.fetch(new Request(`${BASE}/v1/sites`))).rejects.toMatchObject({ status: 401 });
+    // the server cleared the cookies with its 401: no sign-out request follows
+    expect(fake.logouts).toEqual([]);
   });
 
-  it("logout forgets token, credentials and tenant", async () => {
+  it("after a reload, restores the session from the refresh cookie", async () => {
+    const fake = server([() => tokenResponse({ ...ADMIN, name: "anna" })], () => json({}));
+    const session = reloaded(fake.fetch);
+    expect(session.getState().status).toBe("restoring");
+    await session.restore();
+    expect(session.getState()).toMatchObject({ status: "authenticated", username: "anna", tenantId: TENANT });
+    expect(fake.refreshes).toHaveLength(1);
+    await session.fetch(new Request(`${BASE}/v1/sites`));
+    expect(fake.calls[0]?.auth).toMatch(/^Bearer ey/);
+  });
+
+  it("after a reload, a system_admin is back in the tenant it had chosen in this tab", async () => {
+    const storage = new Map<string, string>();
+    const first = server([() => tokenResponse({ ...ROOT, name: "root" })], () => json({}));
+    const before = new Session({ baseUrl: BASE, fetch: first.fetch, hasSessionHint: () => false, storage: {
+      getItem: (key) => storage.get(key) ?? null,
+      setItem: (key, value) => void storage.set(key, value),
+      removeItem: (key) => void storage.delete(key),
+    } });
+    await before.login("root", "pw");
+    before.setTenant(TENANT);
+    const fake = server([() => tokenResponse({ ...ROOT, name: "root" })], () => json({}));
+    const after = reloaded(fake.fetch, storage);
+    await after.restore();
+    expect(after.getState()).toMatchObject({ status: "authenticated", username: "root", tenantId: TENANT });
+  });
+
+  it("without the hint cookie a visitor is anonymous at once, with no request (no 401 in the console)", async () => {
+    const fake = server([], () => json({}));
+    const session = reloaded(fake.fetch, null, false);
+    expect(session.getState().status).toBe("anonymous");
+    await session.restore();
+    expect(session.getState().status).toBe("anonymous");
+    expect(fake.fetch).not.toHaveBeenCalled();
+  });
+
+  it("a session ended meanwhile restores as expired; an unreachable server leaves the visitor signed out", async () => {
+    const ended = server([() => problem(401, "Unauthorized", "this session has ended: sign in again")], () => json({}));
+    const session = reloaded(ended.fetch);
+    await session.restore();
+    expect(session.getState().status).toBe("expired");
+
+    const down = reloaded(vi.fn(async () => {
+      throw new TypeError("Failed to fetch");
+    }) as unknown as typeof globalThis.fetch);
+    await expect(down.restore()).rejects.toThrow("Failed to fetch");
+    expect(down.getState().status).toBe("anonymous");
+  });
+
+  it("sign-out ends the session on the server and forgets token and tenant", async () => {
     const fake = server([() => tokenResponse(ROOT)], () => json({}));
-    const session = new Session({ baseUrl: BASE, fetch: fake.fetch });
+    const storage = new Map<string, string>();
+    const session = reloaded(fake.fetch, storage, false);
     await session.login("root", "pw");
     session.setTenant(TENANT);
+    expect(storage.size).toBe(1);
     session.logout();
     expect(session.getState()).toEqual({ status: "anonymous", username: null, claims: null, tenantId: null });
+    expect(storage.size).toBe(0);
     await expect(session.accessToken()).rejects.toMatchObject({ status: 401 });
+    await vi.waitFor(() => expect(fake.logouts).toEqual([{ header: "1" }]));
+  });
+
+  it("a refresh still under way when the user signs out does not sign them back in", async () => {
+    let answer: (response: Response) => void = () => undefined;
+    const fake = server([() => tokenResponse(ADMIN), () => new Promise<Response>((resolve) => (answer = resolve)) as unknown as Response], () => json({}));
+    const session = new Session({ baseUrl: BASE, fetch: fake.fetch, hasSessionHint: () => false });
+    await session.login("anna", "pw");
+    const pending = session.refresh();
+    await vi.waitFor(() => expect(fake.refreshes).toHaveLength(1));
+    session.logout();
+    answer(tokenResponse({ ...ADMIN, jti: "late" }));
+    await pending;
+    expect(session.getState().status).toBe("anonymous");
   });
 });

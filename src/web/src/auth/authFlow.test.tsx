@@ -16,21 +16,41 @@ vi.mock("../Shell", () => ({
 }));
 
 const logins: unknown[] = [];
+const refreshes: string[] = [];
+const signOuts: string[] = [];
+/** The server's side of the refresh cookie: set by a sign-in, cleared by a sign-out. */
+let serverSession: string | null = null;
+
+const ANNA = { sub: "user:1", role: "tenant_admin", tenant_id: TENANT, site_ids: [], name: "anna" };
 
 beforeEach(() => {
   logins.length = 0;
+  refreshes.length = 0;
+  signOuts.length = 0;
+  serverSession = null;
   vi.stubGlobal(
     "fetch",
     vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
       const request = input instanceof Request ? input : new Request(String(input), init);
-      if (!request.url.endsWith("/v1/auth/token")) return json({}, 404);
+      const path = new URL(request.url).pathname;
+      if (path === "/v1/auth/session" && request.method === "DELETE") {
+        signOuts.push(request.headers.get("X-Appliance-Session") ?? "");
+        serverSession = null;
+        document.cookie = "appliance_signed_in=; Max-Age=0; path=/";
+        return new Response(null, { status: 204 });
+      }
+      if (path === "/v1/auth/session/refresh") {
+        refreshes.push(request.method);
+        if (!serverSession) return problem(401, "Unauthorized", "this session has ended: sign in again");
+        return json({ access_token: fakeToken(ANNA), expires_in: 900 });
+      }
+      if (path !== "/v1/auth/session") return json({}, 404);
       const body = (await request.json()) as { username: string; password: string };
       logins.push(body);
       if (body.password !== "right-password") return problem(401, "Unauthorized", "invalid username or password");
-      return json({
-        access_token: fakeToken({ sub: "user:1", role: "tenant_admin", tenant_id: TENANT, site_ids: [] }),
-        expires_in: 900,
-      });
+      serverSession = "anna";
+      document.cookie = "appliance_signed_in=1; path=/";
+      return json({ access_token: fakeToken(ANNA), expires_in: 900 });
     }),
   );
 });
@@ -38,6 +58,7 @@ beforeEach(() => {
 afterEach(() => {
   cleanup();
   act(() => session.logout());
+  document.cookie = "appliance_signed_in=; Max-Age=0; path=/";
   vi.unstubAllGlobals();
 });
 
@@ -61,7 +82,7 @@ describe("auth flow", () => {
     expect(await screen.findByRole("heading", { name: "Sign in" })).toBeTruthy();
     await signIn("anna", "right-password");
     expect((await screen.findByTestId("shell")).textContent).toBe("/visits?site=abc");
-    expect(logins).toEqual([{ grant_type: "password", username: "anna", password: "right-password" }]);
+    expect(logins).toEqual([{ username: "anna", password: "right-password" }]);
     expect(session.getState()).toMatchObject({ status: "authenticated", username: "anna", tenantId: TENANT });
   });
 
@@ -100,5 +121,49 @@ describe("auth flow", () => {
     cleanup();
     renderAt("/login");
     expect((await screen.findByTestId("shell")).textContent).toBe("/reports");
+  });
+
+  it("a reload keeps the user signed in: the page waits for the refresh cookie, then opens", async () => {
+    renderAt("/visits");
+    await signIn("anna", "right-password");
+    expect((await screen.findByTestId("shell")).textContent).toBe("/visits");
+    // A reload: the in-memory token is gone, the cookies are not.
+    cleanup();
+    act(() => session.logout("expired"));
+    const restored = session.restore();
+    expect(session.getState().status).toBe("restoring");
+    renderAt("/visits?site=abc");
+    expect(screen.getByRole("status", { name: "Loading" })).toBeTruthy();
+    await act(async () => {
+      await restored;
+    });
+    expect((await screen.findByTestId("shell")).textContent).toBe("/visits?site=abc");
+    expect(refreshes).toEqual(["POST"]);
+    expect(session.getState()).toMatchObject({ status: "authenticated", username: "anna" });
+  });
+
+  it("after signing out, a reload lands on the sign-in page without asking the server", async () => {
+    renderAt("/reports");
+    await signIn("anna", "right-password");
+    await screen.findByTestId("shell");
+    act(() => session.logout());
+    await vi.waitFor(() => expect(signOuts).toEqual(["1"]));
+    cleanup();
+    await act(async () => {
+      await session.restore();
+    });
+    renderAt("/reports");
+    expect(await screen.findByRole("heading", { name: "Sign in" })).toBeTruthy();
+    expect(refreshes).toEqual([]);
+  });
+
+  it("a session ended elsewhere is reported on the sign-in page after a reload", async () => {
+    document.cookie = "appliance_signed_in=1; path=/"; // the hint outlived the session
+    await act(async () => {
+      await session.restore();
+    });
+    renderAt("/reports");
+    expect(await screen.findByText("Your session has ended. Sign in again to continue.")).toBeTruthy();
+    expect(refreshes).toEqual(["POST"]);
   });
 });

@@ -78,6 +78,24 @@ async function signedIn(role = "tenant_admin") {
   return session;
 }
 
+/** A signed-in session whose refresh cookie works until `refuse()` (then 401, as after a sign-out). */
+async function refreshable() {
+  let n = 0;
+  let refused = false;
+  let refreshes = 0;
+  const fetch = vi.fn(async (input: RequestInfo | URL) => {
+    if (String(input).endsWith("/v1/auth/session/refresh")) {
+      refreshes += 1;
+      if (refused) return new Response(JSON.stringify({ title: "Unauthorized", status: 401, detail: "ended" }), { status: 401, headers: { "Content-Type": "application/problem+json" } });
+    }
+    n += 1;
+    return json({ access_token: fakeToken({ sub: "user:1", role: "tenant_admin", tenant_id: TENANT, site_ids: [], jti: `t${n}` }), expires_in: 900 });
+  }) as unknown as typeof globalThis.fetch;
+  const session = new Session({ baseUrl: BASE, fetch, hasSessionHint: () => false });
+  await session.login("anna", "pw");
+  return { session, refreshes: () => refreshes, refuse: () => (refused = true) };
+}
+
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe("connectLive", () => {
@@ -181,7 +199,87 @@ describe("connectLive", () => {
       clearTimeout: () => undefined,
     });
     await vi.waitFor(() => expect(statuses.some((s) => s.state === "waiting")).toBe(true));
-    expect(statuses.find((s) => s.state === "waiting")).toMatchObject({ reason: "the stream answered HTTP 503", attempt: 1 });
+    expect(statuses.find((s) => s.state === "waiting")).toMatchObject({ reason: "live updates are unavailable", unavailable: true, attempt: 1 });
+    stop();
+  });
+
+  it("on `revoked` refreshes the session and reopens at once with the new token", async () => {
+    const { session, refreshes } = await refreshable();
+    const statuses: LiveStatus[] = [];
+    const timers: number[] = [];
+    const stop = connectLive({
+      session,
+      onStatus: (s) => statuses.push(s),
+      onSighting: () => undefined,
+      createEventSource: (url) => new FakeEventSource(url),
+      setTimeout: (_fn, ms) => timers.push(ms),
+      clearTimeout: () => undefined,
+    });
+    await flush();
+    const first = FakeEventSource.all[0]!;
+    first.emit("ready", { type: "ready" });
+    first.emit("revoked", { type: "revoked", reason: "token expired" });
+    expect(first.closed).toBe(true);
+    await vi.waitFor(() => expect(FakeEventSource.all).toHaveLength(2));
+    expect(refreshes()).toBe(1);
+    const token = (url: string) => new URL(url).searchParams.get("access_token");
+    expect(token(FakeEventSource.all[1]!.url)).not.toBe(token(first.url));
+    expect(timers).toEqual([]); // no backoff: straight back
+    FakeEventSource.all[1]!.emit("ready", { type: "ready" });
+    expect(statuses.at(-1)).toEqual({ state: "open" });
+    stop();
+  });
+
+  it("on `revoked` with a refresh that is refused, stops for good (no retry with a dead token)", async () => {
+    const { session, refreshes, refuse } = await refreshable();
+    refuse();
+    const statuses: LiveStatus[] = [];
+    const timers: number[] = [];
+    connectLive({
+      session,
+      onStatus: (s) => statuses.push(s),
+      onSighting: () => undefined,
+      createEventSource: (url) => new FakeEventSource(url),
+      setTimeout: (_fn, ms) => timers.push(ms),
+      clearTimeout: () => undefined,
+    });
+    await flush();
+    FakeEventSource.all[0]!.emit("revoked", { type: "revoked", reason: "access revoked" });
+    await vi.waitFor(() => expect(statuses.at(-1)).toEqual({ state: "ended", reason: "your session has ended" }));
+    expect(refreshes()).toBe(1);
+    expect(FakeEventSource.all).toHaveLength(1);
+    expect(timers).toEqual([]);
+    expect(session.getState().status).toBe("expired");
+  });
+
+  it("on `unavailable` backs off and says so; a refused connect renews the token before the next try", async () => {
+    const { session, refreshes } = await refreshable();
+    const statuses: LiveStatus[] = [];
+    const timers: { fn: () => void; ms: number }[] = [];
+    const stop = connectLive({
+      session,
+      onStatus: (s) => statuses.push(s),
+      onSighting: () => undefined,
+      createEventSource: (url) => new FakeEventSource(url),
+      setTimeout: (fn, ms) => timers.push({ fn, ms }),
+      clearTimeout: () => undefined,
+      backoff: { initialMs: 1000, maxMs: 8000, jitter: 0 },
+    });
+    await flush();
+    const first = FakeEventSource.all[0]!;
+    first.emit("ready", { type: "ready" });
+    first.emit("unavailable", { type: "unavailable", reason: "try again shortly" });
+    expect(first.closed).toBe(true);
+    expect(statuses.at(-1)).toMatchObject({ state: "waiting", unavailable: true, retryInMs: 1000 });
+    expect(refreshes()).toBe(0); // the token is fine: the database was away
+    timers[0]!.fn();
+    await flush();
+    // refused before it opened (EventSource cannot say whether it was a 401): renew first
+    FakeEventSource.all[1]!.onerror?.(new Event("error"));
+    expect(timers.map((t) => t.ms)).toEqual([1000, 2000]);
+    timers[1]!.fn();
+    await vi.waitFor(() => expect(FakeEventSource.all).toHaveLength(3));
+    expect(refreshes()).toBe(1);
     stop();
   });
 });

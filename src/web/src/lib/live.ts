@@ -4,8 +4,17 @@
  * Tenant users connect with EventSource and `?access_token=` (EventSource cannot send headers).
  * A system_admin must also name the tenant in the X-Tenant-ID header, which EventSource cannot
  * do, so for it the same stream is read with fetch and parsed here. Either way a dropped or
- * refused connection is retried with exponential backoff (with jitter), with a fresh token.
+ * refused connection is retried with exponential backoff (with jitter).
+ *
+ * The server ends a stream with a last event: `revoked` (the token expired, or the user was
+ * signed out, disabled or changed) — the session is refreshed from its cookie and the stream
+ * reopened at once with the new token, or, when the refresh is refused, the stream stops for good
+ * (the session ends and the app shows the sign-in page); `unavailable` (the server could not check
+ * the caller: the database is away) — retried with backoff, shown as such. A connection refused
+ * before it opened may be a dead token too (EventSource cannot tell a 401): the next attempt
+ * refreshes the session first, so no retry ever reuses a dead token.
  */
+import { ApiError } from "../api/problem";
 import type { Session } from "../api/session";
 import type { SightingEvent } from "../api/types";
 
@@ -14,7 +23,9 @@ export const STREAM_PATH = "/v1/events/stream";
 export type LiveStatus =
   | { state: "connecting"; attempt: number }
   | { state: "open" }
-  | { state: "waiting"; attempt: number; retryInMs: number; reason: string };
+  | { state: "waiting"; attempt: number; retryInMs: number; reason: string; unavailable?: boolean }
+  /** The session could not be renewed: no more attempts. */
+  | { state: "ended"; reason: string };
 
 export interface BackoffPolicy {
   initialMs: number;
@@ -102,7 +113,7 @@ export interface EventSourceLike {
 }
 
 export interface LiveOptions {
-  session: Session;
+  session: Pick<Session, "baseUrl" | "accessToken" | "authHeaders" | "refresh">;
   onSighting: (event: SightingEvent) => void;
   onStatus: (status: LiveStatus) => void;
   /** Read with fetch (headers) instead of EventSource; needed for a system_admin's tenant. */
@@ -114,7 +125,10 @@ export interface LiveOptions {
   clearTimeout?: (handle: unknown) => void;
 }
 
-/** Connects and keeps reconnecting until the returned function is called. */
+/** A revoked stream within this long of the last renewal is retried with backoff, not at once. */
+const REVOKED_AGAIN_MS = 10_000;
+
+/** Connects and keeps reconnecting until the returned function is called (or the session ends). */
 export function connectLive(options: LiveOptions): () => void {
   const policy = options.backoff ?? DEFAULT_BACKOFF;
   const schedule = options.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
@@ -125,25 +139,55 @@ export function connectLive(options: LiveOptions): () => void {
   let attempt = 0;
   let timer: unknown = null;
   let closeCurrent: (() => void) | null = null;
+  /** The next attempt renews the session first (the last one may have failed on a dead token). */
+  let renewFirst = false;
+  let opened = false;
+  let renewedAt = -Infinity;
+
+  const close = () => {
+    closeCurrent?.();
+    closeCurrent = null;
+  };
+
+  const retry = (reason: string, unavailable = false) => {
+    close();
+    if (stopped) return;
+    attempt += 1;
+    const retryInMs = backoffDelay(attempt, policy);
+    options.onStatus({ state: "waiting", attempt, retryInMs, reason, ...(unavailable ? { unavailable } : {}) });
+    timer = schedule(() => void open(), retryInMs);
+  };
+
+  const end = (reason: string) => {
+    close();
+    stopped = true;
+    if (timer !== null) cancel(timer);
+    timer = null;
+    options.onStatus({ state: "ended", reason });
+  };
+
+  const revoked = () => {
+    close();
+    if (stopped) return;
+    renewFirst = true;
+    // Revoked right after a renewal: something is off (a clock, the server); do not spin.
+    if (Date.now() - renewedAt < REVOKED_AGAIN_MS) retry("access was revoked");
+    else void open();
+  };
 
   const deliver = (kind: string, data: string) => {
     if (kind === "ready") {
       attempt = 0;
+      opened = true;
       options.onStatus({ state: "open" });
     } else if (kind === "sighting") {
       const sighting = parseSighting(data);
       if (sighting) options.onSighting(sighting);
+    } else if (kind === "revoked") {
+      revoked();
+    } else if (kind === "unavailable") {
+      retry("live updates are unavailable", true);
     }
-  };
-
-  const retry = (reason: string) => {
-    closeCurrent?.();
-    closeCurrent = null;
-    if (stopped) return;
-    attempt += 1;
-    const retryInMs = backoffDelay(attempt, policy);
-    options.onStatus({ state: "waiting", attempt, retryInMs, reason });
-    timer = schedule(() => void open(), retryInMs);
   };
 
   const openEventSource = async () => {
@@ -152,11 +196,14 @@ export function connectLive(options: LiveOptions): () => void {
     const url = `${options.session.baseUrl}${STREAM_PATH}?access_token=${encodeURIComponent(token)}`;
     const source = makeSource(url);
     closeCurrent = () => source.close();
-    for (const kind of ["ready", "sighting"]) {
+    for (const kind of ["ready", "sighting", "revoked", "unavailable"]) {
       source.addEventListener(kind, (event) => deliver(kind, event.data));
     }
     // EventSource would retry by itself with the old URL (and token); take over instead.
-    source.onerror = () => retry("connection lost");
+    source.onerror = () => {
+      if (!opened) renewFirst = true; // refused before it opened: perhaps a 401
+      retry("connection lost");
+    };
   };
 
   const openFetch = async () => {
@@ -164,13 +211,24 @@ export function connectLive(options: LiveOptions): () => void {
     closeCurrent = () => controller.abort();
     const headers = { ...(await options.session.authHeaders()), Accept: "text/event-stream" };
     const response = await doFetch(`${options.session.baseUrl}${STREAM_PATH}`, { headers, signal: controller.signal });
+    if (response.status === 401) {
+      revoked();
+      return;
+    }
+    if (response.status === 503) {
+      retry("live updates are unavailable", true);
+      return;
+    }
     if (!response.ok || !response.body) throw new Error(`the stream answered HTTP ${response.status}`);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     const parser = new SseParser();
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      for (const message of parser.feed(value)) deliver(message.event, message.data);
+      for (const message of parser.feed(value)) {
+        deliver(message.event, message.data);
+        if (stopped || closeCurrent === null) return; // ended by its last event
+      }
     }
     if (!stopped) retry("the server closed the stream");
   };
@@ -178,11 +236,22 @@ export function connectLive(options: LiveOptions): () => void {
   const open = async () => {
     timer = null;
     if (stopped) return;
+    opened = false;
     options.onStatus({ state: "connecting", attempt });
     try {
+      if (renewFirst) {
+        renewFirst = false;
+        renewedAt = Date.now();
+        await options.session.refresh();
+        if (stopped) return;
+      }
       await (options.useFetch ? openFetch() : openEventSource());
     } catch (error) {
       if (stopped) return;
+      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+        end("your session has ended");
+        return;
+      }
       retry(error instanceof Error ? error.message : "connection failed");
     }
   };
@@ -191,7 +260,6 @@ export function connectLive(options: LiveOptions): () => void {
   return () => {
     stopped = true;
     if (timer !== null) cancel(timer);
-    closeCurrent?.();
-    closeCurrent = null;
+    close();
   };
 }

@@ -21,7 +21,10 @@ import { BRAND } from "../theme";
 function StatusBadge({ status }: { status: LiveStatus }) {
   if (status.state === "open") return <Badge status="processing" color="#15803d" text={<span className="font-medium text-green-800">Live</span>} />;
   if (status.state === "connecting") return <Badge status="default" text="Connecting…" />;
-  return <Badge status="warning" text={`Reconnecting in ${Math.ceil(status.retryInMs / 1000)} s`} />;
+  if (status.state === "ended") return <Badge status="error" text="Signed out" />;
+  const seconds = Math.ceil(status.retryInMs / 1000);
+  if (status.unavailable) return <Badge status="warning" text={`Live updates unavailable · retrying in ${seconds} s`} />;
+  return <Badge status="warning" text={`Reconnecting in ${seconds} s`} />;
 }
 
 export default function LivePage() {
