@@ -15,6 +15,7 @@ kept current from PostgreSQL by the change cursor (``changes.py``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -29,6 +30,7 @@ import numpy as np
 from appliance.db.engine import Database
 from appliance.db.prepared import Prepared
 from appliance.lib.metrics import VECTOR_CACHE_BYTES, VECTOR_SEARCH_BATCH, VECTOR_TENANT_LOADS
+from appliance.vectors import scan
 from appliance.vectors.base import Searched, SearchHit, TenantGoneError, VectorItem
 from appliance.vectors.changes import CHANGES_SINCE, Changes, Snapshot, changes_params, load_matrix
 from appliance.vectors.matrix import Array, ExemplarMatrix, unit_rows
@@ -68,6 +70,7 @@ class ExactIndex:
         self._pending: dict[uuid.UUID, _Pending] = {}
         self._searching: set[uuid.UUID] = set()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectors")
+        self._worker.submit(scan.prepare)  # the int8 scan's runtime, before the first search
 
     # -- the worker --------------------------------------------------------------------------
 
@@ -110,6 +113,7 @@ class ExactIndex:
         matrix = loaded.matrix
         self._tenants[tenant_id] = loaded
         self._evict(keep=tenant_id)
+        self._quantize_later(tenant_id, loaded)
         VECTOR_TENANT_LOADS.inc()
         log.info(
             "loaded %d exemplars of tenant %s in %.0f ms",
@@ -118,6 +122,19 @@ class ExactIndex:
             1000 * (time.perf_counter() - started),
         )
         return loaded
+
+    def _quantize_later(self, tenant_id: uuid.UUID, held: TenantVectors) -> None:
+        """The int8 copy of a loaded matrix, a block of rows per turn of the worker: searches
+        run between the blocks (on the float product until the copy is complete)."""
+
+        def step() -> None:
+            if self._tenants.get(tenant_id) is not held or held.matrix.quantize_some():
+                return  # evicted or reloaded meanwhile, or done
+            with contextlib.suppress(RuntimeError):  # the index was closed
+                self._worker.submit(step)
+
+        with contextlib.suppress(RuntimeError):
+            self._worker.submit(step)
 
     def _evict(self, keep: uuid.UUID) -> None:
         total = sum(t.matrix.nbytes for t in self._tenants.values())

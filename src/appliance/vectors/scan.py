@@ -1,0 +1,157 @@
+"""A coarse scan of a tenant's matrix in 8-bit integers, that bounds its own error.
+
+Exact search multiplies every stored float32 vector with the query: 2 kB of memory read per
+exemplar and query, which on a shared 2-core box made the index's worker the ingest bottleneck
+(ADR 0013). Here every row also has an int8 copy (``code``, a scale and the norm of its
+quantisation error); the query is quantised too, and ONNX Runtime's ``MatMulInteger`` (the
+runtime the API already ships) scores all rows in integers, reading a quarter of the bytes.
+
+The coarse score of a row is off its exact score by at most
+``|q|·|x - x̂| + |q - q̂|·|x̂|`` (Cauchy-Schwarz). So every row whose coarse score plus that
+bound reaches the k-th best coarse score minus it can be in the exact top k; those rows (a few
+dozen, typically) are scored exactly in float32. The answer is the exact top k, never an
+approximation; a query whose candidates are too many to be worth gathering falls back to the
+float product.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray[Any, Any]
+
+LEVELS = 127
+ZERO_POINT = 128
+"""Codes are stored as uint8 (``MatMulInteger`` takes the rows unsigned, with a zero point)."""
+QUANTIZE_ROWS = 4096
+"""Rows quantised at a time (bounds the temporary arrays of a cold load)."""
+BLOCK = 64
+"""Rows per block when looking for the k-th best coarse score."""
+SLACK = 1e-4
+"""Added to every bound: float32 rounding in the coarse and the exact scores (far smaller)."""
+
+_lock = threading.Lock()
+_session: Any = None
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | 0x80 if value else byte)
+        if not value:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes | int) -> bytes:
+    if isinstance(payload, int):
+        return _varint(number << 3) + _varint(payload)
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _value_info(name: str, elem_type: int, dims: list[str]) -> bytes:
+    shape = b"".join(_field(1, _field(2, dim.encode())) for dim in dims)
+    tensor_type = _field(1, elem_type) + _field(2, shape)
+    return _field(1, name.encode()) + _field(2, _field(1, tensor_type))
+
+
+def scan_model() -> bytes:
+    """The ONNX model ``products = MatMulInteger(rows, queries, zero)``, serialised by hand (its
+    protobuf is four nested messages; the ``onnx`` package is not a dependency of the API)."""
+    uint8, int8, int32 = 2, 3, 6
+    node = b"".join(_field(1, name.encode()) for name in ("rows", "queries", "zero"))
+    node += _field(2, b"products") + _field(4, b"MatMulInteger")
+    graph = _field(1, node) + _field(2, b"scan")
+    graph += _field(11, _value_info("rows", uint8, ["n", "d"]))
+    graph += _field(11, _value_info("queries", int8, ["d", "k"]))
+    graph += _field(11, _value_info("zero", uint8, []))
+    graph += _field(12, _value_info("products", int32, ["n", "k"]))
+    opset = _field(1, b"") + _field(2, 13)
+    return _field(1, 7) + _field(8, opset) + _field(7, graph)
+
+
+def prepare() -> None:
+    """Load ONNX Runtime and the scan's session now (about half a second), not at a tenant's
+    first search."""
+    _scanner()
+
+
+def _scanner() -> Any:
+    global _session
+    with _lock:
+        if _session is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = 1  # the index has one worker thread, by design
+            options.inter_op_num_threads = 1
+            _session = onnxruntime.InferenceSession(scan_model(), options, providers=["CPUExecutionProvider"])
+        return _session
+
+
+def quantize(vectors: Array) -> tuple[Array, Array, Array, Array]:
+    """Rows of ``vectors`` as (codes uint8 with ``ZERO_POINT``, scale, error norm, norm of the
+    quantised row): ``x̂ = scale · (code - ZERO_POINT)``, ``|x - x̂| = error``. In blocks of
+    rows, in float32: a tenant's cold load quantises all of its rows."""
+    exact = np.asarray(vectors, dtype=np.float32)
+    if exact.ndim == 1:
+        exact = exact[None, :]
+    count = len(exact)
+    codes = np.empty(exact.shape, dtype=np.uint8)
+    scale = np.empty(count, dtype=np.float32)
+    error = np.empty(count, dtype=np.float32)
+    norm = np.empty(count, dtype=np.float32)
+    for start in range(0, count, QUANTIZE_ROWS):
+        rows = exact[start : start + QUANTIZE_ROWS]
+        peak = np.abs(rows).max(axis=1, initial=0.0)
+        step = np.where(peak > 0, peak / LEVELS, 1.0).astype(np.float32)[:, None]
+        steps = np.rint(rows / step)
+        np.clip(steps, -LEVELS, LEVELS, out=steps)
+        approx = steps * step
+        norm[start : start + QUANTIZE_ROWS] = np.linalg.norm(approx, axis=1)
+        approx -= rows
+        error[start : start + QUANTIZE_ROWS] = np.linalg.norm(approx, axis=1)
+        steps += ZERO_POINT
+        codes[start : start + QUANTIZE_ROWS] = steps
+        scale[start : start + QUANTIZE_ROWS] = step[:, 0]
+    return codes, scale, error, norm
+
+
+def candidates(
+    codes: Array, scale: Array, error: Array, norm: Array, queries: Array, top_k: int
+) -> list[Array]:
+    """Per query, the rows that can be among its exact ``top_k`` (row indices, unordered)."""
+    q_codes, q_scale, q_error, _ = quantize(queries)
+    steps = (q_codes.astype(np.int16) - ZERO_POINT).astype(np.int8)
+    products = _scanner().run(
+        None,
+        {"rows": codes, "queries": np.ascontiguousarray(steps.T), "zero": np.array(ZERO_POINT, np.uint8)},
+    )[0]  # (rows, queries) int32, exact
+    # Coarse scores in units of each query's own scale (one pass over the products; a positive
+    # factor per query changes no ranking), and so the bound.
+    coarse = np.multiply(products.T, scale, dtype=np.float32)
+    # one bound per query: the largest of any row (the rows' errors differ little)
+    bound = (
+        (np.linalg.norm(queries, axis=1) * float(error.max()) + q_error * float(norm.max()) + SLACK) / q_scale
+    ).astype(np.float32)
+    # A lower bound of each query's k-th best coarse score: the k-th best of the maxima of
+    # blocks of rows (k distinct rows reach it). Only blocks whose maximum reaches the floor can
+    # hold candidates, so the per-row comparison runs on those few blocks.
+    rows = coarse.shape[1]
+    blocks = rows // BLOCK
+    if blocks < top_k:
+        kth = np.partition(coarse, rows - top_k, axis=1)[:, rows - top_k]
+        return [np.flatnonzero(coarse[j] >= kth[j] - 2 * bound[j]) for j in range(len(queries))]
+    heads = coarse[:, : blocks * BLOCK].reshape(len(queries), blocks, BLOCK).max(axis=2)
+    kth = np.partition(heads, blocks - top_k, axis=1)[:, blocks - top_k]
+    floor = kth - 2 * bound
+    tail = np.arange(blocks * BLOCK, rows)  # rows after the last whole block
+    found = []
+    for j in range(len(queries)):
+        starts = np.flatnonzero(heads[j] >= floor[j]) * BLOCK
+        near = np.concatenate([(starts[:, None] + np.arange(BLOCK)).ravel(), tail])
+        found.append(near[coarse[j, near] >= floor[j]])
+    return found
