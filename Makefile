@@ -11,6 +11,14 @@ CHECKOV := $(VENV)/checkov/bin/checkov
 export APPLIANCE_DATA_DIR ?= $(abspath data)
 SHARED_MODELS := $(abspath ../shared/models)
 export APPLIANCE_MODELS_DIR ?= $(if $(wildcard $(SHARED_MODELS)/face_detection_yunet_2023mar.onnx),$(SHARED_MODELS),$(abspath models))
+# The default embedder is the one the model manifest ships (sface). A development box whose models
+# folder has only the test-only stand-in (CI, the shared folder) names the stand-in explicitly.
+STAND_IN_EMBEDDER := paddle_mobileface_arcface_128d.onnx
+ifeq ($(wildcard $(APPLIANCE_MODELS_DIR)/face_recognition_sface_2021dec.onnx),)
+ifneq ($(wildcard $(APPLIANCE_MODELS_DIR)/$(STAND_IN_EMBEDDER)),)
+export APPLIANCE_EMBEDDER ?= $(STAND_IN_EMBEDDER)
+endif
+endif
 
 .PHONY: help setup web-deps web web-test screenshots system-deps binary binary-edge binary-smoke test test-fast lint fmt typecheck contracts openapi bench demo serve clean deploy-check postman manifests image-test
 
@@ -88,9 +96,8 @@ web-test: web-deps ## dashboard type check + Vitest unit tests
 screenshots: setup web ## refresh docs/screenshots from a real browser run
 	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e/test_dashboard.py -q
 
-contracts: setup web-deps ## regenerate msgspec Structs and TS types from the JSON Schemas
+contracts: setup ## regenerate the msgspec Structs from the JSON Schemas (the edge event contract)
 	$(BIN)/python -m appliance.contracts.codegen
-	npm --prefix src/web run contracts
 
 openapi: setup ## regenerate docs/openapi.json and the Postman collection derived from it
 	$(BIN)/appliance openapi -o docs/openapi.json

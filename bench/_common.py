@@ -92,7 +92,7 @@ def free_port() -> int:
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment for ``appliance …`` subprocesses: the bench's settings, nothing inherited
     that could point them elsewhere (an exported APPLIANCE_APP_DATABASE_URL, a JWT key …)."""
-    keep = {"APPLIANCE_MODELS_DIR"}
+    keep = {"APPLIANCE_MODELS_DIR", "APPLIANCE_EMBEDDER"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_") or k in keep}
     env.update(
         {

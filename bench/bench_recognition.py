@@ -61,7 +61,9 @@ def embed_faces(
     from appliance.edge.quality import QualityConfig, assess
     from appliance.edge.vision import Vision, decode_image
 
-    vision = Vision.from_settings(load_settings(env={}, models_dir=str(models)))
+    vision = Vision.from_settings(
+        load_settings(env={}, models_dir=str(models), embedder=load_settings().embedder)
+    )
     gate = QualityConfig()
 
     def one(person: str, image: Any) -> Face | None:

@@ -18,6 +18,10 @@ from appliance.config import Settings, load_settings
 logging.raiseExceptions = False
 
 PG_ADMIN_URL = os.environ.get("APPLIANCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The product's default embedder is the one the manifest ships; the development/CI models folder
+# holds the test-only stand-in, so the tests (and every process they start) name it explicitly.
+TEST_EMBEDDER = "paddle_mobileface_arcface_128d.onnx"
+os.environ.setdefault("APPLIANCE_EMBEDDER", TEST_EMBEDDER)
 
 
 def _admin_exec(*statements: str) -> None:
@@ -43,6 +47,7 @@ def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         rate_limit_auth_per_minute=100_000,
         rate_limit_ingest_per_second=100_000,
         embedding_dim=128,
+        embedder=os.environ["APPLIANCE_EMBEDDER"],
         scheduler=False,
         # The areas' tests post events at fixed dates (2026-11-20 …); tests/integration/trust
         # checks the default window.

@@ -13,6 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 ENV_PREFIX = "APPLIANCE_"
+DEFAULT_EMBEDDER = "face_recognition_sface_2021dec.onnx"
+"""The embedder pack of ``appliance.edge.models.MANIFEST`` that ships (a unit test keeps them
+equal; the manifest module is not imported here: it loads an HTTP client)."""
 SECRET_FIELDS = frozenset(
     {
         "database_url",
@@ -59,8 +62,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     # -- recognition -----------------------------------------------------------------------
     models_dir: str = "models"
-    embedder: str = "paddle_mobileface_arcface_128d.onnx"
-    """Model file in the models dir; the embedding dimension is read from it."""
+    embedder: str = DEFAULT_EMBEDDER
+    """Model file in the models dir; the embedding dimension is read from it. Default: the
+    embedder the model manifest ships (never the test-only stand-in, which tests name explicitly)."""
     embedding_dim: int | None = None
     """Overrides the dimension read from the embedder (needed only without the model file)."""
     match_threshold: float = 0.40
@@ -195,18 +199,18 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(_config_error(str(exc), raw, set(overrides))) from exc
+        raise ConfigError(config_error(str(exc), raw, set(overrides))) from exc
 
 
-def _config_error(message: str, raw: dict[str, Any], overridden: set[str]) -> str:
+def config_error(message: str, raw: dict[str, Any], overridden: set[str], what: str = "configuration") -> str:
     """msgspec says ``… - at `$.port```: name the variable an operator sets (``APPLIANCE_PORT``)."""
     found = re.search(r"\s*-\s*at `\$\.(\w+)`", message)
     if found is None:
-        return f"invalid configuration: {message} (environment variables {ENV_PREFIX}*)"
+        return f"invalid {what}: {message} (environment variables {ENV_PREFIX}*)"
     field = found.group(1)
     reason = message[: found.start()] + message[found.end() :]
     where = f"setting {field}" if field in overridden else ENV_PREFIX + field.upper()
-    return f"invalid configuration: {where}={raw.get(field)!r}: {reason}"
+    return f"invalid {what}: {where}={raw.get(field)!r}: {reason}"
 
 
 class ConfigError(ValueError):

@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import socket
+import string
 import subprocess
 import threading
 import time
@@ -122,9 +123,13 @@ def run(
     env = demo_env(settings, data, models, port)
     suffix = uuid.uuid4().hex[:6]
     # Generated for this run and printed once at the end; never written anywhere.
-    password = secrets.token_urlsafe(12)
+    password = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
     console.rule("[bold]appliance demo")
-    console.print(f"database {settings.database_url.split('@')[-1]} · data {data} · models {models}")
+    console.print(
+        f"database {settings.database_url.split('@')[-1]} · data {data} · models {models} · "
+        f"embedder {_embedder_label(settings.embedder)}"
+    )
+    _ensure_models(env, models, settings.embedder)
     missing = _dashboard_missing() if serve else None
     if missing:
         console.print(f"[yellow]{missing}[/]")
@@ -221,6 +226,37 @@ def run(
     return 0
 
 
+def _embedder_label(embedder: str) -> str:
+    from appliance.edge.models import ModelError, find_pack
+
+    try:
+        pack = find_pack(embedder)
+    except ModelError:
+        return embedder
+    return f"{embedder} [yellow](TEST-ONLY stand-in)[/]" if pack.test_only else embedder
+
+
+def _ensure_models(env: dict[str, str], models: Path, embedder: str) -> None:
+    """The detector and the embedder in ``models``; the shipped packs among them are pulled (verified)."""
+    from appliance.edge.models import MANIFEST
+    from appliance.edge.vision import DETECTOR_FILE
+
+    def missing() -> list[str]:
+        return [name for name in (DETECTOR_FILE, embedder) if not (models / name).is_file()]
+
+    shipped = {p.file: p.name for p in MANIFEST if p.ships}
+    pullable = [shipped[name] for name in missing() if name in shipped]
+    if pullable:
+        console.print(f"models missing in {models}: pulling {', '.join(pullable)} (checked by sha256)")
+        subprocess.run([*self_command(), "models", "pull", *pullable, "--models-dir", str(models)], env=env)
+    if still := missing():
+        raise SystemExit(
+            f"the demo needs {' and '.join(still)} in {models}. `appliance models pull` fetches the packs "
+            "that ship (the embedder: APPLIANCE_EMBEDDER, the manifest's by default); or point "
+            "APPLIANCE_MODELS_DIR at a folder that has them."
+        )
+
+
 def _dashboard_missing() -> str | None:
     from appliance.server.spa import static_root
 
@@ -236,11 +272,13 @@ def _print_login(base: str, username: str, password: str, data: Path, models: Pa
     if serving:
         console.print(f"dashboard  [bold link={base}/]{base}/[/]")
     console.print(f"login      [bold]{username}[/]  password  [bold]{password}[/]  (shown only now)")
-    again = "make serve" if os.environ.get("MAKELEVEL") else "appliance serve"
-    console.print(
-        f"[dim]later: `{again}` shows the same data (APPLIANCE_DATA_DIR={data} "
-        f"APPLIANCE_MODELS_DIR={models})[/]"
-    )
+    if os.environ.get("MAKELEVEL"):  # make exports the same dirs to `make serve`
+        again = "make serve"
+    else:
+        embedder = os.environ.get("APPLIANCE_EMBEDDER")
+        named = f" APPLIANCE_EMBEDDER={embedder}" if embedder else ""
+        again = f"APPLIANCE_DATA_DIR={data} APPLIANCE_MODELS_DIR={models}{named} appliance serve"
+    console.print(f"[dim]later, the same data and login: {again}[/]", highlight=False, soft_wrap=True)
 
 
 def _serve_until_interrupted(

@@ -66,6 +66,7 @@ class Box:
             "APPLIANCE_APP_ROLE": self.role,
             "APPLIANCE_DATA_DIR": str(self.root / "data"),
             "APPLIANCE_MODELS_DIR": str(MODELS_DIR),
+            "APPLIANCE_EMBEDDER": os.environ.get("APPLIANCE_EMBEDDER", "paddle_mobileface_arcface_128d.onnx"),
             "APPLIANCE_LOG_LEVEL": "INFO",
         }
 
@@ -154,7 +155,7 @@ def embedder_identity() -> dict[str, str]:
     from appliance.config import load_settings
     from appliance.edge.embed import load_embedder
 
-    embedder = load_embedder(MODELS_DIR / load_settings(env={}).embedder)
+    embedder = load_embedder(MODELS_DIR / load_settings().embedder)  # APPLIANCE_EMBEDDER (tests/conftest.py)
     return {"name": embedder.name, "version": embedder.version}
 
 

@@ -356,3 +356,22 @@ def test_serve_says_where_it_looks_and_what_is_missing(tmp_path: Path) -> None:
         env={}, data_dir=str(tmp_path / "data"), models_dir=str(models), embedder=load_settings().embedder
     )
     assert [w for w in startup_warnings(ready) if "models dir" in w or "data dir" in w] == []
+
+
+def test_config_show_notes_what_serve_would_miss(pg_settings: Settings, tmp_path: Path) -> None:
+    result = invoke(pg_settings, "config", "show", env={"APPLIANCE_MODELS_DIR": str(tmp_path / "none")})
+    assert result.exit_code == 0, result.output
+    notes = flat(result.output)
+    assert f"note: models dir {tmp_path / 'none'} has no face_detection_yunet_2023mar.onnx" in notes
+    relative = invoke(pg_settings, "config", "show", env={"APPLIANCE_MODELS_DIR": "models"})
+    assert f"models (→ {Path('models').resolve()})" in flat(relative.stdout)
+
+
+def test_a_bad_edge_setting_names_its_environment_variable(tmp_path: Path) -> None:
+    env = {"APPLIANCE_WORKER_FPS": "abc", "APPLIANCE_QUEUE_PATH": str(tmp_path / "q.sqlite3")}
+    result = CliRunner().invoke(cli_app, ["edge", "--api", "http://x", "--api-key", "k"], env=env)
+    assert result.exit_code == 2
+    message = flat(result.output)
+    assert "invalid edge configuration: APPLIANCE_WORKER_FPS='abc'" in message and "$." not in message, (
+        message
+    )

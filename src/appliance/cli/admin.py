@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import msgspec
 import typer
-from rich.table import Table
 
 from appliance.cli.common import console, fail, out, print_json, settings_or_exit
 from appliance.config import Settings
@@ -29,6 +27,8 @@ CLI_PRINCIPAL = Principal(sub="cli:admin", role=Role.SYSTEM_ADMIN, tenant_id=Non
 
 def run_admin(action: Callable[[Database], Awaitable[T]]) -> T:
     """Run one admin action; domain and database errors become a clear message and exit 1."""
+    import asyncio
+
     from sqlalchemy.exc import DBAPIError
 
     from appliance.db.engine import Database, make_async_engine
@@ -55,6 +55,8 @@ def show_list(items: list[Any], as_json: bool, title: str, columns: tuple[str, .
     if as_json:
         print_json(items)
         return
+    from rich.table import Table
+
     table = Table(*columns, title=title)
     for item in msgspec.to_builtins(items):
         table.add_row(*(str(item[column]) for column in columns))
@@ -65,6 +67,8 @@ def show(obj: msgspec.Struct, as_json: bool, title: str) -> None:
     if as_json:
         print_json(obj)
         return
+    from rich.table import Table
+
     table = Table("field", "value", title=title)
     for key, value in msgspec.to_builtins(obj).items():
         table.add_row(key, str(value))

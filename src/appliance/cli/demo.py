@@ -33,7 +33,7 @@ def demo(
     ] = None,
     serve: Annotated[
         bool,
-        typer.Option("--serve/--no-serve", help="keep serving the dashboard after the report (default)"),
+        typer.Option("--serve/--no-serve", help="keep serving the dashboard after the report"),
     ] = True,
     port: Annotated[
         int | None,

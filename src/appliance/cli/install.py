@@ -73,6 +73,10 @@ def install_site(
     public_url: Annotated[str | None, typer.Option(help="the URL browsers and edges use")] = None,
     workers: Annotated[int, typer.Option(min=1, help="API worker processes")] = 2,
     models_dir: Annotated[Path | None, typer.Option(help="model pack (default <data dir>/models)")] = None,
+    embedder: Annotated[
+        str | None,
+        typer.Option(help="embedder file in the models dir (default: kept, else the manifest's shipped one)"),
+    ] = None,
     user: Annotated[str | None, typer.Option(help="service user (default appliance; staging: you)")] = None,
     tenant: Annotated[str | None, typer.Option(help="create this first tenant (when missing)")] = None,
     admin_user: Annotated[str, typer.Option(help="its tenant admin login")] = "admin",
@@ -94,6 +98,7 @@ def install_site(
         public_url=public_url,
         workers=workers,
         models_dir=models_dir.absolute() if models_dir else None,
+        embedder=embedder,
         user=user,
         tenant=tenant,
         admin_user=admin_user,

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
 
 from appliance.cli.common import console, fail, out
-from appliance.edge.models import (
-    MANIFEST,
-    ModelError,
-    ModelPack,
-    ProgressFn,
-    pack_status,
-    verify,
-)
-from appliance.edge.models import pull as pull_packs
+
+if TYPE_CHECKING:  # the manifest module loads an HTTP client: only when a command runs
+    from appliance.edge.models import ModelPack, ProgressFn
 
 ModelsDir = Annotated[
     Path | None,
@@ -54,6 +46,10 @@ def _size(value: int | None) -> str:
 
 def list_models(models_dir: ModelsDir = None) -> None:
     directory = resolve_models_dir(models_dir)
+    from rich.table import Table
+
+    from appliance.edge.models import MANIFEST, pack_status
+
     table = Table(
         "pack",
         "role",
@@ -110,6 +106,11 @@ def pull(
     force: Annotated[bool, typer.Option(help="download even when a verified file is present")] = False,
 ) -> None:
     directory = resolve_models_dir(models_dir)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from appliance.edge.models import ModelError
+    from appliance.edge.models import pull as pull_packs
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
 
@@ -142,6 +143,10 @@ def pull(
 
 def verify_models(models_dir: ModelsDir = None) -> None:
     directory = resolve_models_dir(models_dir)
+    from rich.table import Table
+
+    from appliance.edge.models import MANIFEST, verify
+
     table = Table("pack", "file", "state", "sha256", title=f"verify ({directory})")
     bad = 0
     for status in verify(MANIFEST, directory):

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from appliance.cli.common import console, fail, out, print_json, settings_or_exit
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from appliance.jobs.purge import PurgeReport
 
 HELP = (
@@ -81,6 +80,10 @@ def purge(
         finally:
             await db.dispose()
 
+    import asyncio
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -116,6 +119,8 @@ def _show(report: PurgeReport, as_json: bool) -> None:
         print_json(report)
         return
     title = "retention purge" + (" (dry run: nothing changed)" if report.dry_run else "")
+    from rich.table import Table
+
     table = Table("", "count", title=title)
     rows = [
         ("cutoff", report.cutoff.isoformat(timespec="seconds")),

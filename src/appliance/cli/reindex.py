@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from appliance.cli.common import console, fail, out, require_milvus_client, settings_or_exit
 from appliance.config import ConfigError, mask_url
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def register(app: typer.Typer) -> None:
@@ -94,6 +86,17 @@ def reindex(
         finally:
             await db.dispose()
 
+    import asyncio
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -119,6 +122,8 @@ def reindex(
         console.print(f"[yellow]{report.recreated_because}: the collection was dropped and recreated[/]")
     for leftover in report.dropped_partitions:
         console.print(f"dropped the partition of deleted tenant {leftover}")
+    from rich.table import Table
+
     table = Table("tenant", "name", "postgres", "milvus", "skipped", "status", title="reindex")
     for row in report.tenants:
         status = "[green]ok[/]" if row.ok else "[red]MISMATCH[/]"

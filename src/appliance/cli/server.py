@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
 from appliance.cli.common import console, fail, out, print_json, require_milvus_client, settings_or_exit
 from appliance.config import Settings
@@ -70,8 +69,16 @@ def serve(
             "models_dir": str(models_dir),
         },
     )
-    for warning in startup_warnings(settings):
+    warnings = startup_warnings(settings)
+    for warning in warnings:
         log.warning(warning)
+    if sys.stdout.isatty():  # a person started it: the same in plain words, above the JSON lines
+        console.print(
+            f"dashboard [bold]{settings.base_url}/[/] · data dir {data_dir} · models dir {models_dir}",
+            highlight=False,
+        )
+        for warning in warnings:
+            console.print(f"[yellow]note:[/] {warning}", highlight=False)
     problem = public_url_problem(settings)
     if problem:
         log.warning(
@@ -122,6 +129,8 @@ def migrate() -> None:
     from appliance.db.migrate import run_migrations
 
     settings = settings_or_exit()
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as bar:
         task = bar.add_task("connecting", total=None)
         try:
@@ -147,11 +156,19 @@ def openapi(
 def config_show(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    values = settings_or_exit().masked()
+    settings = settings_or_exit()
+    values = settings.masked()
     if as_json:
         print_json(values)
         return
+    from rich.table import Table
+
     table = Table("setting", "value", title="effective settings (env APPLIANCE_*)")
     for key, value in values.items():
-        table.add_row(key, str(value))
+        shown = str(value)
+        if key in ("data_dir", "models_dir") and not Path(shown).is_absolute():
+            shown += f" (→ {Path(shown).resolve()})"  # relative to where the command runs
+        table.add_row(key, shown)
     out.print(table)
+    for warning in startup_warnings(settings):
+        console.print(f"[yellow]note:[/] {warning}")

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from appliance.config import ENV_PREFIX, ConfigError
+from appliance.config import ENV_PREFIX, ConfigError, config_error
 
 
 class EdgeSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -56,11 +56,12 @@ def load_edge_settings(env: dict[str, str] | None = None, **overrides: Any) -> E
         key = ENV_PREFIX + name.upper()
         if key in source:
             raw[name] = source[key]
-    raw.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    raw.update(given)
     try:
         return msgspec.convert(raw, EdgeSettings, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid edge configuration: {exc} (environment variables {ENV_PREFIX}*)") from exc
+        raise ConfigError(config_error(str(exc), raw, set(given), "edge configuration")) from exc
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

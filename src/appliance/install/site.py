@@ -47,6 +47,8 @@ class SiteOptions:
     public_url: str | None = None
     workers: int = 2
     models_dir: Path | None = None
+    embedder: str | None = None
+    """Embedder file in the models dir (default: kept, else the manifest's shipped one)."""
     user: str | None = None
     tenant: str | None = None
     admin_user: str = "admin"
@@ -177,6 +179,8 @@ class SiteInstaller:
             "APPLIANCE_PORT": port,
             "APPLIANCE_PUBLIC_URL": public.rstrip("/"),
         }
+        if o.embedder:
+            env["APPLIANCE_EMBEDDER"] = o.embedder
         env.setdefault("APPLIANCE_APP_DATABASE_PASSWORD", secrets.token_urlsafe(24))
         env.setdefault("APPLIANCE_LOG_JSON", "true")
         return env

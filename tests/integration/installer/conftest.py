@@ -31,6 +31,7 @@ class Site:
             "install", "--root", str(self.root),
             "--database-url", self.box.env["APPLIANCE_DATABASE_URL"], "--app-role", self.box.role,
             "--host", "127.0.0.1", "--port", str(self.port), "--models-dir", str(MODELS_DIR),
+            "--embedder", os.environ["APPLIANCE_EMBEDDER"],  # the test-only stand-in (tests/conftest.py)
             "--tenant", "First Shop", "--admin-password", PASSWORD, *extra,
         ]  # fmt: skip
         return self.run(*args, expect=expect)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from tests.conftest import TEST_EMBEDDER
 from tests.integration.recognition.conftest import FACES_DIR, Shop
 
 
@@ -40,7 +41,7 @@ def test_enrolled_staff_are_recognised_and_bad_photos_rejected(shop: Shop) -> No
     from appliance.config import load_settings
     from appliance.edge.vision import Vision, decode_image
 
-    vision = Vision.from_settings(load_settings(env={}, models_dir=str(MODELS_DIR)))
+    vision = Vision.from_settings(load_settings(env={}, models_dir=str(MODELS_DIR), embedder=TEST_EMBEDDER))
     image = decode_image((FACES_DIR / "obama" / "2.jpg").read_bytes())
     face = vision.detector.detect(image)[0]
     embedding = vision.embed_faces(image, [face])[0]

@@ -71,7 +71,7 @@ def test_edge_settings_from_env_and_overrides() -> None:
         load_edge_settings(env={"APPLIANCE_WORKER_FPS": "7"}, worker_fps=2.0, queue_path=None).worker_fps
         == 2.0
     )
-    with pytest.raises(ConfigError, match="worker_fps"):
+    with pytest.raises(ConfigError, match="APPLIANCE_WORKER_FPS='fast'"):
         load_edge_settings(env={"APPLIANCE_WORKER_FPS": "fast"})
 
 

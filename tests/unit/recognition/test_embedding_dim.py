@@ -44,7 +44,7 @@ def test_the_setting_wins_over_the_model(tmp_path: Path) -> None:
 
 
 def test_no_model_and_no_setting_is_a_clear_error(tmp_path: Path) -> None:
-    settings = load_settings(env={}, models_dir=str(tmp_path))
+    settings = load_settings(env={}, models_dir=str(tmp_path), embedder=EMBEDDER)
     with pytest.raises(ConfigError, match="APPLIANCE_EMBEDDING_DIM") as caught:
         embedding_dim_from_settings(settings)
     assert str(tmp_path / EMBEDDER) in str(caught.value)
@@ -52,7 +52,7 @@ def test_no_model_and_no_setting_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_a_broken_model_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / EMBEDDER).write_bytes(b"not an onnx model")
-    settings = load_settings(env={}, models_dir=str(tmp_path))
+    settings = load_settings(env={}, models_dir=str(tmp_path), embedder=EMBEDDER)
     with pytest.raises(ConfigError, match="cannot read the embedder model"):
         embedding_dim_from_settings(settings)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
@@ -10,11 +11,12 @@ from appliance.db.models import Staff as StaffRow
 from appliance.domain.auth.principal import MANAGERS, Principal
 from appliance.domain.sites.scope import sites_overlap
 from appliance.domain.staff.enrolment import enrol_photo, require_staff
-from appliance.domain.staff.schemas import StaffCreate, StaffMember, StaffPhoto, StaffUpdate
+from appliance.domain.staff.schemas import StaffCreate, StaffMember, StaffPhoto, StaffPhotoLink, StaffUpdate
 from appliance.domain.staff.services import StaffService
 from appliance.lib.crud import Page, changes_of, to_schema
 from appliance.lib.errors import InvalidError, PayloadTooLargeError
 from appliance.lib.http import Limit, Offset, read_capped
+from appliance.storage.base import DERIVED_BUCKET
 
 
 class StaffController(Controller):
@@ -34,15 +36,18 @@ class StaffController(Controller):
     ) -> Page[StaffMember]:
         """List staff members, optionally those working at one site."""
         filters = [sites_overlap(StaffRow.site_ids, (site_id,))] if site_id else []
-        rows, total = await StaffService(session, principal, tenant).list(filters, limit, offset)
-        return Page([to_schema(r, StaffMember) for r in rows], total, limit, offset)
+        service = StaffService(session, principal, tenant)
+        rows, total = await service.list(filters, limit, offset)
+        return Page(await service.with_photos(rows), total, limit, offset)
 
     @get("/{staff_id:uuid}", operation_id="getStaff")
     async def get_staff(
         self, session: AsyncSession, principal: Principal, tenant: uuid.UUID, staff_id: uuid.UUID
     ) -> StaffMember:
         """One staff member."""
-        return to_schema(await StaffService(session, principal, tenant).get(staff_id), StaffMember)
+        service = StaffService(session, principal, tenant)
+        [member] = await service.with_photos([await service.get(staff_id)])
+        return member
 
     @post(operation_id="createStaff")
     async def create_staff(
@@ -62,8 +67,9 @@ class StaffController(Controller):
         data: StaffUpdate,
     ) -> StaffMember:
         """Rename a staff member or change their sites."""
-        row = await StaffService(session, principal, tenant).update(staff_id, changes_of(data))
-        return to_schema(row, StaffMember)
+        service = StaffService(session, principal, tenant)
+        [member] = await service.with_photos([await service.update(staff_id, changes_of(data))])
+        return member
 
     @delete("/{staff_id:uuid}", operation_id="deleteStaff")
     async def delete_staff(
@@ -89,3 +95,22 @@ class StaffController(Controller):
         await require_staff(services.recognition, principal, tenant, staff_id)
         data = await read_capped(request, max_bytes)
         return await enrol_photo(services.recognition, principal, tenant, staff_id, data, content_type)
+
+    @get("/{staff_id:uuid}/photos/{photo_id:uuid}/snapshot", operation_id="staffPhotoSnapshot")
+    async def photo_snapshot(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        principal: Principal,
+        tenant: uuid.UUID,
+        staff_id: uuid.UUID,
+        photo_id: uuid.UUID,
+    ) -> StaffPhotoLink:
+        """A short-lived link to an enrolled photo (the Staff list's thumbnail)."""
+        key = await StaffService(session, principal, tenant).photo_key(staff_id, photo_id)
+        services = request.app.state.services
+        store = await services.recognition.store()
+        seconds = services.settings.presign_seconds
+        return StaffPhotoLink(
+            url=store.presign_get(DERIVED_BUCKET, key, timedelta(seconds=seconds)), expires_in=seconds
+        )

@@ -17,6 +17,11 @@ class StaffMember(msgspec.Struct):
     site_ids: list[uuid.UUID]
     created_at: datetime
     updated_at: datetime
+    photo_count: int = 0
+    """Enrolled photos (face embeddings): 0 means this person is still counted as a visitor."""
+    latest_photo_id: uuid.UUID | None = None
+    """The newest enrolled photo whose image is stored: its link is
+    ``GET /v1/staff/{staff_id}/photos/{photo_id}/snapshot``."""
 
 
 class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -35,3 +40,9 @@ class StaffPhoto(msgspec.Struct):
     photo_key: str | None
     det_score: float
     created_at: datetime
+
+
+class StaffPhotoLink(msgspec.Struct):
+    url: str
+    """Presigned GET URL of the enrolled photo."""
+    expires_in: int

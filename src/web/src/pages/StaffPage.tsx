@@ -1,5 +1,5 @@
-import { CameraOutlined, DeleteOutlined, EditOutlined, PlusOutlined } from "@ant-design/icons";
-import { App, Button, Card, Form, Input, Popconfirm, Select, Space, Table, Upload } from "antd";
+import { CameraOutlined, DeleteOutlined, EditOutlined, PlusOutlined, UserOutlined } from "@ant-design/icons";
+import { App, Button, Card, Form, Image, Input, Popconfirm, Select, Skeleton, Space, Table, Upload } from "antd";
 import { useState } from "react";
 
 import { api, postBinary, unwrap } from "../api/client";
@@ -12,10 +12,10 @@ import { Pill } from "../components/Pill";
 import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { SiteSelect } from "../components/SiteSelect";
-import { formatDateTime } from "../lib/format";
+import { formatDateTime, plural } from "../lib/format";
 import { useAction } from "../lib/mutation";
 import { usePagedQuery } from "../lib/paging";
-import { invalidate } from "../lib/query";
+import { invalidate, useTenantQuery } from "../lib/query";
 import { useSites } from "../lib/sites";
 
 interface StaffForm {
@@ -24,9 +24,58 @@ interface StaffForm {
 }
 
 const PHOTO_TYPES = ["image/jpeg", "image/png"];
+const THUMB = 40;
+
+/** The newest enrolled photo through a short-lived link; a placeholder when there is none or it fails to load. */
+function StaffThumb({ staff }: { staff: StaffMember }) {
+  const photoId = staff.latest_photo_id ?? null;
+  const query = useTenantQuery(
+    ["staff", "photo", staff.id, photoId],
+    () =>
+      unwrap(
+        api.GET("/v1/staff/{staff_id}/photos/{photo_id}/snapshot", {
+          params: { path: { staff_id: staff.id, photo_id: photoId ?? "" } },
+        }),
+      ),
+    { staleTime: 60_000, retry: false, enabled: photoId !== null },
+  );
+  const [failedUrl, setFailedUrl] = useState<string | null>(null);
+  if (photoId !== null && query.isLoading) return <Skeleton.Avatar active shape="square" size={THUMB} />;
+  if (!query.data || failedUrl === query.data.url) {
+    return (
+      <div
+        role="img"
+        aria-label={`${staff.name}: no enrolled photo shown`}
+        className="flex shrink-0 items-center justify-center rounded-lg bg-slate-100 text-slate-500"
+        style={{ width: THUMB, height: THUMB }}
+      >
+        <UserOutlined style={{ fontSize: THUMB / 2.4 }} />
+      </div>
+    );
+  }
+  return (
+    <Image
+      src={query.data.url}
+      alt={`Enrolled photo of ${staff.name}`}
+      width={THUMB}
+      height={THUMB}
+      rootClassName="shrink-0"
+      style={{ objectFit: "cover", borderRadius: 8 }}
+      preview={{ mask: false }}
+      onError={() => setFailedUrl(query.data.url)}
+    />
+  );
+}
+
+function PhotoCount({ staff }: { staff: StaffMember }) {
+  const count = staff.photo_count ?? 0;
+  if (count === 0) return <Pill tone="new">No photo: counted as a visitor</Pill>;
+  return <Pill tone="success">{plural(count, "photo")} enrolled</Pill>;
+}
 
 function EnrolButton({ staff }: { staff: StaffMember }) {
   const { message } = App.useApp();
+  const { tenantId } = useSession();
   const [busy, setBusy] = useState(false);
   return (
     <Upload
@@ -50,6 +99,7 @@ function EnrolButton({ staff }: { staff: StaffMember }) {
           const photo = await postBinary<StaffPhoto>(`/v1/staff/${staff.id}/photos`, blob, blob.type);
           void message.success(`Photo enrolled for ${staff.name} (face score ${photo.det_score.toFixed(2)}).`);
           onSuccess?.(photo);
+          await invalidate(tenantId, "staff");
         } catch (error) {
           void message.error(`Photo not enrolled: ${errorMessage(error)}`, 8);
           onError?.(error as Error);
@@ -102,10 +152,20 @@ export default function StaffPage() {
           loading={query.isLoading}
           dataSource={items}
           pagination={pagination}
-          scroll={{ x: 760 }}
+          scroll={{ x: 960 }}
           locale={{ emptyText: <EmptyState title="No staff yet" hint="Add employees and enrol a photo so they are not counted as visitors." /> }}
           columns={[
-            { title: "Name", dataIndex: "name", render: (n: string) => <span className="font-medium">{n}</span> },
+            {
+              title: "Name",
+              dataIndex: "name",
+              render: (n: string, m) => (
+                <div className="flex items-center gap-3">
+                  <StaffThumb staff={m} />
+                  <span className="font-medium">{n}</span>
+                </div>
+              ),
+            },
+            { title: "Photos", key: "photos", width: 230, render: (_, m) => <PhotoCount staff={m} /> },
             {
               title: "Sites",
               dataIndex: "site_ids",
