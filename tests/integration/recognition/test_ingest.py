@@ -99,15 +99,15 @@ def test_a_new_face_is_recorded_with_its_customer_as_a_matched_one_would_be(
 
 
 def test_a_redelivery_with_another_new_face_gets_the_first_answer(shop: Shop, rec_settings: Settings) -> None:
-    """The creation batch cannot record an event that is recorded already (its sighting exists):
-    it creates the customer alone, and the event's own write then finds the stored answer."""
+    """The creation batch cannot record an event that is recorded already (its sighting exists): it
+    answers with the stored answer and creates nothing — no customer without a visit is left behind."""
     rng = np.random.default_rng(6)
     body = shop.event(unit(rng))
     first = shop.post(body)
     again = shop.post({**body, "embedding": [float(x) for x in unit(rng)]})  # unseen: a new face
     assert again == first
-    assert count(rec_settings, "sightings", shop.tenant["id"]) == 1
-    assert count(rec_settings, "visits", shop.tenant["id"]) == 1
+    for table in ("sightings", "visits", "customers", "customer_exemplars"):
+        assert count(rec_settings, table, shop.tenant["id"]) == 1, table
 
 
 def test_retry_returns_first_answer_and_writes_nothing(shop: Shop, rec_settings: Settings) -> None:

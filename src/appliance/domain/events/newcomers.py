@@ -66,6 +66,8 @@ class Resolution:
     answer: FaceMatch | None = None
     """The event's answer when it was recorded with its new customer, in the same transaction
     (then there is nothing left to write for it)."""
+    replayed: bool = False
+    """The answer is the one stored for an earlier delivery of the event (nothing new happened)."""
 
 
 @dataclass
@@ -233,8 +235,23 @@ class NewCustomerBatcher:
         )
         searched = [r if r is not None else next(redone).hits for r in revised]
         fresh = ExemplarMatrix(len(batch[0].vector))  # created earlier in this batch
+        # After a unique violation: an event recorded already gets its stored answer and creates no
+        # customer (a concurrent retry, or its id reused with another face).
+        stored_answers: dict[uuid.UUID, Any] = (
+            {}
+            if record
+            else dict(
+                await tx.execute(statements.RECORDED_EVENTS, {"event_ids": [n.event.event_id for n in batch]})
+            )
+        )
         for index, newcomer in enumerate(batch):
             event = newcomer.event
+            if event.event_id in stored_answers:
+                stored = msgspec.convert(stored_answers[event.event_id], FaceMatch)
+                outcomes[index] = Resolution(
+                    decide([], self.thresholds), created=False, answer=stored, replayed=True
+                )
+                continue
             problem = camera_problem(camera_sites.get(event.camera_id), event)
             if problem is not None:
                 outcomes[index] = problem

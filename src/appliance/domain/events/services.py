@@ -129,8 +129,9 @@ class IngestService:
                     resolution = await self.newcomers.resolve(
                         tenant_id, event, vector, decision, params, searched
                     )
-                if resolution.answer is not None:  # recorded with its new customer
-                    self.notifier.publish(self._live_payload(tenant_id, event, resolution.answer))
+                if resolution.answer is not None:  # recorded with its new customer (or before)
+                    if not resolution.replayed:
+                        self.notifier.publish(self._live_payload(tenant_id, event, resolution.answer))
                     return resolution.answer
                 decision, created = resolution.decision, resolution.created
                 since = None  # decided under the new-customer lock, on fresh changes

@@ -101,6 +101,12 @@ CAMERA_SITES = prepared(
     "camera_sites", "SELECT c.id, c.site_id FROM cameras c WHERE c.id = ANY(%(camera_ids)s)"
 )
 
+RECORDED_EVENTS = prepared(
+    "recorded_events", "SELECT s.id, s.response FROM sightings s WHERE s.id = ANY(%(event_ids)s)"
+)
+"""Which of these events are recorded already, with their answers (a retry, or the same event id
+again with another face: it gets the first answer and creates nothing)."""
+
 OPEN_VISIT_AND_EXEMPLARS = prepared(
     "open_visit_and_exemplars",
     """
