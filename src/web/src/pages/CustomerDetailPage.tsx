@@ -16,7 +16,7 @@ import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { Snapshot } from "../components/Snapshot";
 import { formatSimilarity, LIKENESS_LABEL, likeness, riskySelection } from "../lib/duplicates";
-import { customerName, formatDateTime, formatRelative, formatStay, plural } from "../lib/format";
+import { customerName, formatAtSite, formatDateTime, formatRelative, formatStay, plural } from "../lib/format";
 import { useAction } from "../lib/mutation";
 import { isAdmin } from "../lib/nav";
 import { invalidate, queryClient, useTenantQuery } from "../lib/query";
@@ -157,9 +157,11 @@ function EraseDialog({ customer, open, onClose }: { customer: Customer; open: bo
         title: "Customer erased",
         content: (
           <ul className="mt-2 pl-5">
-            <li>{report.visits} visits and {report.sightings} sightings deleted</li>
-            <li>{report.exemplars} face samples deleted</li>
-            <li>{report.objects_deleted} snapshot files deleted</li>
+            <li>
+              {plural(report.visits, "visit")} and {plural(report.sightings, "sighting")} deleted
+            </li>
+            <li>{plural(report.exemplars, "face sample")} deleted</li>
+            <li>{plural(report.objects_deleted, "snapshot file")} deleted</li>
             {(report.objects_remaining > 0 || report.vectors_remaining > 0) && (
               <li className="text-red-700">
                 Still present: {report.objects_remaining} files, {report.vectors_remaining} vectors — the purge job retries.
@@ -351,14 +353,14 @@ export default function CustomerDetailPage() {
                 <li key={v.visit_id} className="flex items-center gap-3 rounded-lg border border-slate-200 p-3">
                   {splitting && (
                     <Checkbox
-                      aria-label={`Split off the visit on ${formatDateTime(v.first_seen)}`}
+                      aria-label={`Split off the visit on ${formatAtSite(v.first_seen, sites.zone(v.site_id))}`}
                       checked={chosen.includes(v.visit_id)}
                       onChange={(e) => setChosen((now) => (e.target.checked ? [...now, v.visit_id] : now.filter((id) => id !== v.visit_id)))}
                     />
                   )}
-                  <Snapshot visitId={v.visit_id} size={64} label={`Snapshot of the visit on ${formatDateTime(v.first_seen)}`} available={v.best_snapshot_key !== null} />
+                  <Snapshot visitId={v.visit_id} size={64} label={`Snapshot of the visit on ${formatAtSite(v.first_seen, sites.zone(v.site_id))}`} available={v.best_snapshot_key !== null} />
                   <div className="min-w-0 text-sm">
-                    <div className="font-medium text-slate-900">{formatDateTime(v.first_seen)}</div>
+                    <div className="font-medium text-slate-900">{formatAtSite(v.first_seen, sites.zone(v.site_id))}</div>
                     <div className="text-slate-600">
                       {sites.name(v.site_id)}
                       {formatStay(v.first_seen, v.last_seen, v.sightings) ? ` · stayed ${formatStay(v.first_seen, v.last_seen, v.sightings)}` : ""}
