@@ -132,6 +132,7 @@ def _show(report: PurgeReport, as_json: bool) -> None:
         ("visit snapshots cleared", report.visits_cleared),
         ("unreferenced objects past cutoff", report.orphans),
         ("unreferenced objects deleted", report.orphans_deleted),
+        ("expired browser sessions", report.sessions_expired),
         ("failed", report.failed),
     ]
     for label, value in rows:

@@ -35,11 +35,11 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 
 from appliance.db.base import utcnow
 from appliance.db.engine import Database
-from appliance.db.models import ExemplarTombstone, Sighting, Tenant, Visit
+from appliance.db.models import ExemplarTombstone, Sighting, Tenant, UserSession, Visit
 from appliance.domain.audit.services import record_audit
 from appliance.domain.auth.principal import Principal, Role
 from appliance.storage.base import (
@@ -118,6 +118,8 @@ class PurgeReport(msgspec.Struct, kw_only=True):
     tombstones_pruned: int = 0
     """Exemplar tombstones older than ``TOMBSTONE_DAYS`` removed (the vector index's change cursor
     needs them only until every process has read them)."""
+    sessions_expired: int = 0
+    """Browser sessions past their absolute end removed (counted only, on a dry run)."""
     errors: list[str] = msgspec.field(default_factory=list)
     """The first few error messages, for the operator."""
     per_tenant: list[TenantPurge] = msgspec.field(default_factory=list)
@@ -181,6 +183,7 @@ class PurgeService:
                 report.tombstones_pruned += await self._prune_tombstones(tenant_id, now)
         say("sweeping unreferenced objects")
         await self._sweep_orphans(tenant_ids, report, say)
+        report.sessions_expired = await self._expired_sessions(dry_run)
         log.info(
             "retention purge%s: cutoff %s, %d candidates, %d cleared, %d orphans, %d failed",
             " (dry run)" if dry_run else "",
@@ -203,6 +206,17 @@ class PurgeService:
                 )
             )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def _expired_sessions(self, dry_run: bool) -> int:
+        # Only a platform-admin transaction sees sessions it does not name, and only expired ones
+        # (migration 0013); an expired session can no longer be refreshed, so nothing is lost.
+        async with self.db.transaction(None, platform_admin=True) as session:
+            expired = UserSession.expires_at < func.now()
+            if dry_run:
+                counted = await session.execute(select(func.count()).select_from(UserSession).where(expired))
+                return int(counted.scalar_one())
+            removed = await session.execute(delete(UserSession).where(expired).returning(UserSession.id))
+            return len(removed.all())
 
     async def _tenant_ids(self) -> list[uuid.UUID]:
         async with self.db.transaction(None, platform_admin=True) as session:

@@ -366,3 +366,33 @@ def test_cli_reports_an_unreachable_store(purge_settings: Settings, weed: WeedSe
     result = CliRunner().invoke(app, ["purge"], env=env, catch_exceptions=False)
     assert result.exit_code == 1
     assert f"object store 127.0.0.1:{port}: list faces-raw failed" in " ".join(result.stderr.split())
+
+
+def test_purge_removes_expired_browser_sessions_only(
+    purge_db: Conn, purge_settings: Settings, s3: S3ObjectStore
+) -> None:
+    """Sessions past their absolute end go (on the runtime role, under RLS); live ones stay."""
+    world = World(purge_db, "tenant-sessions")
+    user_id = uuid.uuid4()
+    purge_db.execute(
+        "INSERT INTO users (id, tenant_id, username, password_hash, role) VALUES (%s, %s, %s, 'x', 'viewer')",
+        (user_id, world.tenant_id, f"viewer-{user_id.hex[:8]}"),
+    )
+    ends = {"expired": NOW - timedelta(minutes=1), "live": NOW + timedelta(days=7)}
+    ids = {name: uuid.uuid4() for name in ends}
+    for name, expires_at in ends.items():
+        purge_db.execute(
+            "INSERT INTO user_sessions"
+            " (id, user_id, tenant_id, username, token_version, secret_hash, expires_at)"
+            " VALUES (%s, %s, %s, 'viewer', 0, %s, %s)",
+            (ids[name], user_id, world.tenant_id, "0" * 64, expires_at),
+        )
+
+    def remaining() -> set[uuid.UUID]:
+        return {row[0] for row in purge_db.execute("SELECT id FROM user_sessions").fetchall()}
+
+    dry = purge(purge_settings, s3, timedelta(days=30), dry_run=True)
+    assert dry.sessions_expired == 1 and remaining() == set(ids.values())
+    report = purge(purge_settings, s3, timedelta(days=30))
+    assert report.sessions_expired == 1 and remaining() == {ids["live"]}
+    assert purge(purge_settings, s3, timedelta(days=30)).sessions_expired == 0
