@@ -28,20 +28,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any
 
 import msgspec
 from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.base import utcnow
 from appliance.db.engine import Database
 from appliance.db.models import ExemplarTombstone, Sighting, Tenant, UserSession, Visit
 from appliance.domain.audit.services import record_audit
 from appliance.domain.auth.principal import Principal, Role
+from appliance.jobs.purge_report import Outcome, PurgeAbortedError, PurgeReport, TenantPurge, parse_duration
 from appliance.storage.base import (
     RAW_BUCKET,
     InvalidKeyError,
@@ -60,78 +61,14 @@ TOMBSTONE_DAYS = 1
 """Days a deleted exemplar's tombstone is kept: an API process that has not read a tenant for
 half of that loads it afresh (``vectors/exact.py``)."""
 log = logging.getLogger("appliance.purge")
-
-Outcome = Literal["deleted", "missing", "present", "failed"]
-"""deleted: existed, deleted, verified gone. missing: absent before we came (verified gone).
-present: exists (dry run only). failed: store error or still there after the delete."""
-
-_DURATION = re.compile(r"(\d+)\s*([dhm])", re.IGNORECASE)
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30d``, ``12h``, ``90m`` → timedelta; anything else (or zero) raises ValueError."""
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise ValueError(f"invalid duration {text!r}: use a whole number with d, h or m, e.g. 30d, 12h, 90m")
-    amount, unit = int(match.group(1)), match.group(2).lower()
-    if amount <= 0:
-        raise ValueError(f"invalid duration {text!r}: must be greater than zero")
-    try:
-        return timedelta(**{_UNITS[unit]: amount})
-    except OverflowError as exc:
-        raise ValueError(f"invalid duration {text!r}: too large") from exc
-
-
-class TenantPurge(msgspec.Struct, kw_only=True):
-    tenant_id: uuid.UUID
-    candidates: int = 0
-    deleted: int = 0
-    verified: int = 0
-    already_missing: int = 0
-    failed: int = 0
-    visits_cleared: int = 0
-
-
-class PurgeReport(msgspec.Struct, kw_only=True):
-    cutoff: datetime
-    dry_run: bool
-    tenants: int = 0
-    """Tenants scanned."""
-    candidates: int = 0
-    """Sightings received before the cutoff that still reference a raw object."""
-    deleted: int = 0
-    """Objects deleted by this run (and verified gone)."""
-    verified: int = 0
-    """Sightings whose object is verified gone and whose image_path was cleared."""
-    already_missing: int = 0
-    """Objects that were already gone (lifecycle expiry, an earlier interrupted run)."""
-    failed: int = 0
-    """Store errors or objects still present after the delete (sightings and orphans)."""
-    orphans: int = 0
-    """Unreferenced raw objects last modified before the cutoff."""
-    orphans_deleted: int = 0
-    stored_expired: int = 0
-    """Referenced raw objects whose own last-modified time is before the cutoff, deleted by the
-    sweep (their sightings were received later than the objects were stored)."""
-    visits_cleared: int = 0
-    tombstones_pruned: int = 0
-    """Exemplar tombstones older than ``TOMBSTONE_DAYS`` removed (the vector index's change cursor
-    needs them only until every process has read them)."""
-    sessions_expired: int = 0
-    """Browser sessions past their absolute end removed (counted only, on a dry run)."""
-    errors: list[str] = msgspec.field(default_factory=list)
-    """The first few error messages, for the operator."""
-    per_tenant: list[TenantPurge] = msgspec.field(default_factory=list)
-    """Tenants that had candidates."""
-
-
-class PurgeAbortedError(ObjectStoreError):
-    """The object store failed too many times in a row; ``report`` holds the progress so far."""
-
-    def __init__(self, message: str, report: PurgeReport) -> None:
-        super().__init__(message)
-        self.report = report
+__all__ = [
+    "AUDIT_ACTION",
+    "PurgeAbortedError",
+    "PurgeReport",
+    "PurgeService",
+    "TenantPurge",
+    "parse_duration",
+]
 
 
 class PurgeService:
@@ -290,23 +227,9 @@ class PurgeService:
             setattr(report, name, getattr(report, name) + getattr(counts, name))
         if counts.candidates and not report.dry_run:
             async with self.db.transaction(tenant_id) as session:
-                await record_audit(
-                    session,
-                    PURGE_PRINCIPAL,
-                    tenant_id=tenant_id,
-                    action=AUDIT_ACTION,
-                    target_type="sightings",
-                    target_id=None,
-                    details={
-                        "cutoff": report.cutoff.isoformat(),
-                        "candidates": counts.candidates,
-                        "deleted": counts.deleted,
-                        "verified": counts.verified,
-                        "already_missing": counts.already_missing,
-                        "failed": counts.failed,
-                        "visits_cleared": counts.visits_cleared,
-                    },
-                )
+                details = msgspec.to_builtins(counts)
+                del details["tenant_id"]
+                await _audit(session, tenant_id, report, details)
         return counts
 
     # -- orphans ---------------------------------------------------------------------------------
@@ -377,15 +300,11 @@ class PurgeService:
                 visits_cleared = int(getattr(visits, "rowcount", 0) or 0)
                 report.verified += sightings_cleared
                 report.visits_cleared += visits_cleared
-                await record_audit(
+                await _audit(
                     session,
-                    PURGE_PRINCIPAL,
-                    tenant_id=tenant_id,
-                    action=AUDIT_ACTION,
-                    target_type="sightings",
-                    target_id=None,
-                    details={
-                        "cutoff": report.cutoff.isoformat(),
+                    tenant_id,
+                    report,
+                    {
                         "by": "object stored before the cutoff",
                         "deleted": len(keys),
                         "verified": sightings_cleared,
@@ -470,6 +389,21 @@ class PurgeService:
             self._consecutive_errors += 1
         if len(report.errors) < MAX_ERROR_MESSAGES:
             report.errors.append(message)
+
+
+async def _audit(
+    session: AsyncSession, tenant_id: uuid.UUID, report: PurgeReport, counts: dict[str, Any]
+) -> None:
+    """One ``retention.purge`` audit row in the tenant: the cutoff and what this pass did."""
+    await record_audit(
+        session,
+        PURGE_PRINCIPAL,
+        tenant_id=tenant_id,
+        action=AUDIT_ACTION,
+        target_type="sightings",
+        target_id=None,
+        details={"cutoff": report.cutoff.isoformat(), **counts},
+    )
 
 
 def _take(iterator: Iterator[ObjectInfo], n: int) -> list[ObjectInfo]:
