@@ -1,11 +1,9 @@
-"""Data contracts shared by the edge worker, the API and the web UI.
+"""The edge event contract, shared by the edge worker and the API.
 
-The JSON Schemas in ``schemas/`` are the source of truth. From them come:
-
-* ``generated.py``: msgspec Structs (``python -m appliance.contracts.codegen``);
-* ``src/web/src/contracts/*.ts``: TypeScript types (``node src/web/scripts/gen-contracts.mjs``).
-
-Both are committed and checked for staleness by the tests (``make contracts`` regenerates them).
+The JSON Schemas in ``schemas/`` (versioned) are its source of truth; ``generated.py`` holds the
+msgspec Structs made from them (``make contracts``), committed and checked for staleness by the
+tests. Everything else the API speaks is described by the OpenAPI document (``docs/openapi.json``),
+from which the web UI's types are generated.
 
 The Structs are imported lazily so that the code generator can run, and rewrite ``generated.py``,
 even when the committed ``generated.py`` is missing or broken.
