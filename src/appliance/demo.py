@@ -35,14 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
 from appliance.config import Settings, load_settings
+from appliance.demo_report import console, ok_json, print_report
 from appliance.lib.frozen import self_command
 
-console = Console()
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FACES = REPO_ROOT / ".." / "shared" / "faces"
 DEFAULT_MODELS = REPO_ROOT / ".." / "shared" / "models"
@@ -187,20 +185,20 @@ def run(
     try:
         with httpx.Client(base_url=base, timeout=30) as http:
             _wait_ready(http, server, log_path)
-            token = _ok(
+            token = ok_json(
                 http.post(
                     "/v1/auth/token",
                     json={"grant_type": "password", "username": username, "password": password},
                 )
             )["access_token"]
             http.headers["Authorization"] = f"Bearer {token}"
-            site = _ok(http.post("/v1/sites", json={"name": "Flagship", "timezone": "Europe/Berlin"}))
-            camera = _ok(
+            site = ok_json(http.post("/v1/sites", json={"name": "Flagship", "timezone": "Europe/Berlin"}))
+            camera = ok_json(
                 http.post(
                     "/v1/cameras", json={"site_id": site["id"], "name": "Entrance", "source": camera_source}
                 )
             )
-            key = _ok(http.post("/v1/api-keys", json={"site_id": site["id"], "name": "entrance edge"}))
+            key = ok_json(http.post("/v1/api-keys", json={"site_id": site["id"], "name": "entrance edge"}))
             console.print(f"API {base} · tenant {tenant['id']} · camera {camera['id']} → {camera_source}")
 
             window_start = datetime.now(UTC) - timedelta(seconds=_video_seconds(video) + 60)
@@ -208,7 +206,7 @@ def run(
                 base, key["api_key"], settings, models, work / f"edge-queue-{suffix}.sqlite3", source, seconds
             )
             window_end = datetime.now(UTC) + timedelta(minutes=1)
-            _report(http, site, window_start, window_end, plan_info, summary)
+            print_report(http, site, window_start, window_end, plan_info, summary)
         took = time.monotonic() - started
         if serve:
             _serve_until_interrupted(server, base, username, password, data, models, took)
@@ -369,75 +367,6 @@ def _one(worker: Any) -> dict[str, str]:
     return {"camera": worker.cameras[0].spec.camera_id} if worker.cameras else {}
 
 
-def _report(
-    http: httpx.Client,
-    site: dict[str, Any],
-    start: datetime,
-    end: datetime,
-    plan_info: Any,
-    summary: dict[str, Any],
-) -> None:
-    visits = _ok(http.get("/v1/visits", params={"site_id": site["id"], "limit": 200}))["items"]
-    customers: dict[str, int] = {}
-    table = Table(
-        "first seen (UTC)", "last seen", "customer", "sightings", "new?", "gender", "age", title="visits"
-    )
-    for visit in sorted(visits, key=lambda v: v["first_seen"]):
-        customers.setdefault(visit["customer_id"], len(customers) + 1)
-        table.add_row(
-            visit["first_seen"][11:19],
-            visit["last_seen"][11:19],
-            f"#{customers[visit['customer_id']]} {visit['customer_id'][:8]}",
-            str(visit["sightings"]),
-            "new" if visit["is_new_customer"] else "[cyan]repeat[/]",
-            str(visit.get("gender") or "-"),
-            f"{visit['age']:.0f}" if visit.get("age") is not None else "-",
-        )
-    console.print(table)
-
-    window = {"site_id": site["id"], "from": start.isoformat(), "to": end.isoformat()}
-    report = _ok(http.get("/v1/reports/visitors", params={**window, "granularity": "hour"}))
-    hourly = Table(
-        "hour (site time)", "visits", "unique visitors", "new visitors", title="visitors report (hourly)"
-    )
-    for bucket in report["buckets"]:
-        hourly.add_row(
-            bucket["start"][:16],
-            str(bucket["visits"]),
-            str(bucket["unique_visitors"]),
-            str(bucket["new_visitors"]),
-        )
-    hourly.add_row(
-        "total", str(report["total_visits"]), str(report["total_unique_visitors"]), "", style="bold"
-    )
-    console.print(hourly)
-
-    split = _ok(http.get("/v1/reports/distribution", params={**window, "kind": "new_vs_repeat"}))
-    dist = Table("kind", "visits", "unique visitors", title="new vs repeat")
-    for piece in split["slices"]:
-        dist.add_row(piece["key"], str(piece["visits"]), str(piece["unique_visitors"]))
-    console.print(dist)
-
-    found = len(customers)
-    if plan_info is not None:
-        people = len(plan_info.people)
-        expected_visits = len(plan_info.appearances)
-        ok = found == people and len(visits) == expected_visits
-        mark = "[bold green]✔[/]" if ok else "[bold red]✘[/]"
-        console.print(
-            f"{mark} {found} customers found for {people} people in the video; {len(visits)} visits for "
-            f"{expected_visits} appearances ({expected_visits - people} repeat visits expected); "
-            f"{summary.get('events_queued')} events sent"
-        )
-    else:
-        console.print(f"{found} customers, {len(visits)} visits from {summary.get('events_queued')} events")
-    doubtful = _ok(http.get("/v1/customers/merge-suggestions", params={"limit": 1}))["total"]
-    console.print(
-        f"{doubtful} possible duplicate(s) to review (Customers → Possible duplicates): faces that "
-        "looked like a customer, but not enough to be sure, became new profiles"
-    )
-
-
 def _wait_ready(
     http: httpx.Client, server: subprocess.Popen[bytes], log_path: Path, timeout: float = 60
 ) -> None:
@@ -452,14 +381,6 @@ def _wait_ready(
             pass
         time.sleep(0.2)
     raise SystemExit("the API did not become ready in time")
-
-
-def _ok(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        raise SystemExit(
-            f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
-        )
-    return response.json()
 
 
 def main() -> None:

@@ -153,7 +153,7 @@ def uninstall_site(
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
-    from appliance.install.site import UninstallOptions, uninstall_plan
+    from appliance.install.uninstall import UninstallOptions, uninstall_plan
 
     options = UninstallOptions(root=(root or Path("/")).absolute(), purge_data=purge_data, dry_run=dry_run)
     uninstall_plan(options).execute(dry_run=dry_run, echo=_echo)

@@ -16,7 +16,6 @@ from appliance.db.base import utcnow
 from appliance.db.models import Customer, CustomerExemplar, ErasureJob, MergeSuggestion, Sighting, Visit
 from appliance.domain.audit.services import record_audit
 from appliance.domain.auth.principal import Principal
-from appliance.domain.events.services import touch_customer_stats
 from appliance.lib.errors import ConflictError, InvalidError, NotFoundError
 
 if TYPE_CHECKING:
@@ -311,3 +310,24 @@ class IdentityService:
             )
         await (await self.recognition.vectors()).refresh(self.tenant_id)
         return new
+
+
+async def touch_customer_stats(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Recompute a customer's counters from its visits (after merge/split)."""
+    stats = (
+        await session.execute(
+            select(func.count(Visit.id), func.min(Visit.first_seen), func.max(Visit.last_seen)).where(
+                Visit.customer_id == customer_id
+            )
+        )
+    ).one()
+    exemplars = (
+        await session.execute(
+            select(func.count(CustomerExemplar.id)).where(CustomerExemplar.customer_id == customer_id)
+        )
+    ).scalar_one()
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(visit_count=stats[0], first_seen=stats[1], last_seen=stats[2], exemplar_count=exemplars)
+    )

@@ -24,13 +24,12 @@ from typing import Any
 
 import msgspec
 from psycopg.errors import UniqueViolation
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from appliance.config import Settings
 from appliance.contracts import EventFaceDetectedV1
 from appliance.db.engine import Database, FastTransaction, Statement
-from appliance.db.models import Customer, CustomerExemplar, Sighting, Visit
+from appliance.db.models import Sighting
 from appliance.db.types import embedding_bytes, embedding_matrix
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events import statements
@@ -430,24 +429,3 @@ class IngestService:
             "captured_at": event.captured_at.isoformat(),
             "snapshot_key": event.snapshot_key if isinstance(event.snapshot_key, str) else None,
         }
-
-
-async def touch_customer_stats(session: AsyncSession, customer_id: uuid.UUID) -> None:
-    """Recompute a customer's counters from its visits (after merge/split)."""
-    stats = (
-        await session.execute(
-            select(func.count(Visit.id), func.min(Visit.first_seen), func.max(Visit.last_seen)).where(
-                Visit.customer_id == customer_id
-            )
-        )
-    ).one()
-    exemplars = (
-        await session.execute(
-            select(func.count(CustomerExemplar.id)).where(CustomerExemplar.customer_id == customer_id)
-        )
-    ).scalar_one()
-    await session.execute(
-        update(Customer)
-        .where(Customer.id == customer_id)
-        .values(visit_count=stats[0], first_seen=stats[1], last_seen=stats[2], exemplar_count=exemplars)
-    )
