@@ -56,7 +56,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     db_pool_size: int = 20
     """Connections kept per API process; as many again may open under bursts. Below the number
     of requests in flight, the extra connections open and close per request (a new PostgreSQL
-    backend each time, measured on the ingest bench)."""
+    backend each time)."""
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -79,8 +79,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     # -- vector index ----------------------------------------------------------------------
     vector_cache_mb: Annotated[int, msgspec.Meta(gt=0)] = 1024
-    """Memory budget of the embedded index in each API process (about 2.2 kB per 512-D exemplar):
-    tenants used least recently are dropped past it and loaded again at their next face."""
+    """Memory budget of the embedded index in each API process (ADR 0013 gives the bytes per
+    exemplar): tenants used least recently are dropped past it and loaded again at their next face."""
     milvus_uri: str | None = None
     """``http://host:19530`` for a Milvus server (scale-out); unset → the embedded exact index."""
     milvus_token: str | None = None

@@ -2,8 +2,7 @@
 
 The hot path batches several statements into one round trip, which needs PostgreSQL's simple
 query protocol, and that protocol parses and plans every statement every time. With row-level
-security on every table, planning cost more than executing (measured on the ingest bench: 2.7 ms
-to plan the open-visit read, 0.6 ms to run it). So each statement is PREPAREd once per
+security on every table, planning cost more than executing (ADR 0008). So each statement is PREPAREd once per
 connection, with declared parameter types, and the batches carry ``EXECUTE name(literals)``:
 planned once, still one round trip. Prepared statements outlive a ROLLBACK, so a failed
 transaction does not lose them.

@@ -3,8 +3,8 @@
 A full (generation 2) collection walks every container object the process holds. After start-up
 that is mostly what imports made: modules, classes, functions, protobuf descriptors of pymilvus
 and gRPC, SQLAlchemy's and Litestar's machinery, none of which ever becomes garbage. Under ingest
-load each full pass stopped the API's event loop for 190-250 ms (a gc callback timing them during
-bench_ingest), and every request in flight waited. ``gc.freeze()`` moves everything alive now into
+load each full pass stopped the API's event loop long enough to show in the ingest p95 (ADR 0008),
+and every request in flight waited. ``gc.freeze()`` moves everything alive now into
 a permanent generation that collections skip; objects made later are collected as before.
 
 It is called once start-up is done and again when a lazily opened part (the vector index and its

@@ -1,9 +1,8 @@
 """A thin blocking wrapper over a Milvus server: one collection, one partition per tenant.
 
-Reads use Strong consistency because a search must see writes that any process (API workers, the
-reindex CLI) has completed. Measured against Milvus 2.3.5 standalone: a search from another process
-right after an upsert returned saw it 20 times out of 20 with Strong (about 0.4 s per search: the server
-waits for its 200 ms time tick) but at most 1 in 20 with Session, Bounded or Eventually (about 4 ms).
+Reads default to Strong consistency: a search must see writes that any process (API workers, the
+reindex CLI) has completed, and only Strong guarantees that across processes. The ingest path asks
+for Bounded (much cheaper) because it holds the recent writes itself (ADR 0008 has the figures).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# 19 MiB, 2 passes: the OWASP baseline for Argon2id; ~25 ms here, so logins stay cheap.
+# 19 MiB, 2 passes: the OWASP baseline for Argon2id (ADR 0003), cheap enough per login.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when the user does not exist, so timing does not reveal which usernames exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
