@@ -41,7 +41,7 @@ def require_web_deps(package: str) -> None:
 def newest_source_mtime() -> float:
     paths = [WEB / name for name in ("index.html", "vite.config.ts", "package-lock.json")]
     paths.append(REPO / "docs" / "openapi.json")
-    for folder in (WEB / "src", WEB / "public"):
+    for folder in (WEB / "src", WEB / "generated", WEB / "public"):
         paths.extend(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".test.ts"))
     return max(p.stat().st_mtime for p in paths if p.exists())
 

@@ -347,6 +347,28 @@ try {
     }
   });
 
+  await step("edit a camera in the list's dialog, then remove it after the confirmation", async () => {
+    await admin.getByRole("button", { name: "New camera" }).click();
+    let d = await dialog(admin, "New camera");
+    await pick(admin, d, "Site", "Flagship Store");
+    await d.getByLabel("Name").fill("Spare");
+    await d.getByLabel("Source").fill("1");
+    await d.getByRole("button", { name: "Add camera" }).click();
+    await closeDialog(d);
+    await admin.getByRole("button", { name: "Edit Spare", exact: true }).click();
+    d = await dialog(admin, "Edit camera");
+    assert(await d.getByRole("combobox", { name: /^Site/ }).isDisabled(), "a camera keeps its site");
+    assert((await d.getByLabel("Name").inputValue()) === "Spare", "the dialog opens with the row's values");
+    await d.getByLabel("Name").fill("Spare 2");
+    await d.getByRole("button", { name: "Save" }).click();
+    await closeDialog(d);
+    await admin.getByRole("cell", { name: "Spare 2", exact: true }).waitFor();
+    await admin.getByRole("button", { name: "Remove Spare 2", exact: true }).click();
+    const confirm = admin.locator(".ant-popconfirm").filter({ hasText: "Remove camera Spare 2?" });
+    await confirm.getByRole("button", { name: "Remove" }).click();
+    await admin.getByRole("cell", { name: "Spare 2", exact: true }).waitFor({ state: "detached" });
+  });
+
   await step("create users: a tenant admin and a site manager for the kiosk only", async () => {
     await nav(admin, "Users");
     const users = [
@@ -364,6 +386,15 @@ try {
       await closeDialog(d);
       await admin.getByRole("cell", { name: username, exact: true }).waitFor();
     }
+    // The edit dialog: the sites field is there for a site manager only.
+    await admin.getByRole("button", { name: `Edit ${SAM}`, exact: true }).click();
+    const d = await dialog(admin, `Edit ${SAM}`);
+    assert(await d.getByLabel("Username").isDisabled(), "a username cannot be changed");
+    await d.getByRole("combobox", { name: /^Sites/ }).waitFor();
+    await d.getByText("Tenant admin", { exact: true }).click();
+    await d.getByRole("combobox", { name: /^Sites/ }).waitFor({ state: "detached" });
+    await d.getByRole("button", { name: "Cancel" }).click();
+    await closeDialog(d);
   });
 
   const keys = {};

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Generates the typed API description (`paths`, `components`, `operations`) from docs/openapi.json
-// into src/web/src/api/schema.ts with openapi-typescript; src/api/client.ts wraps it with
-// openapi-fetch.
+// into src/web/generated/schema.ts with openapi-typescript; src/api/client.ts wraps it with
+// openapi-fetch. It sits outside src/ because it is generated, not written: tools that look at the
+// hand-written code (duplicates, reviews) leave it out.
 //
-//   node scripts/gen-api.mjs          rewrite src/api/schema.ts
+//   node scripts/gen-api.mjs          rewrite generated/schema.ts
 //   node scripts/gen-api.mjs --check  exit 1 when it is stale (docs/openapi.json changed)
 //
 // Deterministic: no timestamp in the banner; the openapi-typescript version is pinned in
@@ -18,7 +19,7 @@ import openapiTS, { astToString } from "openapi-typescript";
 const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_DIR = path.resolve(WEB_DIR, "..", "..");
 const SPEC = path.join(REPO_DIR, "docs", "openapi.json");
-const OUT = path.join(WEB_DIR, "src", "api", "schema.ts");
+const OUT = path.join(WEB_DIR, "generated", "schema.ts");
 
 const BANNER = [
   "/* eslint-disable */",

@@ -7,26 +7,32 @@ import { Route, Routes } from "react-router-dom";
 
 import { HomeRedirect, NotFoundPage, RequirePage } from "./auth/guards";
 import AppLayout from "./layout/AppLayout";
-import type { PageKey } from "./lib/nav";
+import { PAGES, type PageKey } from "./lib/nav";
 import { queryClient } from "./lib/query";
 import { theme } from "./theme";
 
-// Every screen is its own chunk.
-const ReportsPage = lazy(() => import("./pages/ReportsPage"));
-const LivePage = lazy(() => import("./pages/LivePage"));
-const VisitsPage = lazy(() => import("./pages/VisitsPage"));
-const CustomersPage = lazy(() => import("./pages/CustomersPage"));
-const CustomerDetailPage = lazy(() => import("./pages/CustomerDetailPage"));
-const SitesPage = lazy(() => import("./pages/SitesPage"));
-const SiteDetailPage = lazy(() => import("./pages/SiteDetailPage"));
-const CamerasPage = lazy(() => import("./pages/CamerasPage"));
-const StaffPage = lazy(() => import("./pages/StaffPage"));
-const UsersPage = lazy(() => import("./pages/UsersPage"));
-const ApiKeysPage = lazy(() => import("./pages/ApiKeysPage"));
-const AuditPage = lazy(() => import("./pages/AuditPage"));
-const TenantsPage = lazy(() => import("./pages/TenantsPage"));
+type Screen = LazyExoticComponent<ComponentType>;
 
-function guarded(page: PageKey, Component: LazyExoticComponent<ComponentType>) {
+// Every screen is its own chunk; the routes are the sidebar's pages (nav.ts) plus two detail pages.
+const SCREENS: Record<PageKey, Screen> = {
+  reports: lazy(() => import("./pages/ReportsPage")),
+  live: lazy(() => import("./pages/LivePage")),
+  visits: lazy(() => import("./pages/VisitsPage")),
+  customers: lazy(() => import("./pages/CustomersPage")),
+  sites: lazy(() => import("./pages/SitesPage")),
+  cameras: lazy(() => import("./pages/CamerasPage")),
+  staff: lazy(() => import("./pages/StaffPage")),
+  users: lazy(() => import("./pages/UsersPage")),
+  "api-keys": lazy(() => import("./pages/ApiKeysPage")),
+  audit: lazy(() => import("./pages/AuditPage")),
+  tenants: lazy(() => import("./pages/TenantsPage")),
+};
+const DETAILS: readonly { page: PageKey; path: string; screen: Screen }[] = [
+  { page: "customers", path: "customers/:customerId", screen: lazy(() => import("./pages/CustomerDetailPage")) },
+  { page: "sites", path: "sites/:siteId", screen: lazy(() => import("./pages/SiteDetailPage")) },
+];
+
+function guarded(page: PageKey, Component: Screen) {
   return (
     <RequirePage page={page}>
       <Component />
@@ -45,19 +51,12 @@ export default function Shell() {
             <Routes>
               <Route element={<AppLayout />}>
                 <Route index element={<HomeRedirect />} />
-                <Route path="reports" element={guarded("reports", ReportsPage)} />
-                <Route path="live" element={guarded("live", LivePage)} />
-                <Route path="visits" element={guarded("visits", VisitsPage)} />
-                <Route path="customers" element={guarded("customers", CustomersPage)} />
-                <Route path="customers/:customerId" element={guarded("customers", CustomerDetailPage)} />
-                <Route path="sites" element={guarded("sites", SitesPage)} />
-                <Route path="sites/:siteId" element={guarded("sites", SiteDetailPage)} />
-                <Route path="cameras" element={guarded("cameras", CamerasPage)} />
-                <Route path="staff" element={guarded("staff", StaffPage)} />
-                <Route path="users" element={guarded("users", UsersPage)} />
-                <Route path="api-keys" element={guarded("api-keys", ApiKeysPage)} />
-                <Route path="audit" element={guarded("audit", AuditPage)} />
-                <Route path="tenants" element={guarded("tenants", TenantsPage)} />
+                {PAGES.map(({ key, path }) => (
+                  <Route key={key} path={path.slice(1)} element={guarded(key, SCREENS[key])} />
+                ))}
+                {DETAILS.map(({ page, path, screen }) => (
+                  <Route key={path} path={path} element={guarded(page, screen)} />
+                ))}
                 <Route path="*" element={<NotFoundPage />} />
               </Route>
             </Routes>

@@ -5,7 +5,7 @@
 import createClient from "openapi-fetch";
 
 import { problemFromBody, problemFromResponse } from "./problem";
-import type { components, paths } from "./schema";
+import type { components, paths } from "../../generated/schema";
 import { Session } from "./session";
 
 export type Schemas = components["schemas"];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { formatAtSite, formatTime, plural } from "./format";
+import { formatAtSite, formatDemographics, formatGender, formatTime, plural } from "./format";
 
 describe("times at a site", () => {
   it("are shown in the site's zone, with the zone named", () => {
@@ -20,5 +20,15 @@ describe("plural", () => {
     expect(plural(1, "visit")).toBe("1 visit");
     expect(plural(2, "visit")).toBe("2 visits");
     expect(plural(0, "person", "people")).toBe("0 people");
+  });
+});
+
+describe("demographics", () => {
+  it("say the gender capitalised and the age rounded, or a dash", () => {
+    expect(formatDemographics({ gender: "female", age: 33.6 })).toBe("Female, 34");
+    expect(formatDemographics({ gender: null, age: 41 })).toBe("41");
+    expect(formatDemographics({ gender: null, age: null })).toBe("–");
+    expect(formatGender("male")).toBe("Male");
+    expect(formatGender(undefined)).toBeNull();
   });
 });

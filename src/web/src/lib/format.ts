@@ -67,3 +67,13 @@ export function plural(count: number, one: string, many = `${one}s`): string {
 export function formatNumber(value: number): string {
   return new Intl.NumberFormat("en-GB").format(value);
 }
+
+/** "Female", "Male" (null when unknown). */
+export function formatGender(gender: string | null | undefined): string | null {
+  return gender ? `${gender[0]?.toUpperCase() ?? ""}${gender.slice(1)}` : null;
+}
+
+/** A face's estimated gender and age, e.g. "Female, 34" ("–" when neither is known). */
+export function formatDemographics(person: { gender?: string | null; age?: number | null }): string {
+  return [formatGender(person.gender), person.age ? Math.round(person.age) : null].filter(Boolean).join(", ") || "–";
+}

@@ -98,25 +98,30 @@ async function refreshable() {
 
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+/** connectLive over FakeEventSource, recording what it reports and the timers it sets. */
+function watchLive(session: Session, backoff?: Parameters<typeof connectLive>[0]["backoff"]) {
+  const statuses: LiveStatus[] = [];
+  const sightings: string[] = [];
+  const timers: { fn: () => void; ms: number }[] = [];
+  const stop = connectLive({
+    session,
+    onStatus: (s) => statuses.push(s),
+    onSighting: (e) => sightings.push(e.visit_id),
+    createEventSource: (url) => new FakeEventSource(url),
+    setTimeout: (fn, ms) => timers.push({ fn, ms }),
+    clearTimeout: () => undefined,
+    ...(backoff ? { backoff } : {}),
+  });
+  return { statuses, sightings, timers, stop };
+}
+
 describe("connectLive", () => {
   afterEach(() => {
     FakeEventSource.all = [];
   });
 
   it("opens EventSource with ?access_token=, delivers sightings and reconnects with backoff", async () => {
-    const session = await signedIn();
-    const statuses: LiveStatus[] = [];
-    const sightings: string[] = [];
-    const timers: { fn: () => void; ms: number }[] = [];
-    const stop = connectLive({
-      session,
-      onStatus: (s) => statuses.push(s),
-      onSighting: (e) => sightings.push(e.visit_id),
-      createEventSource: (url) => new FakeEventSource(url),
-      setTimeout: (fn, ms) => timers.push({ fn, ms }),
-      clearTimeout: () => undefined,
-      backoff: { initialMs: 1000, maxMs: 8000, jitter: 0 },
-    });
+    const { statuses, sightings, timers, stop } = watchLive(await signedIn(), { initialMs: 1000, maxMs: 8000, jitter: 0 });
     await flush();
     const first = FakeEventSource.all[0]!;
     expect(first.url).toMatch(new RegExp(`^${BASE}/v1/events/stream\\?access_token=ey`));
@@ -205,16 +210,7 @@ describe("connectLive", () => {
 
   it("on `revoked` refreshes the session and reopens at once with the new token", async () => {
     const { session, refreshes } = await refreshable();
-    const statuses: LiveStatus[] = [];
-    const timers: number[] = [];
-    const stop = connectLive({
-      session,
-      onStatus: (s) => statuses.push(s),
-      onSighting: () => undefined,
-      createEventSource: (url) => new FakeEventSource(url),
-      setTimeout: (_fn, ms) => timers.push(ms),
-      clearTimeout: () => undefined,
-    });
+    const { statuses, timers, stop } = watchLive(session);
     await flush();
     const first = FakeEventSource.all[0]!;
     first.emit("ready", { type: "ready" });
@@ -233,16 +229,7 @@ describe("connectLive", () => {
   it("on `revoked` with a refresh that is refused, stops for good (no retry with a dead token)", async () => {
     const { session, refreshes, refuse } = await refreshable();
     refuse();
-    const statuses: LiveStatus[] = [];
-    const timers: number[] = [];
-    connectLive({
-      session,
-      onStatus: (s) => statuses.push(s),
-      onSighting: () => undefined,
-      createEventSource: (url) => new FakeEventSource(url),
-      setTimeout: (_fn, ms) => timers.push(ms),
-      clearTimeout: () => undefined,
-    });
+    const { statuses, timers } = watchLive(session);
     await flush();
     FakeEventSource.all[0]!.emit("revoked", { type: "revoked", reason: "access revoked" });
     await vi.waitFor(() => expect(statuses.at(-1)).toEqual({ state: "ended", reason: "your session has ended" }));
@@ -254,17 +241,7 @@ describe("connectLive", () => {
 
   it("on `unavailable` backs off and says so; a refused connect renews the token before the next try", async () => {
     const { session, refreshes } = await refreshable();
-    const statuses: LiveStatus[] = [];
-    const timers: { fn: () => void; ms: number }[] = [];
-    const stop = connectLive({
-      session,
-      onStatus: (s) => statuses.push(s),
-      onSighting: () => undefined,
-      createEventSource: (url) => new FakeEventSource(url),
-      setTimeout: (fn, ms) => timers.push({ fn, ms }),
-      clearTimeout: () => undefined,
-      backoff: { initialMs: 1000, maxMs: 8000, jitter: 0 },
-    });
+    const { statuses, timers, stop } = watchLive(session, { initialMs: 1000, maxMs: 8000, jitter: 0 });
     await flush();
     const first = FakeEventSource.all[0]!;
     first.emit("ready", { type: "ready" });

@@ -22,3 +22,27 @@ export function useAction() {
   };
   return { run, busy };
 }
+
+/**
+ * A dialog's submit: `busy` while it runs, its error kept to be shown in the dialog (a
+ * ProblemAlert) rather than toasted. Resolves true when the action succeeded.
+ */
+export function useSubmit() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const submit = async (action: () => Promise<unknown>, onError?: (error: unknown) => void): Promise<boolean> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+      return true;
+    } catch (err) {
+      onError?.(err);
+      setError(err);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, submit };
+}

@@ -11,10 +11,16 @@ export interface Page<T> {
   offset: number;
 }
 
-/** A limit/offset list as an antd Table's data + pagination; `key` must name the filters. */
+/** A limit/offset list as an antd Table's data + pagination; `key` must name the filters (a new filter starts at page 1). */
 export function usePagedQuery<T>(key: readonly unknown[], fetchPage: (limit: number, offset: number) => Promise<Page<T>>, initialSize = 20) {
   const [page, setPage] = useState(1);
   const [size, setSize] = useState(initialSize);
+  const filters = JSON.stringify(key);
+  const [shownFilters, setShownFilters] = useState(filters);
+  if (shownFilters !== filters) {
+    setShownFilters(filters);
+    setPage(1);
+  }
   const offset = (page - 1) * size;
   const query = useTenantQuery([...key, { limit: size, offset }], () => fetchPage(size, offset), {
     placeholderData: keepPreviousData,
@@ -32,5 +38,5 @@ export function usePagedQuery<T>(key: readonly unknown[], fetchPage: (limit: num
       setSize(nextSize);
     },
   };
-  return { query, items: query.data?.items ?? [], pagination, resetPage: () => setPage(1) };
+  return { query, items: query.data?.items ?? [], pagination };
 }

@@ -2,23 +2,7 @@ import dayjs from "dayjs";
 import { describe, expect, it } from "vitest";
 
 import type { DistributionReport, VisitorReport } from "../api/types";
-import {
-  apiWindow,
-  bucketCount,
-  bucketLabel,
-  defaultFilters,
-  distributionSlices,
-  filtersToParams,
-  formatShare,
-  granularityForRange,
-  hasVisits,
-  heatmap,
-  parseFilters,
-  reportZone,
-  summarize,
-  visitorSeries,
-  wantsHeatmap,
-} from "./reports";
+import { apiWindow, bucketCount, bucketLabel, defaultFilters, distributionSlices, filtersToParams, formatShare, granularityForRange, hasVisits, heatmap, parseFilters, reportZone, summarize, visitorSeries, wantsHeatmap } from "./reports";
 
 const TODAY = dayjs("2026-11-25T10:00:00");
 const SITE = "0b8e7c2a-1d3f-4e5a-9b6c-7d8e9f0a1b2c";

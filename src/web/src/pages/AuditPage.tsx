@@ -1,13 +1,12 @@
-import { Card, Input, Table } from "antd";
 import { useState } from "react";
 
 import { api, unwrap } from "../api/client";
 import type { Role } from "../api/session";
 import type { AuditEntry } from "../api/types";
 import { EmptyState } from "../components/EmptyState";
+import { ListPage } from "../components/ListPage";
 import { Pill } from "../components/Pill";
-import { PageHeader } from "../components/PageHeader";
-import { ProblemAlert } from "../components/ProblemAlert";
+import { SearchBox } from "../components/SearchBox";
 import { formatDateTime } from "../lib/format";
 import { ROLE_LABELS } from "../lib/nav";
 import { usePagedQuery } from "../lib/paging";
@@ -34,68 +33,50 @@ function useActorNames() {
 export default function AuditPage() {
   const actorName = useActorNames();
   const [action, setAction] = useState("");
-  const { query, items, pagination, resetPage } = usePagedQuery(["audit", "list", action], (limit, offset) =>
+  const list = usePagedQuery(["audit", "list", action], (limit, offset) =>
     unwrap(api.GET("/v1/audit", { params: { query: { limit, offset, ...(action ? { action } : {}) } } })),
   );
   return (
-    <>
-      <PageHeader title="Audit log" subtitle="Changes, exports, merges and erasures in this tenant: who, what and when." />
-      <ProblemAlert error={query.error} className="mb-4" onRetry={() => void query.refetch()} />
-      <Card styles={{ body: { padding: 0 } }}>
-        <div className="border-b border-slate-100 p-4">
-          <Input.Search
-            aria-label="Filter by action"
-            placeholder="Action, e.g. visits.export"
-            allowClear
-            className="max-w-xs"
-            onSearch={(v) => {
-              setAction(v.trim());
-              resetPage();
-            }}
-          />
-        </div>
-        <Table<AuditEntry>
-          rowKey="id"
-          loading={query.isLoading}
-          dataSource={items}
-          pagination={pagination}
-          scroll={{ x: 900 }}
-          locale={{ emptyText: <EmptyState title="Nothing recorded yet" /> }}
-          columns={[
-            { title: "When", dataIndex: "created_at", render: formatDateTime, width: 180 },
-            {
-              title: "Who",
-              dataIndex: "actor",
-              render: (actor: string, e) => (
-                <span title={actor}>
-                  <span className="font-medium">{actorName(actor).name}</span>{" "}
-                  <span className="text-xs text-slate-600">{ROLE_LABELS[e.actor_role as Role] ?? e.actor_role}</span>
-                </span>
-              ),
-            },
-            { title: "Action", dataIndex: "action", render: (a: string) => <Pill>{a}</Pill> },
-            {
-              title: "Target",
-              key: "target",
-              render: (_, e) => (
-                <span>
-                  {e.target_type} {e.target_id && <code className="text-xs">{e.target_id.slice(0, 8)}</code>}
-                </span>
-              ),
-            },
-            {
-              title: "Details",
-              dataIndex: "details",
-              render: (d: Record<string, unknown>) => {
-                const text = Object.entries(d)
-                  .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
-                  .join(" · ");
-                return <span className="text-xs break-all text-slate-700">{text || "–"}</span>;
-              },
-            },
-          ]}
-        />
-      </Card>
-    </>
+    <ListPage<AuditEntry>
+      title="Audit log"
+      subtitle="Changes, exports, merges and erasures in this tenant: who, what and when."
+      list={list}
+      scrollX={900}
+      toolbar={<SearchBox label="Filter by action" placeholder="Action, e.g. visits.export" onSearch={setAction} />}
+      empty={<EmptyState title="Nothing recorded yet" />}
+      columns={[
+        { title: "When", dataIndex: "created_at", render: formatDateTime, width: 180 },
+        {
+          title: "Who",
+          dataIndex: "actor",
+          render: (actor: string, e) => (
+            <span title={actor}>
+              <span className="font-medium">{actorName(actor).name}</span>{" "}
+              <span className="text-xs text-slate-600">{ROLE_LABELS[e.actor_role as Role] ?? e.actor_role}</span>
+            </span>
+          ),
+        },
+        { title: "Action", dataIndex: "action", render: (a: string) => <Pill>{a}</Pill> },
+        {
+          title: "Target",
+          key: "target",
+          render: (_, e) => (
+            <span>
+              {e.target_type} {e.target_id && <code className="text-xs">{e.target_id.slice(0, 8)}</code>}
+            </span>
+          ),
+        },
+        {
+          title: "Details",
+          dataIndex: "details",
+          render: (d: Record<string, unknown>) => {
+            const text = Object.entries(d)
+              .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+              .join(" · ");
+            return <span className="text-xs break-all text-slate-700">{text || "–"}</span>;
+          },
+        },
+      ]}
+    />
   );
 }

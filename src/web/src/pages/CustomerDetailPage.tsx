@@ -1,26 +1,27 @@
 import { DeleteOutlined, EditOutlined, MergeCellsOutlined } from "@ant-design/icons";
-import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
-import { Alert, App, Breadcrumb, Button, Card, Checkbox, Descriptions, Form, Input, InputNumber, Modal, Popconfirm, Result, Select, Skeleton } from "antd";
+import { useQuery } from "@tanstack/react-query";
+import { Alert, App, Button, Card, Checkbox, Input, InputNumber, Modal, Popconfirm, Select, Skeleton } from "antd";
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { api, unwrap } from "../api/client";
-import { ApiError } from "../api/problem";
 import type { Customer, ErasureReport } from "../api/types";
 import { useRole, useSession } from "../auth/useSession";
+import { DetailPage } from "../components/DetailPage";
 import { EmptyState } from "../components/EmptyState";
 import { FaceCard } from "../components/FaceCard";
-import { FormModal } from "../components/FormModal";
+import { FormModal, type FieldSpec } from "../components/FormModal";
+import { LoadMore } from "../components/LoadMore";
 import { Pill, VisitorPill } from "../components/Pill";
-import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { Snapshot } from "../components/Snapshot";
 import { formatSimilarity, LIKENESS_LABEL, likeness, riskySelection } from "../lib/duplicates";
-import { customerName, formatAtSite, formatDateTime, formatRelative, formatStay, plural } from "../lib/format";
-import { useAction } from "../lib/mutation";
+import { customerName, formatAtSite, formatDateTime, formatGender, formatRelative, formatStay, plural } from "../lib/format";
+import { useAction, useSubmit } from "../lib/mutation";
 import { isAdmin } from "../lib/nav";
 import { invalidate, queryClient, useTenantQuery } from "../lib/query";
 import { useSites } from "../lib/sites";
+import { useVisitPages } from "../lib/visits";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -32,13 +33,27 @@ interface EditForm {
   notes?: string | null;
 }
 
+const GENDERS = [
+  { value: "female", label: "Female" },
+  { value: "male", label: "Male" },
+];
+
+const EDIT_FIELDS: readonly FieldSpec<EditForm>[] = [
+  { name: "display_name", label: "Name", rules: [{ max: 200 }], input: <Input placeholder="e.g. a loyalty-card name" /> },
+  [
+    { name: "gender", label: "Gender", input: <Select allowClear placeholder="Unknown" options={GENDERS} /> },
+    { name: "age", label: "Age", input: <InputNumber min={0} max={120} className="!w-full" /> },
+  ],
+  { name: "tags", label: "Tags", input: <Select mode="tags" placeholder="Add tags" tokenSeparators={[","]} /> },
+  { name: "notes", label: "Notes", rules: [{ max: 2000 }], input: <Input.TextArea rows={3} /> },
+];
+
 function MergeDialog({ customer, open, onClose }: { customer: Customer; open: boolean; onClose: () => void }) {
   const { tenantId } = useSession();
   const { message } = App.useApp();
   const [search, setSearch] = useState("");
   const [selected, setSelected] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, submit } = useSubmit();
   // Found by name (or pasted ID): their similarity to this profile is asked for below.
   const found = useQuery({
     queryKey: ["tenant", tenantId, "customers", "merge-search", search],
@@ -61,21 +76,14 @@ function MergeDialog({ customer, open, onClose }: { customer: Customer; open: bo
   const list = (candidates.data ?? []).filter((c) => c.customer.customer_id !== customer.customer_id);
   const risky = riskySelection(list, selected);
   const toggle = (id: string, on: boolean) => setSelected((now) => (on ? [...now, id] : now.filter((x) => x !== id)));
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const merge = () =>
+    submit(async () => {
       await unwrap(api.POST("/v1/customers/{customer_id}/merge", { params: { path: { customer_id: customer.customer_id } }, body: { source_ids: selected } }));
       await invalidate(tenantId, "customers", "visits");
       void message.success(`${selected.length} profile${selected.length > 1 ? "s" : ""} merged into ${customerName(customer)}`);
       setSelected([]);
       onClose();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <Modal
       open={open}
@@ -83,7 +91,7 @@ function MergeDialog({ customer, open, onClose }: { customer: Customer; open: bo
       okText={risky.length ? "Merge anyway" : "Merge"}
       okButtonProps={{ disabled: !selected.length, danger: risky.length > 0 }}
       confirmLoading={busy}
-      onOk={submit}
+      onOk={merge}
       onCancel={onClose}
       destroyOnHidden
       width={640}
@@ -141,12 +149,9 @@ function EraseDialog({ customer, open, onClose }: { customer: Customer; open: bo
   const navigate = useNavigate();
   const { modal } = App.useApp();
   const [typed, setTyped] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const { busy, error, submit } = useSubmit();
+  const erase = () =>
+    submit(async () => {
       const report: ErasureReport = await unwrap(
         api.DELETE("/v1/customers/{customer_id}", { params: { path: { customer_id: customer.customer_id } } }),
       );
@@ -170,12 +175,7 @@ function EraseDialog({ customer, open, onClose }: { customer: Customer; open: bo
           </ul>
         ),
       });
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <Modal
       open={open}
@@ -183,7 +183,7 @@ function EraseDialog({ customer, open, onClose }: { customer: Customer; open: bo
       okText="Erase permanently"
       okButtonProps={{ danger: true, disabled: typed.trim().toLowerCase() !== "erase" }}
       confirmLoading={busy}
-      onOk={submit}
+      onOk={erase}
       onCancel={() => {
         setTyped("");
         onClose();
@@ -206,233 +206,188 @@ function EraseDialog({ customer, open, onClose }: { customer: Customer; open: bo
   );
 }
 
+/** The customer's visits, with "Split…": the chosen visits become a profile of their own (how a wrong merge is undone). */
+function CustomerVisits({ customer, admin }: { customer: Customer; admin: boolean }) {
+  const { tenantId } = useSession();
+  const sites = useSites();
+  const navigate = useNavigate();
+  const { run, busy } = useAction();
+  const [splitting, setSplitting] = useState(false);
+  const [chosen, setChosen] = useState<string[]>([]);
+  const visits = useVisitPages(["customer", customer.customer_id], { customer_id: customer.customer_id }, 24);
+  const rows = visits.items;
+  const stopSplitting = () => {
+    setSplitting(false);
+    setChosen([]);
+  };
+  const split = () =>
+    run("split", async () => {
+      const created = await unwrap(
+        api.POST("/v1/customers/{customer_id}/split", { params: { path: { customer_id: customer.customer_id } }, body: { visit_ids: chosen } }),
+      );
+      await invalidate(tenantId, "customers", "visits");
+      stopSplitting();
+      navigate(`/customers/${created.customer_id}`);
+    }, "Visits split off into a new profile");
+  const cannotSplit = !chosen.length || chosen.length === rows.length;
+
+  return (
+    <Card
+      title="Visits"
+      extra={
+        splitting ? (
+          <div className="flex gap-2">
+            <Button size="small" onClick={stopSplitting}>
+              Cancel
+            </Button>
+            <Popconfirm
+              title={`Split ${plural(chosen.length, "visit")} off?`}
+              description="They become a new profile (recorded in the audit log)."
+              okText="Split"
+              disabled={cannotSplit}
+              onConfirm={split}
+            >
+              <Button size="small" type="primary" disabled={cannotSplit} loading={busy === "split"}>
+                Split off {chosen.length ? plural(chosen.length, "visit") : ""}
+              </Button>
+            </Popconfirm>
+          </div>
+        ) : (
+          <div className="flex gap-3">
+            {admin && rows.length > 1 && (
+              <Button size="small" onClick={() => setSplitting(true)} title="Visits of someone else: make them a profile of their own">
+                Split…
+              </Button>
+            )}
+            <Link to={`/visits`}>All visits</Link>
+          </div>
+        )
+      }
+    >
+      {splitting && (
+        <Alert
+          className="mb-3"
+          type="info"
+          showIcon
+          message="Choose the visits that are someone else (for example after a wrong merge); they become a new profile."
+        />
+      )}
+      <ProblemAlert error={visits.query.error} className="mb-4" />
+      {visits.query.isLoading ? (
+        <Skeleton active />
+      ) : rows.length === 0 ? (
+        <EmptyState title="No visits" hint="Visits older than the retention period may have been removed." />
+      ) : (
+        <ul className="m-0 grid list-none gap-3 p-0 sm:grid-cols-2" aria-label="Visits of this customer">
+          {rows.map((v) => {
+            const at = formatAtSite(v.first_seen, sites.zone(v.site_id));
+            const stay = formatStay(v.first_seen, v.last_seen, v.sightings);
+            return (
+              <li key={v.visit_id} className="flex items-center gap-3 rounded-lg border border-slate-200 p-3">
+                {splitting && (
+                  <Checkbox
+                    aria-label={`Split off the visit on ${at}`}
+                    checked={chosen.includes(v.visit_id)}
+                    onChange={(e) => setChosen((now) => (e.target.checked ? [...now, v.visit_id] : now.filter((id) => id !== v.visit_id)))}
+                  />
+                )}
+                <Snapshot visitId={v.visit_id} size={64} label={`Snapshot of the visit on ${at}`} available={v.best_snapshot_key !== null} />
+                <div className="min-w-0 text-sm">
+                  <div className="font-medium text-slate-900">{at}</div>
+                  <div className="text-slate-600">
+                    {sites.name(v.site_id)}
+                    {stay ? ` · stayed ${stay}` : ""}
+                  </div>
+                  <div className="mt-1">
+                    <VisitorPill isNew={v.is_new_customer} newLabel="First visit" />
+                    <span className="text-xs text-slate-600">{plural(v.sightings, "sighting")}</span>
+                  </div>
+                </div>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      <LoadMore query={visits.query} className="mt-4 flex justify-center" />
+    </Card>
+  );
+}
+
 export default function CustomerDetailPage() {
   const { customerId = "" } = useParams();
   const { tenantId } = useSession();
   const admin = isAdmin(useRole());
-  const sites = useSites();
   const [dialog, setDialog] = useState<"edit" | "merge" | "erase" | null>(null);
-  const navigate = useNavigate();
-  const { run, busy } = useAction();
-  // Split: the chosen visits become a profile of their own (how a wrong merge is undone).
-  const [splitting, setSplitting] = useState(false);
-  const [chosen, setChosen] = useState<string[]>([]);
+  const close = () => setDialog(null);
   const customer = useTenantQuery(["customers", "one", customerId], () =>
     unwrap(api.GET("/v1/customers/{customer_id}", { params: { path: { customer_id: customerId } } })),
   );
-  const visits = useInfiniteQuery({
-    queryKey: ["tenant", tenantId, "visits", "customer", customerId],
-    enabled: tenantId !== null && customer.isSuccess,
-    initialPageParam: null as string | null,
-    queryFn: ({ pageParam }) =>
-      unwrap(api.GET("/v1/visits", { params: { query: { customer_id: customerId, limit: 24, ...(pageParam ? { cursor: pageParam } : {}) } } })),
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
-
-  if (customer.error instanceof ApiError && (customer.error.status === 404 || customer.error.status === 422)) {
-    return (
-      <Result
-        status="404"
-        title="Customer not found"
-        subTitle="The profile does not exist (it may have been merged or erased)."
-        extra={
-          <Link to="/customers">
-            <Button type="primary">All customers</Button>
-          </Link>
-        }
-      />
-    );
-  }
-  if (customer.error) return <ProblemAlert error={customer.error} onRetry={() => void customer.refetch()} />;
-  if (!customer.data) return <Skeleton active paragraph={{ rows: 8 }} />;
-  const c = customer.data;
-  const rows = visits.data?.pages.flatMap((p) => p.items) ?? [];
 
   return (
-    <>
-      <PageHeader
-        breadcrumb={<Breadcrumb items={[{ title: <Link to="/customers">Customers</Link> }, { title: customerName(c) }]} />}
-        title={customerName(c)}
-        subtitle={`${plural(c.visit_count, "visit")} · last seen ${formatRelative(c.last_seen)}`}
-        extra={
-          admin && (
-            <>
-              <Button icon={<EditOutlined />} onClick={() => setDialog("edit")}>
-                Edit
-              </Button>
-              <Button icon={<MergeCellsOutlined />} onClick={() => setDialog("merge")}>
-                Merge…
-              </Button>
-              <Button danger icon={<DeleteOutlined />} onClick={() => setDialog("erase")}>
-                Erase…
-              </Button>
-            </>
-          )
-        }
-      />
-      <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_minmax(0,2fr)]">
-        <Card title="Profile">
-          <Descriptions column={1} size="small">
-            <Descriptions.Item label="Name">{c.display_name || <span className="text-slate-600">Not named</span>}</Descriptions.Item>
-            <Descriptions.Item label="Gender">{c.gender ? c.gender[0]?.toUpperCase() + c.gender.slice(1) : "Unknown"}</Descriptions.Item>
-            <Descriptions.Item label="Age">{c.age ? `about ${Math.round(c.age)}` : "Unknown"}</Descriptions.Item>
-            <Descriptions.Item label="First seen">{formatDateTime(c.first_seen)}</Descriptions.Item>
-            <Descriptions.Item label="Last seen">{formatDateTime(c.last_seen)}</Descriptions.Item>
-            <Descriptions.Item label="Face samples">{c.exemplar_count}</Descriptions.Item>
-            <Descriptions.Item label="Tags">{c.tags.length ? c.tags.map((t) => <Pill key={t}>{t}</Pill>) : "–"}</Descriptions.Item>
-            <Descriptions.Item label="Notes">{c.notes || "–"}</Descriptions.Item>
-            <Descriptions.Item label="ID">
-              <code className="text-xs break-all">{c.customer_id}</code>
-            </Descriptions.Item>
-          </Descriptions>
-        </Card>
-        <Card
-          title="Visits"
-          extra={
-            splitting ? (
-              <div className="flex gap-2">
-                <Button
-                  size="small"
-                  onClick={() => {
-                    setSplitting(false);
-                    setChosen([]);
-                  }}
-                >
-                  Cancel
-                </Button>
-                <Popconfirm
-                  title={`Split ${plural(chosen.length, "visit")} off?`}
-                  description="They become a new profile (recorded in the audit log)."
-                  okText="Split"
-                  disabled={!chosen.length || chosen.length === rows.length}
-                  onConfirm={() =>
-                    run("split", async () => {
-                      const created = await unwrap(
-                        api.POST("/v1/customers/{customer_id}/split", { params: { path: { customer_id: c.customer_id } }, body: { visit_ids: chosen } }),
-                      );
-                      await invalidate(tenantId, "customers", "visits");
-                      setSplitting(false);
-                      setChosen([]);
-                      navigate(`/customers/${created.customer_id}`);
-                    }, "Visits split off into a new profile")
-                  }
-                >
-                  <Button size="small" type="primary" disabled={!chosen.length || chosen.length === rows.length} loading={busy === "split"}>
-                    Split off {chosen.length ? plural(chosen.length, "visit") : ""}
-                  </Button>
-                </Popconfirm>
-              </div>
-            ) : (
-              <div className="flex gap-3">
-                {admin && rows.length > 1 && (
-                  <Button size="small" onClick={() => setSplitting(true)} title="Visits of someone else: make them a profile of their own">
-                    Split…
-                  </Button>
-                )}
-                <Link to={`/visits`}>All visits</Link>
-              </div>
-            )
-          }
-        >
-          {splitting && (
-            <Alert
-              className="mb-3"
-              type="info"
-              showIcon
-              message="Choose the visits that are someone else (for example after a wrong merge); they become a new profile."
-            />
-          )}
-          <ProblemAlert error={visits.error} className="mb-4" />
-          {visits.isLoading ? (
-            <Skeleton active />
-          ) : rows.length === 0 ? (
-            <EmptyState title="No visits" hint="Visits older than the retention period may have been removed." />
-          ) : (
-            <ul className="m-0 grid list-none gap-3 p-0 sm:grid-cols-2" aria-label="Visits of this customer">
-              {rows.map((v) => (
-                <li key={v.visit_id} className="flex items-center gap-3 rounded-lg border border-slate-200 p-3">
-                  {splitting && (
-                    <Checkbox
-                      aria-label={`Split off the visit on ${formatAtSite(v.first_seen, sites.zone(v.site_id))}`}
-                      checked={chosen.includes(v.visit_id)}
-                      onChange={(e) => setChosen((now) => (e.target.checked ? [...now, v.visit_id] : now.filter((id) => id !== v.visit_id)))}
-                    />
-                  )}
-                  <Snapshot visitId={v.visit_id} size={64} label={`Snapshot of the visit on ${formatAtSite(v.first_seen, sites.zone(v.site_id))}`} available={v.best_snapshot_key !== null} />
-                  <div className="min-w-0 text-sm">
-                    <div className="font-medium text-slate-900">{formatAtSite(v.first_seen, sites.zone(v.site_id))}</div>
-                    <div className="text-slate-600">
-                      {sites.name(v.site_id)}
-                      {formatStay(v.first_seen, v.last_seen, v.sightings) ? ` · stayed ${formatStay(v.first_seen, v.last_seen, v.sightings)}` : ""}
-                    </div>
-                    <div className="mt-1">
-                      <VisitorPill isNew={v.is_new_customer} newLabel="First visit" />
-                      <span className="text-xs text-slate-600">{plural(v.sightings, "sighting")}</span>
-                    </div>
-                  </div>
-                </li>
-              ))}
-            </ul>
-          )}
-          {visits.hasNextPage && (
-            <div className="mt-4 flex justify-center">
-              <Button onClick={() => void visits.fetchNextPage()} loading={visits.isFetchingNextPage}>
-                Load more
-              </Button>
-            </div>
-          )}
-        </Card>
-      </div>
-      <FormModal<EditForm>
-        open={dialog === "edit"}
-        title="Edit profile"
-        fields={["display_name", "gender", "age", "tags", "notes"]}
-        initialValues={{ display_name: c.display_name, gender: c.gender, age: c.age, tags: c.tags, notes: c.notes }}
-        onClose={() => setDialog(null)}
-        onSubmit={async (values) => {
-          const updated = await unwrap(
-            api.PATCH("/v1/customers/{customer_id}", {
-              params: { path: { customer_id: c.customer_id } },
-              body: {
+    <DetailPage
+      query={customer}
+      list={{ to: "/customers", label: "Customers", back: "All customers" }}
+      notFoundStatuses={[404, 422]}
+      notFound={{ title: "Customer not found", subTitle: "The profile does not exist (it may have been merged or erased)." }}
+      skeletonRows={8}
+      header={(c) => ({
+        title: customerName(c),
+        subtitle: `${plural(c.visit_count, "visit")} · last seen ${formatRelative(c.last_seen)}`,
+        extra: admin && (
+          <>
+            <Button icon={<EditOutlined />} onClick={() => setDialog("edit")}>
+              Edit
+            </Button>
+            <Button icon={<MergeCellsOutlined />} onClick={() => setDialog("merge")}>
+              Merge…
+            </Button>
+            <Button danger icon={<DeleteOutlined />} onClick={() => setDialog("erase")}>
+              Erase…
+            </Button>
+          </>
+        ),
+      })}
+      facts={(c) => ({
+        title: "Profile",
+        items: [
+          ["Name", c.display_name || <span className="text-slate-600">Not named</span>],
+          ["Gender", formatGender(c.gender) ?? "Unknown"],
+          ["Age", c.age ? `about ${Math.round(c.age)}` : "Unknown"],
+          ["First seen", formatDateTime(c.first_seen)],
+          ["Last seen", formatDateTime(c.last_seen)],
+          ["Face samples", c.exemplar_count],
+          ["Tags", c.tags.length ? c.tags.map((t) => <Pill key={t}>{t}</Pill>) : "–"],
+          ["Notes", c.notes || "–"],
+          ["ID", <code className="text-xs break-all">{c.customer_id}</code>],
+        ],
+      })}
+      after={(c) => (
+        <>
+          <FormModal<EditForm>
+            open={dialog === "edit"}
+            title="Edit profile"
+            initialValues={{ display_name: c.display_name, gender: c.gender, age: c.age, tags: c.tags, notes: c.notes }}
+            onClose={close}
+            onSubmit={async (values) => {
+              const body = {
                 display_name: values.display_name || null,
                 gender: values.gender ?? null,
                 age: values.age ?? null,
                 tags: values.tags ?? [],
                 notes: values.notes || null,
-              },
-            }),
-          );
-          queryClient.setQueryData(["tenant", tenantId, "customers", "one", customerId], updated);
-          await invalidate(tenantId, "customers");
-        }}
-      >
-        <Form.Item label="Name" name="display_name" rules={[{ max: 200 }]}>
-          <Input placeholder="e.g. a loyalty-card name" />
-        </Form.Item>
-        <div className="grid grid-cols-2 gap-4">
-          <Form.Item label="Gender" name="gender">
-            <Select
-              allowClear
-              placeholder="Unknown"
-              options={[
-                { value: "female", label: "Female" },
-                { value: "male", label: "Male" },
-              ]}
-            />
-          </Form.Item>
-          <Form.Item label="Age" name="age">
-            <InputNumber min={0} max={120} className="!w-full" />
-          </Form.Item>
-        </div>
-        <Form.Item label="Tags" name="tags">
-          <Select mode="tags" placeholder="Add tags" tokenSeparators={[","]} />
-        </Form.Item>
-        <Form.Item label="Notes" name="notes" rules={[{ max: 2000 }]}>
-          <Input.TextArea rows={3} />
-        </Form.Item>
-      </FormModal>
-      <MergeDialog customer={c} open={dialog === "merge"} onClose={() => setDialog(null)} />
-      <EraseDialog customer={c} open={dialog === "erase"} onClose={() => setDialog(null)} />
-    </>
+              };
+              const updated = await unwrap(api.PATCH("/v1/customers/{customer_id}", { params: { path: { customer_id: c.customer_id } }, body }));
+              queryClient.setQueryData(["tenant", tenantId, "customers", "one", customerId], updated);
+              await invalidate(tenantId, "customers");
+            }}
+            fields={EDIT_FIELDS}
+          />
+          <MergeDialog customer={c} open={dialog === "merge"} onClose={close} />
+          <EraseDialog customer={c} open={dialog === "erase"} onClose={close} />
+        </>
+      )}
+    >
+      {(c) => <CustomerVisits customer={c} admin={admin} />}
+    </DetailPage>
   );
 }

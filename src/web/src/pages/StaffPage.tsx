@@ -1,5 +1,5 @@
-import { CameraOutlined, DeleteOutlined, EditOutlined, PlusOutlined, UserOutlined } from "@ant-design/icons";
-import { App, Button, Card, Form, Image, Input, Popconfirm, Select, Skeleton, Space, Table, Upload } from "antd";
+import { CameraOutlined, UserOutlined } from "@ant-design/icons";
+import { App, Button, Image, Input, Select, Skeleton, Upload } from "antd";
 import { useState } from "react";
 
 import { api, postBinary, unwrap } from "../api/client";
@@ -7,13 +7,11 @@ import { errorMessage } from "../api/problem";
 import type { StaffMember, StaffPhoto } from "../api/types";
 import { useSession } from "../auth/useSession";
 import { EmptyState } from "../components/EmptyState";
-import { FormModal } from "../components/FormModal";
+import { required } from "../components/FormModal";
+import { ListPage, useEditor } from "../components/ListPage";
 import { Pill } from "../components/Pill";
-import { PageHeader } from "../components/PageHeader";
-import { ProblemAlert } from "../components/ProblemAlert";
 import { SiteSelect } from "../components/SiteSelect";
 import { formatDateTime, plural } from "../lib/format";
-import { useAction } from "../lib/mutation";
 import { usePagedQuery } from "../lib/paging";
 import { invalidate, useTenantQuery } from "../lib/query";
 import { useSites } from "../lib/sites";
@@ -119,109 +117,73 @@ export default function StaffPage() {
   const { tenantId } = useSession();
   const sites = useSites();
   const [siteId, setSiteId] = useState<string | null>(null);
-  const [editing, setEditing] = useState<StaffMember | "new" | null>(null);
-  const { run, busy } = useAction();
-  const { query, items, pagination, resetPage } = usePagedQuery(["staff", "list", siteId], (limit, offset) =>
+  const editor = useEditor<StaffMember>();
+  const list = usePagedQuery(["staff", "list", siteId], (limit, offset) =>
     unwrap(api.GET("/v1/staff", { params: { query: { limit, offset, ...(siteId ? { site_id: siteId } : {}) } } })),
   );
+  const path = (m: StaffMember) => ({ params: { path: { staff_id: m.id } } });
+  const siteOptions = sites.sites.map((s) => ({ value: s.id, label: s.name }));
+  const body = (values: StaffForm) => ({ name: values.name, site_ids: values.site_ids ?? [] });
 
   return (
-    <>
-      <PageHeader
-        title="Staff"
-        subtitle="Employees are kept out of the visitor numbers: enrol a clear, front-facing photo of each."
-        extra={
-          <Button type="primary" icon={<PlusOutlined />} onClick={() => setEditing("new")}>
-            New staff member
-          </Button>
-        }
-      />
-      <ProblemAlert error={query.error} className="mb-4" onRetry={() => void query.refetch()} />
-      <Card styles={{ body: { padding: 0 } }}>
-        <div className="flex flex-wrap items-center gap-3 border-b border-slate-100 p-4">
-          <SiteSelect
-            value={siteId}
-            onChange={(v) => {
-              setSiteId(v);
-              resetPage();
-            }}
-          />
-        </div>
-        <Table<StaffMember>
-          rowKey="id"
-          loading={query.isLoading}
-          dataSource={items}
-          pagination={pagination}
-          scroll={{ x: 960 }}
-          locale={{ emptyText: <EmptyState title="No staff yet" hint="Add employees and enrol a photo so they are not counted as visitors." /> }}
-          columns={[
-            {
-              title: "Name",
-              dataIndex: "name",
-              render: (n: string, m) => (
-                <div className="flex items-center gap-3">
-                  <StaffThumb staff={m} />
-                  <span className="font-medium">{n}</span>
-                </div>
-              ),
-            },
-            { title: "Photos", key: "photos", width: 230, render: (_, m) => <PhotoCount staff={m} /> },
-            {
-              title: "Sites",
-              dataIndex: "site_ids",
-              render: (ids: string[]) =>
-                ids.length ? ids.map((id) => <Pill key={id}>{sites.name(id)}</Pill>) : <span className="text-slate-600">All sites</span>,
-            },
-            { title: "Added", dataIndex: "created_at", render: formatDateTime, width: 180 },
-            {
-              title: "Actions",
-              key: "actions",
-              width: 220,
-              render: (_, m) => (
-                <Space>
-                  <EnrolButton staff={m} />
-                  <Button size="small" icon={<EditOutlined />} aria-label={`Edit ${m.name}`} onClick={() => setEditing(m)} />
-                  <Popconfirm
-                    title={`Remove ${m.name}?`}
-                    description="Their enrolled photos are deleted too."
-                    okText="Remove"
-                    okButtonProps={{ danger: true }}
-                    onConfirm={() =>
-                      run(`delete-${m.id}`, async () => {
-                        await unwrap(api.DELETE("/v1/staff/{staff_id}", { params: { path: { staff_id: m.id } } }));
-                        await invalidate(tenantId, "staff");
-                      }, "Staff member removed")
-                    }
-                  >
-                    <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Remove ${m.name}`} loading={busy === `delete-${m.id}`} />
-                  </Popconfirm>
-                </Space>
-              ),
-            },
-          ]}
-        />
-      </Card>
-      <FormModal<StaffForm>
-        open={editing !== null}
-        title={editing === "new" ? "New staff member" : "Edit staff member"}
-        okText={editing === "new" ? "Add" : "Save"}
-        fields={["name", "site_ids"]}
-        initialValues={editing && editing !== "new" ? editing : { site_ids: siteId ? [siteId] : [] }}
-        onClose={() => setEditing(null)}
-        onSubmit={async (values) => {
-          const body = { name: values.name, site_ids: values.site_ids ?? [] };
-          if (editing === "new") await unwrap(api.POST("/v1/staff", { body }));
-          else if (editing) await unwrap(api.PATCH("/v1/staff/{staff_id}", { params: { path: { staff_id: editing.id } }, body }));
-          await invalidate(tenantId, "staff");
-        }}
-      >
-        <Form.Item label="Name" name="name" rules={[{ required: true, message: "Enter the name" }, { max: 200 }]}>
-          <Input />
-        </Form.Item>
-        <Form.Item label="Works at" name="site_ids" extra="Leave empty for every site.">
-          <Select mode="multiple" allowClear placeholder="All sites" options={sites.sites.map((s) => ({ value: s.id, label: s.name }))} optionFilterProp="label" />
-        </Form.Item>
-      </FormModal>
-    </>
+    <ListPage<StaffMember, StaffForm>
+      title="Staff"
+      subtitle="Employees are kept out of the visitor numbers: enrol a clear, front-facing photo of each."
+      list={list}
+      refresh={() => invalidate(tenantId, "staff")}
+      scrollX={960}
+      toolbar={<SiteSelect value={siteId} onChange={setSiteId} />}
+      empty={<EmptyState title="No staff yet" hint="Add employees and enrol a photo so they are not counted as visitors." />}
+      columns={[
+        {
+          title: "Name",
+          dataIndex: "name",
+          render: (n: string, m) => (
+            <div className="flex items-center gap-3">
+              <StaffThumb staff={m} />
+              <span className="font-medium">{n}</span>
+            </div>
+          ),
+        },
+        { title: "Photos", key: "photos", width: 230, render: (_, m) => <PhotoCount staff={m} /> },
+        {
+          title: "Sites",
+          dataIndex: "site_ids",
+          render: (ids: string[]) =>
+            ids.length ? ids.map((id) => <Pill key={id}>{sites.name(id)}</Pill>) : <span className="text-slate-600">All sites</span>,
+        },
+        { title: "Added", dataIndex: "created_at", render: formatDateTime, width: 180 },
+      ]}
+      actions={{
+        width: 220,
+        leading: (m) => <EnrolButton staff={m} />,
+        confirmed: (m) => [
+          {
+            verb: "Remove",
+            title: `Remove ${m.name}?`,
+            description: "Their enrolled photos are deleted too.",
+            success: "Staff member removed",
+            action: () => unwrap(api.DELETE("/v1/staff/{staff_id}", path(m))),
+          },
+        ],
+      }}
+      editor={editor}
+      form={{
+        noun: "staff member",
+        createText: "Add",
+        initialValues: editor.row ?? { site_ids: siteId ? [siteId] : [] },
+        create: (values) => unwrap(api.POST("/v1/staff", { body: body(values) })),
+        update: (m, values) => unwrap(api.PATCH("/v1/staff/{staff_id}", { ...path(m), body: body(values) })),
+        fields: [
+          { name: "name", label: "Name", rules: [required("Enter the name"), { max: 200 }], input: <Input /> },
+          {
+            name: "site_ids",
+            label: "Works at",
+            extra: "Leave empty for every site.",
+            input: <Select mode="multiple" allowClear placeholder="All sites" options={siteOptions} optionFilterProp="label" />,
+          },
+        ],
+      }}
+    />
   );
 }

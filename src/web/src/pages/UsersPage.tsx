@@ -1,18 +1,14 @@
-import { DeleteOutlined, EditOutlined, PlusOutlined } from "@ant-design/icons";
-import { Button, Card, Form, Input, Popconfirm, Radio, Select, Space, Switch, Table } from "antd";
-import { useState } from "react";
+import { Input, Radio, Select, Switch } from "antd";
 
 import { api, unwrap } from "../api/client";
 import type { Role } from "../api/session";
 import type { User } from "../api/types";
 import { useSession } from "../auth/useSession";
 import { EmptyState } from "../components/EmptyState";
-import { FormModal } from "../components/FormModal";
+import { required, type FieldSpec } from "../components/FormModal";
+import { ListPage, useEditor } from "../components/ListPage";
 import { Pill, type Tone } from "../components/Pill";
-import { PageHeader } from "../components/PageHeader";
-import { ProblemAlert } from "../components/ProblemAlert";
 import { formatDateTime } from "../lib/format";
-import { useAction } from "../lib/mutation";
 import { ROLE_LABELS } from "../lib/nav";
 import { usePagedQuery } from "../lib/paging";
 import { invalidate } from "../lib/query";
@@ -29,181 +25,120 @@ interface UserForm {
 }
 
 const ROLE_TONES: Record<string, Tone> = { tenant_admin: "returning", site_manager: "info", system_admin: "violet" };
+const ROLES = [
+  { value: "site_manager", label: "Site manager" },
+  { value: "tenant_admin", label: "Tenant admin" },
+];
 
 export default function UsersPage() {
   const { tenantId, claims } = useSession();
   const sites = useSites();
-  const [editing, setEditing] = useState<User | "new" | null>(null);
-  const { run, busy } = useAction();
-  const { query, items, pagination } = usePagedQuery(["users", "list"], (limit, offset) =>
-    unwrap(api.GET("/v1/users", { params: { query: { limit, offset } } })),
-  );
+  const editor = useEditor<User>();
+  const list = usePagedQuery(["users", "list"], (limit, offset) => unwrap(api.GET("/v1/users", { params: { query: { limit, offset } } })));
   const me = claims?.sub.replace(/^user:/, "");
+  const isNew = editor.isNew;
+  const siteIds = (values: UserForm) => (values.role === "site_manager" ? (values.site_ids ?? []) : []);
+  const path = (u: User) => ({ params: { path: { user_id: u.id } } });
+  const fields: FieldSpec<UserForm>[] = [
+    {
+      name: "username",
+      label: "Username",
+      rules: [
+        required("Choose a username"),
+        { min: 3, max: 150 },
+        { pattern: /^[A-Za-z0-9_.@+-]+$/, message: "Letters, digits and _ . @ + - only" },
+      ],
+      input: <Input autoComplete="off" disabled={!isNew} />,
+    },
+    {
+      name: "password",
+      label: isNew ? "Password" : "New password",
+      extra: isNew ? "At least 8 characters." : "Leave empty to keep the current password.",
+      rules: [{ required: isNew, message: "Set a password" }, { min: 8, message: "At least 8 characters" }],
+      input: <Input.Password autoComplete="new-password" />,
+    },
+    { name: "role", label: "Role", rules: [{ required: true }], input: <Radio.Group optionType="button" options={ROLES} /> },
+    {
+      name: "site_ids",
+      label: "Sites",
+      rules: [{ required: true, type: "array", min: 1, message: "A site manager needs at least one site" }],
+      dependsOn: ["role"],
+      when: (v) => v.role === "site_manager",
+      input: <Select mode="multiple" placeholder="Choose sites" options={sites.sites.map((s) => ({ value: s.id, label: s.name }))} optionFilterProp="label" />,
+    },
+  ];
+  if (!isNew) fields.push({ name: "disabled", label: "Disabled", valuePropName: "checked", extra: "A disabled user cannot sign in.", input: <Switch /> });
+  const row = editor.row;
 
   return (
-    <>
-      <PageHeader
-        title="Users"
-        subtitle="Who can sign in to this tenant. Site managers see only the sites assigned to them."
-        extra={
-          <Button type="primary" icon={<PlusOutlined />} onClick={() => setEditing("new")}>
-            New user
-          </Button>
-        }
-      />
-      <ProblemAlert error={query.error} className="mb-4" onRetry={() => void query.refetch()} />
-      <Card styles={{ body: { padding: 0 } }}>
-        <Table<User>
-          rowKey="id"
-          loading={query.isLoading}
-          dataSource={items}
-          pagination={pagination}
-          scroll={{ x: 800 }}
-          locale={{ emptyText: <EmptyState title="No users yet" hint="Invite a tenant admin or a site manager." /> }}
-          columns={[
-            {
-              title: "Username",
-              dataIndex: "username",
-              render: (u: string, user) => (
-                <span className="font-medium">
-                  {u} {user.id === me && <Pill tone="info">you</Pill>}
-                </span>
-              ),
-            },
-            {
-              title: "Role",
-              dataIndex: "role",
-              render: (r: string) => <Pill tone={ROLE_TONES[r] ?? "neutral"}>{ROLE_LABELS[r as Role] ?? r}</Pill>,
-            },
-            {
-              title: "Sites",
-              dataIndex: "site_ids",
-              render: (ids: string[], user) =>
-                user.role === "site_manager"
-                  ? ids.map((id) => <Pill key={id}>{sites.name(id)}</Pill>)
-                  : <span className="text-slate-600">All sites</span>,
-            },
-            {
-              title: "Status",
-              dataIndex: "disabled",
-              width: 110,
-              render: (off: boolean) => (off ? <Pill tone="danger">Disabled</Pill> : <Pill tone="success">Active</Pill>),
-            },
-            { title: "Created", dataIndex: "created_at", render: formatDateTime, width: 180 },
-            {
-              title: "Actions",
-              key: "actions",
-              width: 110,
-              render: (_, u) => (
-                <Space>
-                  <Button size="small" icon={<EditOutlined />} aria-label={`Edit ${u.username}`} onClick={() => setEditing(u)} />
-                  <Popconfirm
-                    title={`Delete user ${u.username}?`}
-                    okText="Delete"
-                    okButtonProps={{ danger: true }}
-                    disabled={u.id === me}
-                    onConfirm={() =>
-                      run(`delete-${u.id}`, async () => {
-                        await unwrap(api.DELETE("/v1/users/{user_id}", { params: { path: { user_id: u.id } } }));
-                        await invalidate(tenantId, "users");
-                      }, "User deleted")
-                    }
-                  >
-                    <Button
-                      size="small"
-                      danger
-                      icon={<DeleteOutlined />}
-                      aria-label={`Delete ${u.username}`}
-                      disabled={u.id === me}
-                      loading={busy === `delete-${u.id}`}
-                    />
-                  </Popconfirm>
-                </Space>
-              ),
-            },
-          ]}
-        />
-      </Card>
-      <FormModal<UserForm>
-        open={editing !== null}
-        title={editing === "new" ? "New user" : `Edit ${editing?.username ?? "user"}`}
-        okText={editing === "new" ? "Create user" : "Save"}
-        fields={["username", "password", "role", "site_ids", "disabled"]}
-        initialValues={
-          editing && editing !== "new"
-            ? { username: editing.username, role: editing.role as TenantRole, site_ids: editing.site_ids, disabled: editing.disabled }
-            : { role: "site_manager", site_ids: [] }
-        }
-        onClose={() => setEditing(null)}
-        onSubmit={async (values) => {
-          const siteIds = values.role === "site_manager" ? (values.site_ids ?? []) : [];
-          if (editing === "new") {
-            await unwrap(
-              api.POST("/v1/users", { body: { username: values.username, password: values.password ?? "", role: values.role, site_ids: siteIds } }),
-            );
-          } else if (editing) {
-            await unwrap(
-              api.PATCH("/v1/users/{user_id}", {
-                params: { path: { user_id: editing.id } },
-                body: {
-                  role: values.role,
-                  site_ids: siteIds,
-                  disabled: values.disabled ?? false,
-                  ...(values.password ? { password: values.password } : {}),
-                },
-              }),
-            );
-          }
-          await invalidate(tenantId, "users");
-        }}
-      >
-        {(form) => (
-          <>
-            <Form.Item
-              label="Username"
-              name="username"
-              rules={[
-                { required: true, message: "Choose a username" },
-                { min: 3, max: 150 },
-                { pattern: /^[A-Za-z0-9_.@+-]+$/, message: "Letters, digits and _ . @ + - only" },
-              ]}
-            >
-              <Input autoComplete="off" disabled={editing !== "new"} />
-            </Form.Item>
-            <Form.Item
-              label={editing === "new" ? "Password" : "New password"}
-              name="password"
-              extra={editing === "new" ? "At least 8 characters." : "Leave empty to keep the current password."}
-              rules={[{ required: editing === "new", message: "Set a password" }, { min: 8, message: "At least 8 characters" }]}
-            >
-              <Input.Password autoComplete="new-password" />
-            </Form.Item>
-            <Form.Item label="Role" name="role" rules={[{ required: true }]}>
-              <Radio.Group
-                optionType="button"
-                options={[
-                  { value: "site_manager", label: "Site manager" },
-                  { value: "tenant_admin", label: "Tenant admin" },
-                ]}
-              />
-            </Form.Item>
-            <Form.Item noStyle shouldUpdate={(a, b) => a.role !== b.role}>
-              {() =>
-                form.getFieldValue("role") === "site_manager" && (
-                  <Form.Item label="Sites" name="site_ids" rules={[{ required: true, type: "array", min: 1, message: "A site manager needs at least one site" }]}>
-                    <Select mode="multiple" placeholder="Choose sites" options={sites.sites.map((s) => ({ value: s.id, label: s.name }))} optionFilterProp="label" />
-                  </Form.Item>
-                )
-              }
-            </Form.Item>
-            {editing !== "new" && (
-              <Form.Item label="Disabled" name="disabled" valuePropName="checked" extra="A disabled user cannot sign in.">
-                <Switch />
-              </Form.Item>
-            )}
-          </>
-        )}
-      </FormModal>
-    </>
+    <ListPage<User, UserForm>
+      title="Users"
+      subtitle="Who can sign in to this tenant. Site managers see only the sites assigned to them."
+      list={list}
+      refresh={() => invalidate(tenantId, "users")}
+      scrollX={800}
+      empty={<EmptyState title="No users yet" hint="Invite a tenant admin or a site manager." />}
+      columns={[
+        {
+          title: "Username",
+          dataIndex: "username",
+          render: (u: string, user) => (
+            <span className="font-medium">
+              {u} {user.id === me && <Pill tone="info">you</Pill>}
+            </span>
+          ),
+        },
+        {
+          title: "Role",
+          dataIndex: "role",
+          render: (r: string) => <Pill tone={ROLE_TONES[r] ?? "neutral"}>{ROLE_LABELS[r as Role] ?? r}</Pill>,
+        },
+        {
+          title: "Sites",
+          dataIndex: "site_ids",
+          render: (ids: string[], user) =>
+            user.role === "site_manager" ? ids.map((id) => <Pill key={id}>{sites.name(id)}</Pill>) : <span className="text-slate-600">All sites</span>,
+        },
+        {
+          title: "Status",
+          dataIndex: "disabled",
+          width: 110,
+          render: (off: boolean) => (off ? <Pill tone="danger">Disabled</Pill> : <Pill tone="success">Active</Pill>),
+        },
+        { title: "Created", dataIndex: "created_at", render: formatDateTime, width: 180 },
+      ]}
+      actions={{
+        width: 110,
+        name: (u) => u.username,
+        confirmed: (u) => [
+          {
+            verb: "Delete",
+            title: `Delete user ${u.username}?`,
+            disabled: u.id === me,
+            success: "User deleted",
+            action: () => unwrap(api.DELETE("/v1/users/{user_id}", path(u))),
+          },
+        ],
+      }}
+      editor={editor}
+      form={{
+        noun: "user",
+        editTitle: (u) => `Edit ${u.username}`,
+        createText: "Create user",
+        fields,
+        initialValues: row
+          ? { username: row.username, role: row.role as TenantRole, site_ids: row.site_ids, disabled: row.disabled }
+          : { role: "site_manager", site_ids: [] },
+        create: (values) => {
+          const body = { username: values.username, password: values.password ?? "", role: values.role, site_ids: siteIds(values) };
+          return unwrap(api.POST("/v1/users", { body }));
+        },
+        update: (u, values) => {
+          const password = values.password ? { password: values.password } : {};
+          const body = { role: values.role, site_ids: siteIds(values), disabled: values.disabled ?? false, ...password };
+          return unwrap(api.PATCH("/v1/users/{user_id}", { ...path(u), body }));
+        },
+      }}
+    />
   );
 }

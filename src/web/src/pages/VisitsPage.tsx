@@ -1,28 +1,26 @@
 import { DownloadOutlined } from "@ant-design/icons";
-import { useInfiniteQuery } from "@tanstack/react-query";
-import { Button, Card, Grid, Segmented, Table } from "antd";
+import { Button, Grid, Segmented } from "antd";
 import { useMemo } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 
-import { api, download, unwrap } from "../api/client";
+import { download } from "../api/client";
 import type { Visit } from "../api/types";
-import { useSession } from "../auth/useSession";
 import { DateRange } from "../components/DateRange";
 import { EmptyState } from "../components/EmptyState";
+import { ListPage } from "../components/ListPage";
+import { LoadMore } from "../components/LoadMore";
 import { VisitorPill } from "../components/Pill";
-import { PageHeader } from "../components/PageHeader";
-import { ProblemAlert } from "../components/ProblemAlert";
 import { SiteSelect } from "../components/SiteSelect";
 import { Snapshot } from "../components/Snapshot";
-import { formatAtSite, formatStay, shortId } from "../lib/format";
+import { formatAtSite, formatDemographics, formatStay, shortId } from "../lib/format";
 import { useAction } from "../lib/mutation";
 import { apiWindow, parseFilters, reportZone } from "../lib/reports";
 import { useSites } from "../lib/sites";
+import { useVisitPages } from "../lib/visits";
 
 type Kind = "all" | "new" | "repeat";
 
 export default function VisitsPage() {
-  const { tenantId } = useSession();
   const sites = useSites();
   const screens = Grid.useBreakpoint();
   const [params, setParams] = useSearchParams();
@@ -41,15 +39,7 @@ export default function VisitsPage() {
     };
   }, [filters.from, filters.to, filters.siteId, kind, zone]); // eslint-disable-line react-hooks/exhaustive-deps
 
-  const visits = useInfiniteQuery({
-    queryKey: ["tenant", tenantId, "visits", "list", query],
-    enabled: tenantId !== null && (sites.isSuccess || sites.isError),
-    initialPageParam: null as string | null,
-    queryFn: ({ pageParam }) =>
-      unwrap(api.GET("/v1/visits", { params: { query: { ...query, limit: 50, ...(pageParam ? { cursor: pageParam } : {}) } } })),
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
-  const rows = visits.data?.pages.flatMap((p) => p.items) ?? [];
+  const visits = useVisitPages(["list", query], query, 50, sites.isSuccess || sites.isError);
 
   const update = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
@@ -68,18 +58,20 @@ export default function VisitsPage() {
     );
 
   return (
-    <>
-      <PageHeader
-        title="Visits"
-        subtitle="Each visit is one person's stay at a site; sightings closer than the tenant's visit gap are folded together."
-        extra={
-          <Button icon={<DownloadOutlined />} onClick={exportCsv} loading={busy === "csv"} data-testid="export-csv">
-            Download CSV
-          </Button>
-        }
-      />
-      <Card styles={{ body: { padding: 0 } }}>
-        <div className="flex flex-wrap items-center gap-3 border-b border-slate-100 p-4">
+    <ListPage<Visit>
+      title="Visits"
+      subtitle="Each visit is one person's stay at a site; sightings closer than the tenant's visit gap are folded together."
+      headerExtra={
+        <Button icon={<DownloadOutlined />} onClick={exportCsv} loading={busy === "csv"} data-testid="export-csv">
+          Download CSV
+        </Button>
+      }
+      list={{ query: visits.query, items: visits.items, pagination: false }}
+      rowKey="visit_id"
+      scrollX={screens.lg ? 900 : undefined}
+      inlineError
+      toolbar={
+        <>
           <DateRange from={filters.from} to={filters.to} onChange={(from, to) => update({ from, to })} />
           <SiteSelect value={filters.siteId} onChange={(site) => update({ site })} />
           <Segmented<Kind>
@@ -92,75 +84,55 @@ export default function VisitsPage() {
               { value: "repeat", label: "Returning" },
             ]}
           />
-        </div>
-        <ProblemAlert error={visits.error} className="m-4" onRetry={() => void visits.refetch()} />
-        <Table<Visit>
-          rowKey="visit_id"
-          loading={visits.isLoading}
-          dataSource={rows}
-          pagination={false}
-          scroll={screens.lg ? { x: 900 } : undefined}
-          locale={{ emptyText: <EmptyState title="No visits in this period" hint="Widen the date range or choose another site." /> }}
-          columns={[
-            {
-              title: "Visitor",
-              key: "visitor",
-              render: (_, v) => (
-                <Link to={`/customers/${v.customer_id}`} className="flex items-center gap-3">
-                  <Snapshot visitId={v.visit_id} size={40} label={`Visitor ${shortId(v.customer_id)}`} available={v.best_snapshot_key !== null} />
-                  <span className="min-w-0">
-                    <span className="block font-medium">Visitor {shortId(v.customer_id)}</span>
-                    {!screens.md && (
-                      // Phones show one column: what the hidden ones say most, under the name.
-                      <span className="block text-xs text-slate-600">
-                        {formatAtSite(v.first_seen, sites.zone(v.site_id))} · {sites.name(v.site_id)}
-                        {!screens.sm && <> · {v.is_new_customer ? "New" : "Returning"}</>}
-                      </span>
-                    )}
+        </>
+      }
+      empty={<EmptyState title="No visits in this period" hint="Widen the date range or choose another site." />}
+      footer={<LoadMore query={visits.query} className="flex justify-center border-t border-slate-100 p-4" />}
+      columns={[
+        {
+          title: "Visitor",
+          key: "visitor",
+          render: (_, v) => (
+            <Link to={`/customers/${v.customer_id}`} className="flex items-center gap-3">
+              <Snapshot visitId={v.visit_id} size={40} label={`Visitor ${shortId(v.customer_id)}`} available={v.best_snapshot_key !== null} />
+              <span className="min-w-0">
+                <span className="block font-medium">Visitor {shortId(v.customer_id)}</span>
+                {!screens.md && (
+                  // Phones show one column: what the hidden ones say most, under the name.
+                  <span className="block text-xs text-slate-600">
+                    {formatAtSite(v.first_seen, sites.zone(v.site_id))} · {sites.name(v.site_id)}
+                    {!screens.sm && <> · {v.is_new_customer ? "New" : "Returning"}</>}
                   </span>
-                </Link>
-              ),
-            },
-            {
-              title: "Arrived",
-              dataIndex: "first_seen",
-              render: (at: string, v) => formatAtSite(at, sites.zone(v.site_id)),
-              width: 200,
-              responsive: ["md"],
-            },
-            { title: "Site", dataIndex: "site_id", render: (id: string) => sites.name(id), responsive: ["md"] },
-            {
-              title: "Type",
-              dataIndex: "is_new_customer",
-              width: 110,
-              responsive: ["sm"],
-              render: (isNew: boolean) => <VisitorPill isNew={isNew} />,
-            },
-            {
-              title: "Stayed",
-              key: "stay",
-              width: 110,
-              responsive: ["lg"],
-              render: (_, v) => formatStay(v.first_seen, v.last_seen, v.sightings) ?? <span className="text-slate-600">–</span>,
-            },
-            { title: "Sightings", dataIndex: "sightings", width: 100, align: "right", responsive: ["lg"] },
-            {
-              title: "Gender / age",
-              key: "demo",
-              width: 130,
-              responsive: ["lg"],
-              render: (_, v) => [v.gender ? v.gender[0]?.toUpperCase() + v.gender.slice(1) : null, v.age ? Math.round(v.age) : null].filter(Boolean).join(", ") || "–",
-            },
-          ]}
-        />
-        {visits.hasNextPage && (
-          <div className="flex justify-center border-t border-slate-100 p-4">
-            <Button onClick={() => void visits.fetchNextPage()} loading={visits.isFetchingNextPage}>
-              Load more
-            </Button>
-          </div>
-        )}
-      </Card>
-    </>
+                )}
+              </span>
+            </Link>
+          ),
+        },
+        {
+          title: "Arrived",
+          dataIndex: "first_seen",
+          render: (at: string, v) => formatAtSite(at, sites.zone(v.site_id)),
+          width: 200,
+          responsive: ["md"],
+        },
+        { title: "Site", dataIndex: "site_id", render: (id: string) => sites.name(id), responsive: ["md"] },
+        {
+          title: "Type",
+          dataIndex: "is_new_customer",
+          width: 110,
+          responsive: ["sm"],
+          render: (isNew: boolean) => <VisitorPill isNew={isNew} />,
+        },
+        {
+          title: "Stayed",
+          key: "stay",
+          width: 110,
+          responsive: ["lg"],
+          render: (_, v) => formatStay(v.first_seen, v.last_seen, v.sightings) ?? <span className="text-slate-600">–</span>,
+        },
+        { title: "Sightings", dataIndex: "sightings", width: 100, align: "right", responsive: ["lg"] },
+        { title: "Gender / age", key: "demo", width: 130, responsive: ["lg"], render: (_, v) => formatDemographics(v) },
+      ]}
+    />
   );
 }
