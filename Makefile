@@ -20,7 +20,7 @@ export APPLIANCE_EMBEDDER ?= $(STAND_IN_EMBEDDER)
 endif
 endif
 
-.PHONY: help setup web-deps web web-test screenshots system-deps binary binary-edge binary-smoke test test-fast lint fmt typecheck contracts openapi bench demo serve clean deploy-check postman manifests image-test
+.PHONY: help setup web-deps web web-test screenshots system-deps binary binary-edge binary-smoke test test-fast lint fmt typecheck contracts openapi bench demo ffmpeg serve clean deploy-check postman manifests image-test
 
 help:
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,16 +37,18 @@ test: setup web system-deps $(CHECKOV) ## lint, types, then every test with cove
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest --cov=appliance --cov-report=term --cov-fail-under=84 -q
 	$(MAKE) --no-print-directory binary-smoke
 
 test-fast: setup ## tests only, no coverage gate
 	$(BIN)/python -m pytest -q -x
 
-lint: setup ## ruff + mypy
+lint: setup ## ruff + mypy + the layering contracts (import-linter, docs/architecture.md)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 fmt: setup ## format and autofix
 	$(BIN)/ruff format src tests bench
@@ -73,11 +75,14 @@ binary: setup web ## build the appliance binary into dist/appliance/ (one-dir; p
 binary-edge: setup ## build the edge-only binary (capture, models, queue, upload) into dist/appliance-edge/
 	$(BIN)/python installer/build.py edge
 
-# Part of `make test`: builds the binary, then runs it as an operator would (migrate, serve --workers 2,
-# health, dashboard, token, an event, edge on a video, purge, install --root, units, plist).
-binary-smoke: binary system-deps ## build the binary and run the smoke tests against it
-	APPLIANCE_BINARY=$(abspath dist/appliance/appliance) $(BIN)/python -m pytest -q -p no:cacheprovider \
-	  tests/binary/test_binary_smoke.py tests/integration/installer -k binary
+# Part of `make test`: builds both binaries, then runs them as an operator would (migrate, serve
+# --workers 2, health, dashboard, token, an event, edge on a video, purge, install --root, units,
+# plist; the edge-only build delivers a video) and checks their size targets (docs/adr/0016).
+binary-smoke: binary binary-edge system-deps ## build the binaries and run the smoke tests against them
+	APPLIANCE_BINARY=$(abspath dist/appliance/appliance) \
+	APPLIANCE_EDGE_BINARY=$(abspath dist/appliance-edge/appliance-edge) $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/binary/test_binary_smoke.py tests/binary/test_edge_binary.py tests/binary/test_binary_size.py \
+	  tests/integration/installer -k binary
 
 WEB_DEPS := src/web/node_modules/.package-lock.json
 
@@ -99,9 +104,10 @@ screenshots: setup web ## refresh docs/screenshots from a real browser run
 contracts: setup ## regenerate the msgspec Structs from the JSON Schemas (the edge event contract)
 	$(BIN)/python -m appliance.contracts.codegen
 
-openapi: setup ## regenerate docs/openapi.json and the Postman collection derived from it
+openapi: setup web-deps ## regenerate docs/openapi.json and what derives from it: the Postman collection, the dashboard's API types
 	$(BIN)/appliance openapi -o docs/openapi.json
 	$(BIN)/python -m tests.deploy.postman
+	npm --prefix src/web run api
 
 $(CHECKOV):  # own venv: checkov would downgrade packaging in .venv
 	$$(command -v $(PY) || command -v python3) -m venv $(VENV)/checkov
@@ -125,8 +131,12 @@ bench: setup system-deps ## run every benchmark and print its figures
 	$(BIN)/python bench/run_all.py
 
 # DEMO_ARGS=--no-serve: stop after the report (scripts, CI, timing).
-demo: setup web ## build the dashboard, run real faces through edge → API, then serve it (URL + login printed) until Ctrl-C
+demo: setup web ffmpeg ## build the dashboard, run real faces through edge → API, then serve it (URL + login printed) until Ctrl-C
 	$(BIN)/appliance demo $(DEMO_ARGS)
+
+ffmpeg: ## the edge decodes video and cameras with the ffmpeg program (installed when missing)
+	@command -v ffmpeg >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q ffmpeg; }
 
 serve: setup ## run the API and dashboard on 127.0.0.1:8080 (same data and models dirs as make demo)
 	$(BIN)/appliance migrate

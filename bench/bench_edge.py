@@ -3,8 +3,9 @@
 - face detection (YuNet) frames/s at 640x360 and 1280x720, one thread;
 - alignment + embedding faces/s, one thread;
 - end to end faces/s per core: a video built from the photos (as the demo builds it), decoded
-  and run through detect → quality gate → align/embed → track on ONE thread (OpenCV and ONNX
-  Runtime pinned to one thread each), at 640x360 and 1280x720 (and 1280x720 detected at 640);
+  by an ``ffmpeg`` process (as the edge reads it; its CPU is not counted) and run through
+  detect → quality gate → align/embed → track on ONE thread (ONNX Runtime pinned to one
+  thread), at 640x360 and 1280x720 (and 1280x720 detected at 640);
 - accuracy on shared/faces with the configured embedder: genuine/impostor similarities, TAR at
   FAR 1e-3 (with the resolution the number of impostor pairs allows) and at the chosen 0.40.
 
@@ -25,23 +26,22 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from _common import BenchError, main_guard
 from appliance.config import load_settings
 from appliance.demo import DEFAULT_FACES, resolve_models_dir
-from appliance.edge.align import align_face
-from appliance.edge.capture import Frame
-from appliance.edge.detect import YuNetDetector
-from appliance.edge.embed import OnnxEmbedder
+from appliance.edge.capture import Frame, SourceSpec, open_capture
 from appliance.edge.metrics import EdgeMetrics
 from appliance.edge.pipeline import CameraPipeline
 from appliance.edge.quality import QualityConfig
 from appliance.edge.track import TrackerConfig
 from appliance.edge.videogen import letterbox, people_in, plan_visits, write_video
-from appliance.edge.vision import DETECTOR_FILE
-from appliance.edge.worker import quiet_opencv
+from appliance.vision.align import align_face
+from appliance.vision.detect import YuNetDetector
+from appliance.vision.embed import OnnxEmbedder
+from appliance.vision.faces import DETECTOR_FILE
+from appliance.vision.images import read_image
 
 DETECT_TARGET_FPS = 60.0
 E2E_TARGET = 30.0
@@ -53,9 +53,7 @@ def photos(faces_dir: Path) -> list[tuple[str, np.ndarray[Any, Any]]]:
     for path in sorted(faces_dir.glob("*/*.jpg")):
         if path.parent.name.startswith("_"):
             continue
-        image = cv2.imread(str(path))
-        if image is not None:
-            found.append((path.parent.name, np.asarray(image, np.uint8)))
+        found.append((path.parent.name, read_image(str(path))))
     if not found:
         raise BenchError(f"no photos under {faces_dir} (set APPLIANCE_TEST_FACES_DIR)")
     return found
@@ -129,13 +127,13 @@ def bench_end_to_end(
         detect_max_width=detect_width,
         static_skip_seconds=0,
     )
-    capture = cv2.VideoCapture(str(info.path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
+    capture = open_capture(SourceSpec(camera_id="bench", source=str(info.path)))
     wall0, cpu0 = time.perf_counter(), time.process_time()
     index = 0
     events = 0
     while True:
         ok, image = capture.read()
-        if not ok:
+        if not ok or image is None:
             break
         at = index / info.fps
         frame = Frame("bench", np.asarray(image), at, _epoch(at), index)
@@ -211,8 +209,6 @@ def run() -> None:
     args = parser.parse_args()
     reps = 3 if args.quick else 10
 
-    quiet_opencv()
-    cv2.setNumThreads(1)
     settings = load_settings()
     models_dir = resolve_models_dir(settings)
     faces_dir = Path(os.environ.get("APPLIANCE_TEST_FACES_DIR", DEFAULT_FACES)).resolve()

@@ -54,12 +54,11 @@ def embed_faces(
     faces: Path, models: Path, widths: tuple[int, ...] = CAMERA_FACE_WIDTHS
 ) -> tuple[list[Face], str]:
     """(faces, model name@version): each photo's largest face and its camera-like copies."""
-    import cv2
-
     from appliance.config import load_settings
-    from appliance.edge.align import align_face
     from appliance.edge.quality import QualityConfig, assess
-    from appliance.edge.vision import Vision, decode_image
+    from appliance.vision.align import align_face
+    from appliance.vision.faces import Vision, decode_image
+    from appliance.vision.images import encode_jpeg, resize_area, scaled_size
 
     vision = Vision.from_settings(
         load_settings(env={}, models_dir=str(models), embedder=load_settings().embedder)
@@ -88,9 +87,8 @@ def embed_faces(
             width = max(vision.detector.detect(image), key=lambda f: f.area).bbox[2]
             for target in widths:
                 scale = target / width
-                small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-                _, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 50])
-                degraded = one(person.name, cv2.imdecode(jpeg, cv2.IMREAD_COLOR))
+                small = resize_area(image, scaled_size(image.shape[1], image.shape[0], scale))
+                degraded = one(person.name, decode_image(encode_jpeg(small, 50)))
                 if degraded is not None:
                     out.append(degraded)
     model = f"{vision.embedder.name}@{vision.embedder.version}"

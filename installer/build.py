@@ -73,7 +73,7 @@ def main() -> int:
 
     sys.path.insert(0, str(ROOT / "src"))
     from appliance import __version__
-    from appliance.edge.models import write_manifest_json
+    from appliance.vision.models import write_manifest_json
 
     write_manifest_json(ROOT / "assets" / "models.json")
     info = ROOT / "build" / f"info-{args.variant}" / "BUILD_INFO.json"  # the name it has in the bundle

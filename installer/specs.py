@@ -27,6 +27,21 @@ DEV_EXCLUDES = [
     "appliance.contracts.codegen",
 ]  # fmt: skip
 
+# OpenCV is no dependency any more (docs/adr/0016); kept out should a development venv still have it.
+# Of Pillow (photo decoding on the server) only the JPEG/PNG path is used: no fonts, colour
+# management, AVIF/WebP codecs or GUI bridges.
+NOT_USED = [
+    "cv2", "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL.WebPImagePlugin", "PIL._imagingft",
+    "PIL.ImageFont", "PIL._imagingcms", "PIL.ImageCms", "PIL._imagingtk", "PIL.ImageTk", "PIL.ImageQt",
+    "PIL._imagingmath", "PIL.ImageMath", "PIL._imagingmorph", "PIL.ImageMorph", "PIL.ImageShow",
+    "PIL.ImageGrab",
+]  # fmt: skip
+
+# The edge never decodes photos (it only encodes its JPEG snapshots, with simplejpeg), draws no random
+# numbers or FFTs with numpy (both load lazily), reads no YAML, and its API answers are not
+# brotli-compressed (httpx asks for brotli only when it can decode it); no line editing either.
+EDGE_NOT_USED = ["PIL", "numpy.random", "numpy.fft", "yaml", "_yaml", "brotli", "_brotli", "readline"]
+
 # The Milvus client (pymilvus with grpc and pandas, about 45 MiB) serves the scale-out deployment,
 # which runs the container images; the single-box binary uses the embedded index. Opt in with
 # APPLIANCE_BUILD_MILVUS=1.
@@ -83,7 +98,11 @@ def server_datas() -> list[tuple[str, str]]:
 
 
 def server_excludes() -> list[str]:
-    return DEV_EXCLUDES + ([] if WITH_MILVUS else MILVUS)
+    return DEV_EXCLUDES + NOT_USED + ([] if WITH_MILVUS else MILVUS)
+
+
+def edge_excludes() -> list[str]:
+    return DEV_EXCLUDES + NOT_USED + EDGE_NOT_USED + MILVUS + SERVER_ONLY
 
 
 def server_hiddenimports() -> list[str]:
@@ -118,6 +137,7 @@ def edge_hiddenimports() -> list[str]:
     return [
         "appliance.contracts.generated",  # the contracts package imports its Structs lazily
         *collect_submodules("appliance.edge"),
+        *collect_submodules("appliance.vision"),
         "appliance.cli.edge_main",
         "appliance.install",
         *collect_submodules("appliance.install"),

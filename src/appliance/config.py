@@ -14,7 +14,7 @@ import msgspec
 
 ENV_PREFIX = "APPLIANCE_"
 DEFAULT_EMBEDDER = "face_recognition_sface_2021dec.onnx"
-"""The embedder pack of ``appliance.edge.models.MANIFEST`` that ships (a unit test keeps them
+"""The embedder pack of ``appliance.vision.models.MANIFEST`` that ships (a unit test keeps them
 equal; the manifest module is not imported here: it loads an HTTP client)."""
 SECRET_FIELDS = frozenset(
     {
@@ -48,8 +48,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """A browser session (refresh cookie) unused this long ends (ADR 0003)."""
     session_max_seconds: Annotated[int, msgspec.Meta(gt=0)] = 30 * 24 * 3600
     """A browser session ends this long after sign-in, however often it is refreshed."""
-    rate_limit_auth_per_minute: int = 60
-    rate_limit_ingest_per_second: int = 50
+    rate_limit_auth_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 60
+    """Token requests per client address and API process; 0 switches the limit off."""
+    rate_limit_ingest_per_second: Annotated[int, msgspec.Meta(ge=0)] = 50
+    """Ingest requests per client address and API process; 0 switches the limit off."""
     trusted_proxies: str = ""
     """Comma-separated addresses/CIDRs of reverse proxies whose ``X-Forwarded-For`` names the
     client (for the rate limits); empty: the header is ignored, the peer address counts."""

@@ -62,7 +62,7 @@ def _free_port(preferred: int = 0) -> int:
 
 def resolve_models_dir(settings: Settings) -> Path:
     """The configured models dir when it holds the detector, else ``../shared/models`` (dev box)."""
-    from appliance.edge.vision import DETECTOR_FILE
+    from appliance.vision.faces import DETECTOR_FILE
 
     configured = Path(settings.models_dir)
     if (configured / DETECTOR_FILE).is_file() or not (DEFAULT_MODELS / DETECTOR_FILE).is_file():
@@ -225,7 +225,7 @@ def run(
 
 
 def _embedder_label(embedder: str) -> str:
-    from appliance.edge.models import ModelError, find_pack
+    from appliance.vision.models import ModelError, find_pack
 
     try:
         pack = find_pack(embedder)
@@ -236,8 +236,8 @@ def _embedder_label(embedder: str) -> str:
 
 def _ensure_models(env: dict[str, str], models: Path, embedder: str) -> None:
     """The detector and the embedder in ``models``; the shipped packs among them are pulled (verified)."""
-    from appliance.edge.models import MANIFEST
-    from appliance.edge.vision import DETECTOR_FILE
+    from appliance.vision.faces import DETECTOR_FILE
+    from appliance.vision.models import MANIFEST
 
     def missing() -> list[str]:
         return [name for name in (DETECTOR_FILE, embedder) if not (models / name).is_file()]
@@ -352,15 +352,9 @@ def _video_seconds(video: Path | None) -> float:
     """A file is replayed as if it ended now: the report window must reach back its length."""
     if video is None:
         return 0.0
-    import cv2
-
     from appliance.edge.capture import file_duration
 
-    capture = cv2.VideoCapture(str(video))
-    try:
-        return file_duration(capture)
-    finally:
-        capture.release()
+    return file_duration(video)
 
 
 def _one(worker: Any) -> dict[str, str]:

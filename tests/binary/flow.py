@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import cv2
 import httpx
 import numpy as np
 import psycopg
@@ -153,17 +152,16 @@ def short_video(folder: Path) -> tuple[Path, int]:
 def embedder_identity() -> dict[str, str]:
     """The model the edge reports (a tenant's customers are all embedded by one model)."""
     from appliance.config import load_settings
-    from appliance.edge.embed import load_embedder
+    from appliance.vision.embed import load_embedder
 
     embedder = load_embedder(MODELS_DIR / load_settings().embedder)  # APPLIANCE_EMBEDDER (tests/conftest.py)
     return {"name": embedder.name, "version": embedder.version}
 
 
 def jpeg() -> bytes:
-    photo = cv2.imread(str(people_in(FACES_DIR)[VIDEO_PEOPLE[0]][0]), cv2.IMREAD_COLOR)
-    done, encoded = cv2.imencode(".jpg", photo)
-    assert done
-    return bytes(encoded.tobytes())
+    from appliance.vision.images import encode_jpeg, read_image
+
+    return encode_jpeg(read_image(str(people_in(FACES_DIR)[VIDEO_PEOPLE[0]][0])))
 
 
 def run_flow(box: Box, *, workers: int = 2) -> dict[str, float]:

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from appliance.cli import app as cli_app
-from appliance.edge.coreml import runtime_backend
-from appliance.edge.models import MANIFEST, manifest_json
 from appliance.install import preflight
 from appliance.install.edge import EdgeLayout, EdgeOptions, render_plist
+from appliance.vision.coreml import runtime_backend
+from appliance.vision.models import MANIFEST, manifest_json
 from tests.binary.flow import MODELS_DIR, REPO
 from tests.conftest import PG_ADMIN_URL
 

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import httpx
 import msgspec
 import numpy as np
@@ -24,6 +23,7 @@ from appliance.config import Settings
 from appliance.edge.metrics import EdgeMetrics
 from appliance.edge.queue import EventQueue
 from appliance.edge.uploader import ApiClient, Uploader
+from appliance.vision.images import encode_jpeg
 from tests.faults.conftest import integrity, owner_rows, recent
 from tests.faults.proxy import TcpProxy
 from tests.integration.api import PASSWORD, bootstrap_system_admin, face_event
@@ -73,9 +73,7 @@ def edge_world(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory) 
 
 def jpeg(seed: int, size: int = 48) -> bytes:
     pixels = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
-    ok, encoded = cv2.imencode(".jpg", pixels)
-    assert ok
-    return bytes(encoded)
+    return encode_jpeg(pixels)
 
 
 def event_payload(shop: EdgeShop, vector: np.ndarray[Any, Any], minutes_ago: float) -> tuple[str, bytes]:

@@ -131,7 +131,7 @@ def edge(
     else:
         configure_logging(settings.log_level, settings.log_json)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from appliance.edge.coreml import runtime_backend
+    from appliance.vision.coreml import runtime_backend
 
     runtime = runtime_backend(Path(settings.models_dir) / settings.embedder)
     logging.getLogger("appliance.edge").info(

@@ -10,7 +10,7 @@ import typer
 from appliance.cli.common import console, fail, out
 
 if TYPE_CHECKING:  # the manifest module loads an HTTP client: only when a command runs
-    from appliance.edge.models import ModelPack, ProgressFn
+    from appliance.vision.models import ModelPack, ProgressFn
 
 ModelsDir = Annotated[
     Path | None,
@@ -48,7 +48,7 @@ def list_models(models_dir: ModelsDir = None) -> None:
     directory = resolve_models_dir(models_dir)
     from rich.table import Table
 
-    from appliance.edge.models import MANIFEST, pack_status
+    from appliance.vision.models import MANIFEST, pack_status
 
     table = Table(
         "pack",
@@ -74,7 +74,7 @@ def list_models(models_dir: ModelsDir = None) -> None:
             pack.name, pack.role, pack.file, _size(pack.size), pack.licence, commercial, ships, present
         )
     out.print(table)
-    from appliance.edge.coreml import runtime_backend
+    from appliance.vision.coreml import runtime_backend
 
     choice = runtime_backend(directory / _embedder_file())
     providers = f" [{', '.join(choice.providers)}]" if choice.providers else ""
@@ -108,8 +108,8 @@ def pull(
     directory = resolve_models_dir(models_dir)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from appliance.edge.models import ModelError
-    from appliance.edge.models import pull as pull_packs
+    from appliance.vision.models import ModelError
+    from appliance.vision.models import pull as pull_packs
 
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -145,7 +145,7 @@ def verify_models(models_dir: ModelsDir = None) -> None:
     directory = resolve_models_dir(models_dir)
     from rich.table import Table
 
-    from appliance.edge.models import MANIFEST, verify
+    from appliance.vision.models import MANIFEST, verify
 
     table = Table("pack", "file", "state", "sha256", title=f"verify ({directory})")
     bad = 0

@@ -1,5 +1,5 @@
 """The edge pipeline: capture, detect, gate, align, embed, track, queue, deliver.
 
-The vision parts (detect/align/embed/attributes) also serve the server (staff enrolment,
-calibration): one implementation, wherever it runs.
+The vision parts (detect/align/embed/attributes, model packs, images) live in
+:mod:`appliance.vision`, which the server uses too (staff enrolment, calibration).
 """

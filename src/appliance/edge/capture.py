@@ -1,4 +1,5 @@
-"""Camera input: RTSP/HTTP streams (FFmpeg), USB cameras (by index) and video files.
+"""Camera input: RTSP/HTTP streams, USB cameras (by index) and video files, decoded by the
+system's ``ffmpeg`` program (:mod:`appliance.edge.ffmpeg`).
 
 One thread per camera reads frames and keeps ``fps`` of them per second:
 - files: by the file's own timestamps (a 25 fps file at 5 fps keeps every 5th frame, however
@@ -8,14 +9,13 @@ One thread per camera reads frames and keeps ``fps`` of them per second:
   dropped (the worker stays real-time); when the stream drops, the thread reconnects with
   exponential backoff (1 s … 30 s) without restarting anything else.
 
-Skipped frames are only ``grab()``-ed, never converted (``retrieve()``), which is most of the
-decoding cost saved.
+Skipped frames are only ``grab()``-ed (their time read, their pixels dropped), never turned into
+arrays (``retrieve()``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -24,18 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import cv2
 import msgspec
 import numpy as np
 
-from appliance.edge.detect import Image
+from appliance.edge.ffmpeg import FfmpegReader, probe
+from appliance.vision.images import Image
 
 log = logging.getLogger("appliance.edge.capture")
 SourceKind = Literal["stream", "usb", "file"]
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
-FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 
 class SourceSpec(msgspec.Struct, frozen=True):
@@ -128,24 +127,17 @@ END = None
 """Put on the frame queue when the source has ended (files) or the capture stopped."""
 
 
-def open_capture(spec: SourceSpec, timeout_ms: int = 5000) -> Any:
+def open_capture(spec: SourceSpec, timeout_ms: int = 5000) -> FfmpegReader:
+    """A reader of the source (a stream: TCP for RTSP, ``timeout_ms`` for socket I/O)."""
     kind = spec.kind
-    if kind == "usb":
-        return cv2.VideoCapture(int(spec.source))
-    if kind == "stream":
-        # TCP for RTSP (UDP loses packets on busy networks); the caller's setting wins.
-        os.environ.setdefault(FFMPEG_OPTIONS_ENV, "rtsp_transport;tcp")
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
-        return cv2.VideoCapture(spec.source, cv2.CAP_FFMPEG, params)
-    if not Path(spec.source).is_file():
+    if kind == "file" and not Path(spec.source).is_file():
         raise FileNotFoundError(f"video file not found: {spec.source}")
-    return cv2.VideoCapture(spec.source, cv2.CAP_FFMPEG)
+    return FfmpegReader(spec.source, kind, timeout_ms)
 
 
-def file_duration(capture: Any) -> float:
-    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0)
-    frames = float(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    return frames / fps if fps > 0 and frames > 0 else 0.0
+def file_duration(source: str | Path) -> float:
+    """A video file's length in seconds (0 when unknown)."""
+    return probe(str(source))[1]
 
 
 class CameraCapture(threading.Thread):
@@ -198,21 +190,22 @@ class CameraCapture(threading.Thread):
 
     # -- files ---------------------------------------------------------------------------------
     def _run_file(self) -> None:
+        fps, duration = probe(self.spec.source)
         capture = open_capture(self.spec)
-        if not capture.isOpened():
-            raise OSError(f"cannot open video file {self.spec.source}")
         try:
-            start = self.start_time or datetime.now(UTC) - timedelta(seconds=file_duration(capture))
+            start = self.start_time or datetime.now(UTC) - timedelta(seconds=duration)
             sampler = FrameSampler(self.fps)
             self._set_state(True)
             index = -1
-            fallback_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0) or 25.0
+            fallback_fps = fps or 25.0
             while not self.stop_event.is_set():
                 if not capture.grab():
+                    if index < 0:
+                        raise OSError(f"cannot open video file {self.spec.source}: {capture.error()}")
                     return
                 index += 1
-                position = float(capture.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0
-                at = position if position > 0 or index == 0 else index / fallback_fps
+                position = capture.position
+                at = position if position is not None and position >= 0 else index / fallback_fps
                 if not sampler.keep(at):
                     self.on_frame(False)
                     continue

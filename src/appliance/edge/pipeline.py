@@ -9,20 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import msgspec
 import numpy as np
 
 from appliance.contracts import EventFaceDetectedV1, ModelInfo
-from appliance.edge.align import align_face
-from appliance.edge.attributes import AttributeModel
 from appliance.edge.capture import Frame
-from appliance.edge.detect import Detector, Face
-from appliance.edge.embed import Embedder
 from appliance.edge.metrics import EdgeMetrics
 from appliance.edge.quality import QualityConfig, assess, crop_with_margin
 from appliance.edge.staff import StaffGallery
 from appliance.edge.track import Observation, Tracker, TrackerConfig, TrackReport
+from appliance.vision.align import align_face
+from appliance.vision.attributes import AttributeModel
+from appliance.vision.detect import Detector, Face
+from appliance.vision.embed import Embedder
+from appliance.vision.images import encode_jpeg, resize_area, scaled_size, to_grey
 
 JPEG_QUALITY = 90
 THUMB_SIZE = (96, 54)
@@ -109,8 +109,7 @@ class CameraPipeline:
 
     @staticmethod
     def _thumbnail(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        return np.asarray(cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA))
+        return to_grey(resize_area(image, THUMB_SIZE))  # shrink first: far fewer pixels to convert
 
     def _is_static(self, at: float, thumb: np.ndarray[Any, Any], force: bool = False) -> bool:
         """An empty scene that has not changed: detection can be skipped — but a full detection
@@ -120,7 +119,8 @@ class CameraPipeline:
             return False
         if not force and (self.static_skip_seconds <= 0 or at - self._empty_at >= self.static_skip_seconds):
             return False
-        changed = int(np.count_nonzero(cv2.absdiff(thumb, reference) > STATIC_PIXEL_DELTA))
+        delta = np.abs(thumb.astype(np.int16) - reference.astype(np.int16))
+        changed = int(np.count_nonzero(delta > STATIC_PIXEL_DELTA))
         return changed < STATIC_MAX_CHANGED
 
     def finish(self) -> list[QueuedEvent]:
@@ -132,10 +132,9 @@ class CameraPipeline:
         if width <= self.detect_max_width:
             return self.detector.detect(image)
         scale = self.detect_max_width / width
-        small = np.asarray(
-            cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
-        )
-        back = 1 / scale
+        size = scaled_size(width, image.shape[0], scale)
+        small = resize_area(image, size)
+        back = width / size[0]
         return [
             Face(
                 bbox=(f.bbox[0] * back, f.bbox[1] * back, f.bbox[2] * back, f.bbox[3] * back),
@@ -193,8 +192,7 @@ class CameraPipeline:
                     extra["gender"], extra["age"] = attrs.gender, min(120.0, max(0.0, attrs.age))
                 except ValueError:  # degenerate landmarks: the event goes without attributes
                     pass
-            ok, buffer = cv2.imencode(".jpg", best.crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            snapshot = buffer.tobytes() if ok else None
+            snapshot = encode_jpeg(best.crop, JPEG_QUALITY)
         staff_id = None
         if self.staff is not None:
             staff_id, _ = self.staff.match(best.embedding)

@@ -13,11 +13,11 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
-import cv2
 import msgspec
 import numpy as np
 
-from appliance.edge.detect import Face, Image
+from appliance.vision.detect import Face
+from appliance.vision.images import Image, laplacian_variance, to_grey
 
 Reason = Literal["small", "low_score", "roll", "yaw", "blur"]
 REASONS: tuple[Reason, ...] = ("small", "low_score", "roll", "yaw", "blur")
@@ -65,8 +65,7 @@ def pose_from_landmarks(landmarks: Sequence[Sequence[float]]) -> tuple[float, fl
 
 def blur_variance(chip: Image) -> float:
     """Variance of the Laplacian of the grey chip: high when sharp, near 0 when blurred."""
-    grey = cv2.cvtColor(chip, cv2.COLOR_BGR2GRAY) if chip.ndim == 3 else chip
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    return laplacian_variance(to_grey(chip))
 
 
 def _clip(value: float) -> float:

@@ -23,7 +23,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from appliance.edge.detect import Face, Image
+from appliance.vision.detect import Face
+from appliance.vision.images import Image
 
 Vector = npt.NDArray[np.float32]
 

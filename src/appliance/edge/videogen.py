@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from appliance.edge.detect import Image
+from appliance.edge.ffmpeg import VideoWriter
+from appliance.vision.images import Image, read_image, resize_area, scaled_size, warp_affine
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -94,15 +94,25 @@ def background(width: int, height: int) -> Image:
 def letterbox(photo: Image, width: int, height: int, fill: float = 0.9) -> Image:
     """The photo scaled to fit ``fill`` of the frame, aspect kept."""
     scale = min(width * fill / photo.shape[1], height * fill / photo.shape[0])
-    size = (max(1, round(photo.shape[1] * scale)), max(1, round(photo.shape[0] * scale)))
-    return np.asarray(cv2.resize(photo, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    size = scaled_size(photo.shape[1], photo.shape[0], scale)
+    if size[0] > photo.shape[1] or size[1] > photo.shape[0]:
+        return zoomed(photo, size[0] / photo.shape[1])
+    return resize_area(photo, size)
+
+
+def zoomed(photo: Image, zoom: float) -> Image:
+    """The photo scaled by ``zoom`` (bilinear, pixel centres kept in place)."""
+    size = scaled_size(photo.shape[1], photo.shape[0], zoom)
+    shift = 0.5 * (zoom - 1.0)
+    matrix = np.array([[zoom, 0.0, shift], [0.0, zoom, shift]])
+    return warp_affine(photo, matrix, size, border="replicate")
 
 
 def compose(base: Image, photo: Image, progress: float) -> Image:
     """One frame: the photo drifting left→right by ~3 % of the width and zooming 0→3 %."""
     height, width = base.shape[:2]
     zoom = 1.0 + 0.03 * progress
-    scaled = cv2.resize(photo, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
+    scaled = zoomed(photo, zoom)
     ph, pw = scaled.shape[:2]
     ph, pw = min(ph, height), min(pw, width)
     dx = int((progress - 0.5) * 0.03 * width)
@@ -117,9 +127,7 @@ def write_video(
     plan: Sequence[Segment], path: Path, *, width: int = 1280, height: int = 720, fps: float = 10.0
 ) -> VideoInfo:
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
-        raise OSError(f"cannot write {path} (mp4v)")
+    writer = VideoWriter(path, width, height, fps)
     base = background(width, height)
     appearances: list[Appearance] = []
     frames = 0
@@ -132,14 +140,15 @@ def write_video(
                     writer.write(base)
                 frames += count
                 continue
-            image = cv2.imread(str(segment.photo), cv2.IMREAD_COLOR)
-            if image is None:
-                raise OSError(f"cannot read {segment.photo}")
-            photo = letterbox(np.asarray(image, dtype=np.uint8), width, height)
+            try:
+                image = read_image(str(segment.photo))
+            except ValueError as exc:
+                raise OSError(f"cannot read {segment.photo}") from exc
+            photo = letterbox(image, width, height)
             for i in range(count):
                 writer.write(compose(base, photo, i / max(1, count - 1)))
             frames += count
             appearances.append(Appearance(segment.person, segment.photo, start, frames / fps))
     finally:
-        writer.release()
+        writer.close()
     return VideoInfo(path, width, height, fps, frames, frames / fps, tuple(appearances))

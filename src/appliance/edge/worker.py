@@ -14,7 +14,6 @@ stays on disk for the next start), and the threads are joined.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -26,10 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import Settings
-from appliance.edge.attributes import AttributeModel
 from appliance.edge.capture import END, Backoff, CameraCapture, Frame, SourceSpec, file_fingerprint
-from appliance.edge.detect import YuNetDetector
-from appliance.edge.embed import Embedder, load_embedder
+from appliance.edge.ffmpeg import FfmpegMissing, ffmpeg_program
 from appliance.edge.metrics import EdgeMetrics, MetricsServer
 from appliance.edge.pipeline import CameraPipeline, QueuedEvent
 from appliance.edge.quality import QualityConfig
@@ -38,7 +35,10 @@ from appliance.edge.settings import EdgeSettings
 from appliance.edge.staff import StaffGallery, StaffRefresher
 from appliance.edge.track import TrackerConfig
 from appliance.edge.uploader import ApiClient, DeliveryError, Uploader
-from appliance.edge.vision import DETECTOR_FILE
+from appliance.vision.attributes import AttributeModel
+from appliance.vision.detect import YuNetDetector
+from appliance.vision.embed import Embedder, load_embedder
+from appliance.vision.faces import DETECTOR_FILE
 
 log = logging.getLogger("appliance.edge")
 
@@ -102,7 +102,6 @@ class EdgeWorker:
     # -- run ------------------------------------------------------------------------------------
     def run(self) -> int:
         started = time.monotonic()
-        quiet_opencv()
         api = ApiClient(self.api_url, self.api_key, timeout=self.edge.http_timeout_seconds)
         refresher: StaffRefresher | None = None
         try:
@@ -258,6 +257,10 @@ class EdgeWorker:
             if event_queue.source_done(fingerprint):
                 log.info("camera %s: %s was already processed; skipped", spec.camera_id, spec.source)
                 return
+        try:
+            ffmpeg_program()
+        except FfmpegMissing as exc:
+            raise EdgeError(str(exc)) from exc
         edge = self.edge
         detector = YuNetDetector(Path(self.settings.models_dir) / DETECTOR_FILE)
         pipeline = CameraPipeline(
@@ -398,14 +401,6 @@ class EdgeWorker:
                 "last_error": uploader.last_error,
             },
         }
-
-
-def quiet_opencv() -> None:
-    """OpenCV's DNN warns on every detector creation; keep errors only."""
-    import cv2
-
-    with contextlib.suppress(AttributeError):
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def install_signal_handlers(worker: EdgeWorker, signals: Sequence[int] | None = None) -> Callable[[], None]:

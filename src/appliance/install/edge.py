@@ -20,7 +20,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from appliance.install.plan import Echo, InstallError, Plan
-from appliance.install.preflight import Check
+from appliance.install.preflight import Check, ffmpeg
 from appliance.install.templates import render
 from appliance.lib.frozen import self_command
 
@@ -97,7 +97,7 @@ def render_plist(options: EdgeOptions, layout: EdgeLayout, models_dir: Path) -> 
 def model_pack(models_dir: Path) -> Check:
     """The detector, the embedder and the attribute models are present with the manifest's sha256."""
     from appliance.config import load_settings
-    from appliance.edge.models import MANIFEST, pack_status
+    from appliance.vision.models import MANIFEST, pack_status
 
     embedder = load_settings().embedder
     needed = [p for p in MANIFEST if (p.ships and p.role != "embedder") or p.file == embedder]
@@ -113,9 +113,7 @@ def model_pack(models_dir: Path) -> Check:
 
 def cameras(specs: list[str]) -> list[Check]:
     """Each ``ID=SOURCE`` parses and opens (USB index: the camera permission is granted; file: readable)."""
-    import cv2
-
-    from appliance.edge.capture import parse_camera_arg
+    from appliance.edge.capture import open_capture, parse_camera_arg
 
     checks = []
     for value in specs:
@@ -130,9 +128,13 @@ def cameras(specs: list[str]) -> list[Check]:
                 Check(f"camera {spec.camera_id}", True, f"network stream {source} (opened at start)", False)
             )
             continue
-        capture = cv2.VideoCapture(int(source) if str(source).isdigit() else str(source))
         try:
-            opened = capture.isOpened() and capture.read()[0]
+            capture = open_capture(spec)
+        except OSError as exc:  # a missing file, or no ffmpeg program
+            checks.append(Check(f"camera {spec.camera_id}", False, str(exc)))
+            continue
+        try:
+            opened = capture.read()[0]
         finally:
             capture.release()
         detail = f"{source} opened" if opened else f"{source} cannot be opened"
@@ -150,7 +152,7 @@ def install_edge(options: EdgeOptions, echo: Echo) -> Path:
         raise InstallError(
             "`install edge` writes a launchd agent (macOS); pass --root DIR to stage it elsewhere"
         )
-    checks = [model_pack(models_dir)]
+    checks = [model_pack(models_dir), ffmpeg(fatal=True)]
     if options.check_cameras:
         checks += cameras(options.cameras)
     for check in checks:

@@ -191,7 +191,7 @@ class SiteInstaller:
     # -- the plan ---------------------------------------------------------------------------
     def preflight(self) -> list[preflight.Check]:
         settings = self.settings()
-        from appliance.edge.vision import DETECTOR_FILE
+        from appliance.vision.faces import DETECTOR_FILE
 
         return [
             preflight.postgres(settings.database_url),
@@ -199,6 +199,7 @@ class SiteInstaller:
             preflight.port(settings.host, settings.port, ours=self.upgrade),
             preflight.cpu(),
             preflight.models(Path(settings.models_dir), (DETECTOR_FILE, settings.embedder)),
+            preflight.ffmpeg(fatal=False),
         ]
 
     def plan(self) -> Plan:

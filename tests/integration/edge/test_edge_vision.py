@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from appliance.edge.align import align_face
-from appliance.edge.attributes import AGE_SIZE, GENDER_SIZE, AttributeModel, dlib_chip
-from appliance.edge.detect import Face, YuNetDetector
-from appliance.edge.embed import load_embedder
-from appliance.edge.vision import DETECTOR_FILE
+from appliance.vision.align import align_face
+from appliance.vision.attributes import AGE_SIZE, GENDER_SIZE, AttributeModel, dlib_chip
+from appliance.vision.detect import Face, YuNetDetector
+from appliance.vision.embed import load_embedder
+from appliance.vision.faces import DETECTOR_FILE
+from appliance.vision.images import read_image
 
 KNOWN_GENDER = {
     "obama": "male",
@@ -43,8 +43,7 @@ def detector(models_dir: Path) -> YuNetDetector:
 def photos(faces_dir: Path, detector: YuNetDetector) -> list[Photo]:
     found = []
     for path in sorted(faces_dir.glob("*/*.jpg")):
-        image = cv2.imread(str(path))
-        assert image is not None, path
+        image = read_image(str(path))
         found.append(Photo(path.parent.name, path, image, detector.detect(image)))
     return found
 

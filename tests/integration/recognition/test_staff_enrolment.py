@@ -1,17 +1,16 @@
-"""POST /v1/staff/{id}/photos: the edge's detect/align/embed code on the server, real photos."""
+"""POST /v1/staff/{id}/photos: the shared detect/align/embed code (appliance.vision) on the server."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from tests.conftest import TEST_EMBEDDER
 from tests.integration.recognition.conftest import FACES_DIR, Shop
 
+from appliance.vision.images import encode_jpeg, read_image, resize_area
+
 
 def jpeg(image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".jpg", image)
-    assert ok
-    return data.tobytes()
+    return encode_jpeg(image)
 
 
 def post_photo(shop: Shop, staff_id: str, data: bytes, content_type: str = "image/jpeg") -> object:
@@ -28,9 +27,9 @@ def test_enrolled_staff_are_recognised_and_bad_photos_rejected(shop: Shop) -> No
 
     no_face = post_photo(shop, staff["id"], (FACES_DIR / "_no_face" / "brick.jpg").read_bytes())
     assert no_face.status_code == 422 and "found 0" in no_face.json()["detail"]
-    left = cv2.resize(cv2.imread(str(FACES_DIR / "biden" / "2.jpg")), (600, 600))
-    right = cv2.resize(cv2.imread(str(FACES_DIR / "rose_leslie" / "1.jpg")), (600, 600))
-    two = post_photo(shop, staff["id"], jpeg(cv2.hconcat([left, right])))
+    left = resize_area(read_image(str(FACES_DIR / "biden" / "2.jpg")), (600, 600))
+    right = resize_area(read_image(str(FACES_DIR / "rose_leslie" / "1.jpg")), (600, 600))
+    two = post_photo(shop, staff["id"], jpeg(np.hstack([left, right])))
     assert two.status_code == 422 and "exactly one face" in two.json()["detail"]
     assert post_photo(shop, staff["id"], b"not an image").status_code == 422
     assert post_photo(shop, staff["id"], b"x", "text/plain").status_code == 422
@@ -39,7 +38,7 @@ def test_enrolled_staff_are_recognised_and_bad_photos_rejected(shop: Shop) -> No
     from tests.integration.recognition.conftest import MODELS_DIR
 
     from appliance.config import load_settings
-    from appliance.edge.vision import Vision, decode_image
+    from appliance.vision.faces import Vision, decode_image
 
     vision = Vision.from_settings(load_settings(env={}, models_dir=str(MODELS_DIR), embedder=TEST_EMBEDDER))
     image = decode_image((FACES_DIR / "obama" / "2.jpg").read_bytes())

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.edge.embed import choose_backend
+from appliance.vision.embed import choose_backend
 
 ALL = ["CoreMLExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
 
@@ -81,7 +81,7 @@ def test_this_machine(model: Path) -> None:
 
 
 def test_input_normalisation_follows_the_model_pack() -> None:
-    from appliance.edge.embed import INPUTS, normalisation_for
+    from appliance.vision.embed import INPUTS, normalisation_for
 
     assert normalisation_for(Path("models/face_recognition_sface_2021dec.onnx")) == "raw"  # SFace: RGB 0..255
     assert normalisation_for(Path("models/w600k_mbf.onnx")) == "arcface"
@@ -96,7 +96,7 @@ def test_input_normalisation_follows_the_model_pack() -> None:
 
 
 def test_the_stand_in_embedder_loads_with_its_dimension(models_dir: Path) -> None:
-    from appliance.edge.embed import load_embedder
+    from appliance.vision.embed import load_embedder
 
     embedder = load_embedder(models_dir / "paddle_mobileface_arcface_128d.onnx")
     assert embedder.dim == 128 and embedder.backend == "onnxruntime"

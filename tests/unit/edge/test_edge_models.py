@@ -18,7 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from appliance.cli.models import register as register_models
-from appliance.edge.models import (
+from appliance.vision.models import (
     MANIFEST,
     ChecksumMismatch,
     LicenceNotAccepted,
@@ -237,7 +237,7 @@ def test_cli_pull_skips_a_verified_file(models_dir: Path, tmp_path: Path) -> Non
 
 
 def test_pull_takes_its_manifest(served: tuple[str, Path], tmp_path: Path) -> None:
-    from appliance.edge.models import pull
+    from appliance.vision.models import pull
 
     base, _ = served
     manifest = [

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from appliance.edge.detect import Face
 from appliance.edge.track import Observation, Tracker, TrackerConfig, iou
+from appliance.vision.detect import Face
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 LANDMARKS = ((0.0, 0.0),) * 5

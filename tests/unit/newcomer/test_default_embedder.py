@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from appliance.config import DEFAULT_EMBEDDER, Settings, load_settings
-from appliance.edge.models import MANIFEST, find_pack
+from appliance.vision.models import MANIFEST, find_pack
 
 
 def test_the_default_embedder_is_the_manifests_shipped_one() -> None:

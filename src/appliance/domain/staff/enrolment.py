@@ -1,4 +1,4 @@
-"""Staff photo enrolment: the edge's detect/align/embed code, run on the server.
+"""Staff photo enrolment: the detect/align/embed code the edge runs too (appliance.vision), on the server.
 
 The order is the defence (issue 18): the caller's scope first, then the byte size (the
 controller stops reading past it), then the pixel size from the image header; only then is the
@@ -15,11 +15,11 @@ from appliance.domain.audit.services import record_audit
 from appliance.domain.auth.principal import Principal
 from appliance.domain.staff.schemas import StaffPhoto
 from appliance.domain.staff.services import StaffService
-from appliance.edge.vision import NoSingleFace
 from appliance.lib.errors import DomainError, InvalidError
 from appliance.lib.images import image_size
 from appliance.recognition.runtime import RecognitionRuntime
 from appliance.storage.base import DERIVED_BUCKET
+from appliance.vision.faces import NoSingleFace
 
 
 class ModelsMissing(DomainError):

@@ -68,9 +68,9 @@ MANIFEST: tuple[ModelPack, ...] = (
         licence="MIT",
         commercial_use=True,
         ships=True,
-        input="input [1,3,H,W] BGR float (any size through cv2.FaceDetectorYN)",
-        output="rows [x,y,w,h, 5 landmarks (x,y), score]",
-        preprocessing="none (OpenCV resizes and decodes)",
+        input="input [1,3,H,W] BGR float, H and W multiples of 32 (declared 640x640; freed at load)",
+        output="cls/obj/bbox/kps per stride 8, 16, 32 → rows [x,y,w,h, 5 landmarks (x,y), score]",
+        preprocessing="pad to a multiple of 32, no scaling (appliance.vision.detect)",
         notes="matches the opencv_zoo Git-LFS pointer (oid and size)",
     ),
     ModelPack(

@@ -1,16 +1,15 @@
-"""Detector + embedder loaded together from the models dir: one face image in, one embedding out."""
+"""Detector + embedder loaded together from the models dir: one face image in, one embedding out
+(staff photo enrolment on the server, tools)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from appliance.config import Settings
-from appliance.edge.align import align_face
-from appliance.edge.detect import Detector, Face, Image, YuNetDetector
-from appliance.edge.embed import Embedder, Embeddings, load_embedder
+from appliance.vision.align import align_face
+from appliance.vision.detect import Detector, Face, YuNetDetector
+from appliance.vision.embed import Embedder, Embeddings, load_embedder
+from appliance.vision.images import Image, decode_image
 
 DETECTOR_FILE = "face_detection_yunet_2023mar.onnx"
 
@@ -27,7 +26,10 @@ class Vision:
     @classmethod
     def from_settings(cls, settings: Settings, threads: int = 1) -> Vision:
         models = Path(settings.models_dir)
-        return cls(YuNetDetector(models / DETECTOR_FILE), load_embedder(models / settings.embedder, threads))
+        return cls(
+            YuNetDetector(models / DETECTOR_FILE, threads=threads),
+            load_embedder(models / settings.embedder, threads),
+        )
 
     def embed_faces(self, image: Image, faces: list[Face]) -> Embeddings:
         return self.embedder.embed([align_face(image, face.landmarks) for face in faces])
@@ -41,8 +43,4 @@ class Vision:
         return self.embed_faces(image, faces)[0], faces[0]
 
 
-def decode_image(data: bytes) -> Image:
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError("not a decodable JPEG/PNG image")
-    return np.asarray(image, dtype=np.uint8)
+__all__ = ["DETECTOR_FILE", "NoSingleFace", "Vision", "decode_image"]

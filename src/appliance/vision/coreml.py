@@ -4,7 +4,7 @@
 ``appliance models list``): a CoreML ``.mlpackage`` beside the ONNX model through coremltools
 (macOS with coremltools), else ONNX Runtime with its CoreML execution provider when the build has
 it (the macOS arm64 wheels do), else CUDA, else the CPU. The choice itself is
-:func:`appliance.edge.embed.choose_backend`; this module adds the reason.
+:func:`appliance.vision.embed.choose_backend`; this module adds the reason.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from appliance.edge.detect import Image
-from appliance.edge.embed import (
+from appliance.vision.embed import (
     INPUTS,
     Embeddings,
     choose_backend,
@@ -27,6 +26,7 @@ from appliance.edge.embed import (
     model_output_dim,
     normalisation_for,
 )
+from appliance.vision.images import Image
 
 COREML_EP = "CoreMLExecutionProvider"
 

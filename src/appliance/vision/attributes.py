@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from appliance.edge.detect import Image
+from appliance.vision.images import Image, fit_similarity, resize_area, warp_affine
 
 GENDER_FILE = "gender-v1.onnx"
 AGE_FILE = "age-v1.onnx"
@@ -60,14 +59,14 @@ def dlib_chip(
     """The dlib-style aligned face chip (``size`` x ``size``, BGR)."""
     big = size * supersample
     template = (DLIB_FIVE + padding) / (1 + 2 * padding) * big
-    source = np.asarray(landmarks, dtype=np.float32).reshape(5, 2)
-    matrix, _ = cv2.estimateAffinePartial2D(source, template, method=cv2.LMEDS)
-    if matrix is None:
+    source = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    if not np.all(np.isfinite(source)):
         raise ValueError("degenerate landmarks: cannot align this face")
-    chip = cv2.warpAffine(image, matrix, (big, big), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    matrix = fit_similarity(source, template)
+    chip = warp_affine(image, matrix, (big, big), border="replicate")
     if supersample > 1:
-        chip = cv2.resize(chip, (size, size), interpolation=cv2.INTER_AREA)
-    return np.asarray(chip, dtype=np.uint8)
+        chip = resize_area(chip, (size, size))
+    return chip
 
 
 def dlib_input(chips: Sequence[Image]) -> npt.NDArray[np.float32]:

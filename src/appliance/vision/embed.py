@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from appliance.edge.detect import Image
+from appliance.vision.images import Image
 
 Embeddings = npt.NDArray[np.float32]
 PROVIDER_PREFERENCE = ("CoreMLExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -85,7 +85,7 @@ INPUTS = {"arcface": arcface_input, "raw": raw_rgb_input}
 
 def normalisation_for(model_path: Path) -> str:
     """How the model wants its pixels: from the model-pack manifest, ArcFace's by default."""
-    from appliance.edge.models import MANIFEST
+    from appliance.vision.models import MANIFEST
 
     for pack in MANIFEST:
         if pack.role == "embedder" and pack.file == model_path.name:
@@ -136,7 +136,7 @@ class OnnxEmbedder:
 def load_embedder(model_path: Path, threads: int = 1) -> Embedder:
     choice = choose_backend(model_path)
     if choice.backend == "coreml":  # pragma: no cover - needs macOS
-        from appliance.edge.coreml import CoreMLEmbedder
+        from appliance.vision.coreml import CoreMLEmbedder
 
         return CoreMLEmbedder(Path(choice.path), model_path)
     return OnnxEmbedder(model_path, choice.providers, threads)
@@ -163,6 +163,6 @@ def model_version(declared: int, model_path: Path) -> str:
     pinned by it)."""
     if 0 < declared < UNSET_VERSION:
         return str(declared)
-    from appliance.edge.models import sha256_file
+    from appliance.vision.models import sha256_file
 
     return f"sha256:{sha256_file(model_path)[:12]}"
