@@ -23,6 +23,7 @@ from appliance.config import Settings
 from appliance.db.engine import Database, make_async_engine
 from appliance.recognition.runtime import RecognitionRuntime
 from appliance.server.app import create_app
+from appliance.server.services import Recognition
 from appliance.storage.s3 import S3ObjectStore
 from tests.faults.proxy import TcpProxy
 from tests.integration.api import Api, system_admin_api
@@ -116,7 +117,7 @@ def with_fresh_runtime(settings: Settings, work: Callable[[Database, Recognition
 
     async def go() -> T:
         db = Database(make_async_engine(settings.runtime_database_url, 2))
-        runtime = RecognitionRuntime(settings, db)
+        runtime: RecognitionRuntime = Recognition(settings, db)
         try:
             return await work(db, runtime)
         finally:

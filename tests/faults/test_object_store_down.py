@@ -16,7 +16,7 @@ import pytest
 
 from appliance.config import Settings
 from appliance.db.engine import Database
-from appliance.jobs.erasure import resume_pending
+from appliance.jobs.registry import resume_pending
 from appliance.recognition.runtime import RecognitionRuntime
 from appliance.storage.base import DERIVED_BUCKET, RAW_BUCKET
 from appliance.storage.s3 import S3ObjectStore

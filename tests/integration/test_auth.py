@@ -24,6 +24,7 @@ from appliance.config import Settings
 from appliance.domain.auth.guards import authorize
 from appliance.domain.auth.principal import MANAGERS, Role
 from appliance.server.app import create_app
+from appliance.server.deps import DEPENDENCIES
 from appliance.server.problems import EXCEPTION_HANDLERS
 from tests.integration.api import PASSWORD, Api
 
@@ -465,6 +466,7 @@ def test_a_route_without_roles_is_denied(client: TestClient[Litestar], tenant: d
         exception_handlers=EXCEPTION_HANDLERS,
         # The running app's services: its issuer verifies the real tokens.
         state=State({"services": client.app.state.services}),
+        dependencies=DEPENDENCIES,
     )
     token = password_grant(client, tenant["admin_username"]).json()["access_token"]
     with TestClient(app=tiny) as tiny_client:

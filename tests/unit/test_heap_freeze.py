@@ -44,8 +44,8 @@ def test_live_objects_are_frozen_and_garbage_is_collected_first(enabled: None) -
 def test_the_asgi_module_enables_it_and_start_up_freezes() -> None:
     probe = (
         "import gc; from litestar.testing import TestClient\n"
-        "from appliance.server.asgi import app\n"
-        "with TestClient(app) as client:\n"
+        "from appliance.server.asgi import create\n"
+        "with TestClient(create()) as client:\n"
         "    print(gc.get_freeze_count())\n"
     )
     out = subprocess.run(

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
 
 from appliance.cli.common import console, fail, out, print_json, require_milvus_client, settings_or_exit
@@ -39,15 +40,13 @@ def serve(
     import uvicorn
 
     from appliance.lib.logging import configure_logging
+    from appliance.server.asgi import settings_for_workers
     from appliance.server.bind import public_url_problem
 
-    # The options become the settings every worker process reads (they are spawned and load
-    # their settings from the environment): presigned local-store URLs and logs name this port.
-    if host is not None:
-        os.environ["APPLIANCE_HOST"] = host
-    if port is not None:
-        os.environ["APPLIANCE_PORT"] = str(port)
     settings = settings_or_exit()
+    options = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if options:  # presigned local-store URLs and logs name this address
+        settings = msgspec.structs.replace(settings, **options)
     require_milvus_client(settings)
     configure_logging(settings.log_level, settings.log_json)
     log = logging.getLogger("appliance.serve")
@@ -84,23 +83,32 @@ def serve(
         log.warning(
             "%s: presigned snapshot URLs will not reach this server unless a proxy forwards them", problem
         )
-    uvicorn.run(
-        "appliance.server.asgi:app",
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-        # X-Forwarded-* only from the configured proxies (uvicorn trusts 127.0.0.1 by default,
-        # which let a local caller pick its address and dodge the login rate limit).
-        forwarded_allow_ips=[p.strip() for p in settings.trusted_proxies.split(",") if p.strip()],
-    )
+    # Worker processes are spawned: they get these very settings from the one variable the
+    # factory reads, not by rewriting the operator's APPLIANCE_* variables.
+    handed = settings_for_workers(settings)
+    os.environ.update(handed)
+    try:
+        uvicorn.run(
+            "appliance.server.asgi:create",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_config=None,
+            proxy_headers=True,
+            # X-Forwarded-* only from the configured proxies (uvicorn trusts 127.0.0.1 by default,
+            # which let a local caller pick its address and dodge the login rate limit).
+            forwarded_allow_ips=[p.strip() for p in settings.trusted_proxies.split(",") if p.strip()],
+        )
+    finally:  # this process may go on (a test's in-process CLI): later apps read their own settings
+        for key in handed:
+            os.environ.pop(key, None)
 
 
 def startup_warnings(settings: Settings) -> list[str]:
     """What a newcomer would otherwise learn from a 404 or a 503: where serve looks, what is missing."""
-    from appliance.edge.vision import DETECTOR_FILE
     from appliance.server.spa import static_root
+    from appliance.vision.faces import DETECTOR_FILE
 
     warnings = []
     models = Path(settings.models_dir).resolve()

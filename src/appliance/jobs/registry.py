@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from appliance.jobs.erasure import ErasurePendingError, pending_jobs
 from appliance.jobs.scheduler import Job, JobRunner
 
 if TYPE_CHECKING:
+    from appliance.db.engine import Database
+    from appliance.recognition.runtime import RecognitionRuntime
     from appliance.server.services import Services
 
 PURGE_EVERY = timedelta(hours=6)
@@ -36,8 +39,6 @@ def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
         return await refresh_all_tenants(services.db)
 
     async def erasure_resume() -> Any:
-        from appliance.jobs.erasure import resume_pending
-
         return await resume_pending(services.db, services.recognition)
 
     return {
@@ -50,3 +51,22 @@ def build_jobs(services: Services) -> dict[str, tuple[timedelta, Job]]:
 
 def job_runner(services: Services) -> JobRunner:
     return JobRunner(services.settings.runtime_database_url, build_jobs(services), run_at_start=RUN_AT_START)
+
+
+async def resume_pending(db: Database, recognition: RecognitionRuntime) -> dict[str, int]:
+    """Finish every pending erasure and tenant deletion that can finish now."""
+    from appliance.domain.customers.erasure import CustomerErasure
+    from appliance.domain.tenants.deletion import TenantDeletion
+
+    result = {"pending": 0, "done": 0, "still_pending": 0}
+    for tenant_id, job_id, kind in await pending_jobs(db):
+        result["pending"] += 1
+        try:
+            if kind == "customer":
+                await CustomerErasure(db, recognition).run(tenant_id, job_id)
+            else:
+                await TenantDeletion(db, recognition).run(tenant_id, job_id)
+            result["done"] += 1
+        except ErasurePendingError:
+            result["still_pending"] += 1
+    return result

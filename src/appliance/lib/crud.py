@@ -10,15 +10,14 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.base import Base
-from appliance.domain.audit.services import record_audit
-from appliance.domain.auth.principal import Principal
+from appliance.lib.audit import Actor, write_audit
 from appliance.lib.errors import NotFoundError
 
 M = TypeVar("M", bound=Base)
@@ -26,6 +25,18 @@ S = TypeVar("S")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+
+
+class Caller(Actor, Protocol):
+    """Who calls a service: what the generic CRUD needs of the domain's ``Principal``."""
+
+    @property
+    def site_ids(self) -> tuple[uuid.UUID, ...]: ...
+
+    @property
+    def site_scoped(self) -> bool: ...
+
+    def can_see_site(self, site_id: uuid.UUID) -> bool: ...
 
 
 class Page(msgspec.Struct, Generic[S]):
@@ -51,7 +62,7 @@ class CrudService(Generic[M]):
     # Newest last, id as the tie-breaker: a stable order for offset paging.
     order_desc: ClassVar[bool] = False
 
-    def __init__(self, session: AsyncSession, principal: Principal, tenant_id: uuid.UUID | None) -> None:
+    def __init__(self, session: AsyncSession, principal: Caller, tenant_id: uuid.UUID | None) -> None:
         self.session = session
         self.principal = principal
         self.tenant_id = tenant_id
@@ -129,7 +140,7 @@ class CrudService(Generic[M]):
         if fields is not None:
             details["fields"] = fields
         tenant = getattr(obj, "tenant_id", None) or self.tenant_id or getattr(obj, "id", None)
-        await record_audit(
+        await write_audit(
             self.session,
             self.principal,
             tenant_id=tenant,

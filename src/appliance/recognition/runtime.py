@@ -1,97 +1,48 @@
-"""The recognition parts an API process holds, built on first use: routes that never touch
-recognition never load a model or a tenant's vectors."""
+"""What the areas need of the recognition parts an API process holds: a port, not a builder.
+
+The areas (erasure, identity, tenant deletion, staff enrolment) and the jobs ask for the vector
+index, the object store or the face models through this protocol; the server's composition root
+(``appliance.server.services``) builds the parts on first use and is the one implementation.
+Nothing here imports an area, so ``recognition`` and ``domain`` form no cycle."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
-from typing import TYPE_CHECKING
-
-from appliance.config import Settings
-from appliance.db.engine import Database
-from appliance.lib.heap import freeze_long_lived
-from appliance.recognition.staff import StaffGallery
-
-log = logging.getLogger("appliance.recognition")
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from appliance.domain.events.services import IngestService
-    from appliance.edge.vision import Vision
+    from appliance.config import Settings
+    from appliance.db.engine import Database
+    from appliance.recognition.staff import StaffGallery
     from appliance.storage.base import ObjectStore
     from appliance.vectors.base import VectorIndex
+    from appliance.vision.faces import Vision
 
 
-class RecognitionRuntime:
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.settings = settings
-        self.db = db
-        self.staff = StaffGallery(db)
-        self._lock = asyncio.Lock()
-        self._vectors: VectorIndex | None = None
-        self._store: ObjectStore | None = None
-        self._ingest: IngestService | None = None
-        self._vision: Vision | None = None
-        self.dim: int | None = None
+class RecognitionRuntime(Protocol):
+    @property
+    def settings(self) -> Settings: ...
 
-    def opened_index(self) -> VectorIndex | None:
-        """The index if this process has opened it already (readiness checks it then)."""
-        return self._vectors
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def staff(self) -> StaffGallery:
+        """The tenants' staff embeddings (the ingest path leaves staff out with them)."""
+        ...
 
     async def vectors(self) -> VectorIndex:
         """The vector index (opened on first use)."""
-        if self._vectors is None:
-            async with self._lock:
-                if self._vectors is None:
-                    from appliance.recognition.embedding_dim import embedding_dim_from_settings
-                    from appliance.vectors.factory import open_vector_index
-
-                    dim = embedding_dim_from_settings(self.settings)
-                    self._vectors = await open_vector_index(self.settings, self.db, dim)
-                    self.dim = dim
-                    freeze_long_lived("vector index opened")
-        return self._vectors
+        ...
 
     async def store(self) -> ObjectStore:
-        if self._store is None:
-            from appliance.storage.factory import object_store_from_settings
-
-            store = object_store_from_settings(self.settings)
-            await asyncio.to_thread(store.ensure_buckets, self.settings.raw_retention_days)
-            self._store = store
-        return self._store
-
-    async def ingest(self) -> IngestService:
-        if self._ingest is None:
-            from appliance.domain.events.services import IngestService
-
-            vectors = await self.vectors()
-            assert self.dim is not None
-            self._ingest = IngestService(self.db, vectors, self.staff, self.settings, self.dim)
-        return self._ingest
-
-    async def tenant_deleted(self, tenant_id: uuid.UUID) -> None:
-        """Drop the tenant's vectors with it; the rows are already gone."""
-        if self._vectors is not None:
-            await self._vectors.drop_tenant(tenant_id)
-            return
-        try:
-            vectors = await self.vectors()
-        except Exception:  # no embedder/dimension configured on this box: nothing was indexed here
-            log.warning("vector index unavailable; tenant %s vectors not dropped", tenant_id, exc_info=True)
-            return
-        await vectors.drop_tenant(tenant_id)
+        """The object store, its buckets ensured (built on first use)."""
+        ...
 
     async def vision(self) -> Vision:
         """Detector + embedder for server-side work (staff enrolment), loaded on first use."""
-        if self._vision is None:
-            from appliance.edge.vision import Vision
+        ...
 
-            self._vision = await asyncio.to_thread(Vision.from_settings, self.settings)
-        return self._vision
-
-    async def close(self) -> None:
-        if self._ingest is not None:  # the last live announcements
-            await self._ingest.notifier.close()
-        if self._vectors is not None:
-            await self._vectors.close()
+    async def tenant_deleted(self, tenant_id: uuid.UUID) -> None:
+        """Drop the tenant's vectors with it; the rows are already gone."""
+        ...

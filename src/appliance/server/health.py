@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from sqlalchemy import text
 
 from appliance.db.migrate import head_revision
+from appliance.lib.di import Injected
+from appliance.server.services import Recognition, Services
 from appliance.storage.base import RAW_BUCKET
 
 PUBLIC = {"public": True}
@@ -25,13 +27,13 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", opt=PUBLIC, operation_id="readyz")
-    async def readyz(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    async def readyz(self, services: Injected[Services]) -> Response[dict[str, Any]]:
         """The database answers and its schema is at the migrations' head; the object store
         answers; the vector index answers, once this process uses it. A 503 names what is down."""
         checks: dict[str, Any] = {}
         ready = True
         try:
-            async with request.app.state.services.db.engine.connect() as conn:
+            async with services.db.engine.connect() as conn:
                 current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
             checks["database"] = "ok"
             head = head_revision()
@@ -42,7 +44,7 @@ class HealthController(Controller):
             ready = False
         # The vector index opens on the first request that needs it; once open, ingest fails
         # without it (a Milvus server down).
-        index = request.app.state.services.recognition.opened_index()
+        index = services.recognition.opened_index()
         if index is None:
             checks["vector_index"] = "not opened yet"
         elif await asyncio.to_thread(index.reachable):
@@ -50,7 +52,7 @@ class HealthController(Controller):
         else:
             checks["vector_index"] = "unreachable"
             ready = False
-        checks["object_store"] = await _object_store(request)
+        checks["object_store"] = await _object_store(services.recognition)
         ready = ready and checks["object_store"] == "ok"
         down = [
             name
@@ -64,9 +66,9 @@ class HealthController(Controller):
         )
 
 
-async def _object_store(request: Request[Any, Any, Any]) -> str:
+async def _object_store(recognition: Recognition) -> str:
     try:
-        store = await asyncio.wait_for(request.app.state.services.recognition.store(), PROBE_SECONDS)
+        store = await asyncio.wait_for(recognition.store(), PROBE_SECONDS)
         await asyncio.wait_for(asyncio.to_thread(store.exists, RAW_BUCKET, "readyz-probe"), PROBE_SECONDS)
     except Exception as exc:  # any failure here means "not ready", never a 500
         return f"unreachable: {type(exc).__name__}"

@@ -5,8 +5,7 @@ HMAC signature in the query string *is* the credential: it names the method, buc
 expiry, and nothing else grants access. With S3 configured these routes answer 404: presigned
 URLs then point at the S3 server itself.
 
-The store is ``app.state.object_store`` when set, else built once from
-``app.state.services.settings`` and cached there.
+The store is the app's ``object_store`` dependency (``server/deps.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, put
-from litestar.datastructures import State
 from litestar.response import File
 
-from appliance.lib.errors import DomainError, ForbiddenError, NotFoundError
+from appliance.lib.di import Injected
+from appliance.lib.errors import DomainError, ForbiddenError, NotFoundError, PayloadTooLargeError
 from appliance.storage.base import BUCKETS, InvalidKeyError, ObjectStore
 from appliance.storage.local import LocalObjectStore, SignatureError
 
@@ -28,26 +27,12 @@ ALLOWED_CONTENT_TYPES = frozenset({"image/jpeg", "image/png"})
 PUBLIC: dict[str, Any] = {"public": True}
 
 
-class PayloadTooLargeError(DomainError):
-    status = 413
-    title = "Content too large"
-
-
 class UnsupportedMediaTypeError(DomainError):
     status = 415
     title = "Unsupported media type"
 
 
-def local_store(state: State) -> LocalObjectStore:
-    store: ObjectStore | None = state.get("object_store")
-    if store is None:
-        from appliance.storage.factory import object_store_from_settings
-
-        services = state.get("services")
-        if services is None:
-            raise NotFoundError("no object store is configured")
-        store = object_store_from_settings(services.settings)
-        state["object_store"] = store
+def local_store(store: ObjectStore) -> LocalObjectStore:
     if not isinstance(store, LocalObjectStore):
         raise NotFoundError("objects are served by the S3 endpoint, not by this server")
     return store
@@ -74,9 +59,11 @@ class ObjectController(Controller):
     include_in_schema = False  # reached only through presigned URLs, never built by clients
 
     @put("/{bucket:str}/{key:path}", opt=PUBLIC, status_code=200, request_max_body_size=MAX_UPLOAD_BYTES)
-    async def upload(self, request: Request[Any, Any, Any], bucket: str, key: str) -> Response[None]:
+    async def upload(
+        self, request: Request[Any, Any, Any], object_store: Injected[ObjectStore], bucket: str, key: str
+    ) -> Response[None]:
         """Store the body (a JPEG or PNG up to 5 MiB) under a presigned PUT URL."""
-        store = local_store(request.app.state)
+        store = local_store(object_store)
         key = _check(store, "PUT", bucket, key, request)
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media_type not in ALLOWED_CONTENT_TYPES:
@@ -101,9 +88,11 @@ class ObjectController(Controller):
         return Response(None, status_code=200, headers={"ETag": f'"{etag}"'})
 
     @get("/{bucket:str}/{key:path}", opt=PUBLIC)
-    async def download(self, request: Request[Any, Any, Any], bucket: str, key: str) -> File:
+    async def download(
+        self, request: Request[Any, Any, Any], object_store: Injected[ObjectStore], bucket: str, key: str
+    ) -> File:
         """Stream the object under a presigned GET URL, with the content type it was stored with."""
-        store = local_store(request.app.state)
+        store = local_store(object_store)
         key = _check(store, "GET", bucket, key, request)
         try:
             path = store.path_for(bucket, key)

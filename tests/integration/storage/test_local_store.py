@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
-from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.testing import TestClient
 
 from appliance.config import Settings
@@ -54,7 +54,7 @@ def client(store: LocalObjectStore) -> Iterator[TestClient[Litestar]]:
         route_handlers=[ObjectController],
         guards=[authorize],  # deny-by-default: only opt={"public": True} lets these through
         exception_handlers=EXCEPTION_HANDLERS,
-        state=State({"object_store": store}),
+        dependencies={"object_store": Provide(lambda: store, sync_to_thread=False)},
     )
     with TestClient(app=app, base_url=BASE_URL) as test_client:
         yield test_client

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -12,9 +13,15 @@ from litestar.params import Parameter
 
 from appliance.domain.auth import sessions
 from appliance.domain.auth.schemas import PasswordGrant, SessionCreate, TokenRequest, TokenResponse
+from appliance.domain.auth.services import AuthService
+from appliance.domain.auth.tokens import TokenIssuer
+from appliance.lib.di import Injected
 from appliance.lib.errors import DomainError, FieldError, ForbiddenError, InvalidError, UnauthorizedError
 from appliance.lib.inputs import nul_field
-from appliance.server.problems import on_domain_error
+
+ProblemResponse = Callable[[Request[Any, Any, Any], DomainError], Response[Any]]
+"""The app's RFC 9457 answer for an error (the ``problem`` dependency), for a handler that adds to
+it (cleared cookies) rather than raising."""
 
 _GRANT_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -142,6 +149,14 @@ HINT_DOC = Cookie(
 )
 
 
+SIGN_IN: dict[str, Any] = {
+    "opt": {"public": True, "rate_limit": "auth"},
+    "status_code": 200,
+    "response_cookies": [COOKIE_DOC, HINT_DOC],
+}
+"""What the routes that hand out a session cookie share."""
+
+
 class AuthController(Controller):
     tags = ["auth"]
 
@@ -152,34 +167,31 @@ class AuthController(Controller):
         operation_class=TokenOperation,
         status_code=200,
     )
-    async def issue_token(self, request: Request[Any, Any, Any]) -> TokenResponse:
+    async def issue_token(
+        self, request: Request[Any, Any, Any], auth: Injected[AuthService]
+    ) -> TokenResponse:
         """Exchange a password or an API key for a short-lived RS256 access token."""
-        grant = await read_grant(request)
-        result: TokenResponse = await request.app.state.services.auth.exchange(grant)
-        return result
+        return await auth.exchange(await read_grant(request))
 
     @get("/.well-known/jwks.json", operation_id="jwks", opt={"public": True})
-    async def jwks(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    async def jwks(self, issuer: Injected[TokenIssuer]) -> dict[str, Any]:
         """The public keys that verify this server's tokens."""
-        keys: dict[str, Any] = request.app.state.services.issuer.jwks()
+        keys: dict[str, Any] = issuer.jwks()
         return keys
 
-    @post(
-        sessions.COOKIE_PATH,
-        operation_id="startSession",
-        opt={"public": True, "rate_limit": "auth"},
-        status_code=200,
-        response_cookies=[COOKIE_DOC, HINT_DOC],
-    )
+    @post(sessions.COOKIE_PATH, operation_id="startSession", **SIGN_IN)
     async def start(
-        self, request: Request[Any, Any, Any], data: SessionCreate, session_header: SessionHeader
+        self,
+        request: Request[Any, Any, Any],
+        auth: Injected[AuthService],
+        data: SessionCreate,
+        session_header: SessionHeader,
     ) -> Response[TokenResponse]:
         """Sign in with a password: an access token, and a refresh cookie for later reloads."""
         _same_origin(request)
         where = nul_field(msgspec.structs.asdict(data))
         if where is not None:
             raise InvalidError.field(where, "text may not contain NUL (U+0000) characters")
-        auth = request.app.state.services.auth
         principal = await auth.password_principal(
             PasswordGrant(username=data.username, password=data.password)
         )
@@ -188,24 +200,23 @@ class AuthController(Controller):
         _with_cookies(request, response, issued)
         return response
 
-    @post(
-        f"{sessions.COOKIE_PATH}/refresh",
-        operation_id="refreshSession",
-        opt={"public": True, "rate_limit": "auth"},
-        status_code=200,
-        response_cookies=[COOKIE_DOC, HINT_DOC],
-    )
+    @post(f"{sessions.COOKIE_PATH}/refresh", operation_id="refreshSession", **SIGN_IN)
     async def refresh(
-        self, request: Request[Any, Any, Any], session_header: SessionHeader, cookie: RefreshCookie = None
+        self,
+        request: Request[Any, Any, Any],
+        auth: Injected[AuthService],
+        problem: Injected[ProblemResponse],
+        session_header: SessionHeader,
+        cookie: RefreshCookie = None,
     ) -> Response[TokenResponse]:
         """A new access token for the session in the refresh cookie, which is rotated."""
         _same_origin(request)
         try:
             if not cookie:
                 raise UnauthorizedError("no session: sign in")
-            issued: sessions.Issued = await request.app.state.services.auth.sessions.refresh(cookie)
+            issued = await auth.sessions.refresh(cookie)
         except UnauthorizedError as exc:
-            return _cleared(on_domain_error(request, exc))
+            return _cleared(problem(request, exc))
         response = Response(issued.token)
         _with_cookies(request, response, issued)
         return response
@@ -218,9 +229,13 @@ class AuthController(Controller):
         response_cookies=CLEARED,
     )
     async def end(
-        self, request: Request[Any, Any, Any], session_header: SessionHeader, cookie: RefreshCookie = None
+        self,
+        request: Request[Any, Any, Any],
+        auth: Injected[AuthService],
+        session_header: SessionHeader,
+        cookie: RefreshCookie = None,
     ) -> None:
         """Sign out: the session ends (and the access tokens issued for it); the cookies are cleared."""
         _same_origin(request)
         if cookie:
-            await request.app.state.services.auth.sessions.end(cookie)
+            await auth.sessions.end(cookie)

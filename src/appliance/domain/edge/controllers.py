@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from appliance.config import Settings
 from appliance.db.models import Camera, Staff, StaffEmbedding
 from appliance.domain.auth.principal import Principal, Role
 from appliance.domain.edge.schemas import EdgeCamera, EdgeConfig, StaffGalleryView, StaffVector
+from appliance.lib.di import Injected
 
 EDGE = {"roles": frozenset({Role.WORKER}), "rate_limit": "ingest"}
 
@@ -23,7 +24,7 @@ class EdgeController(Controller):
 
     @get("/config", operation_id="edgeConfig")
     async def config(
-        self, request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+        self, settings: Injected[Settings], session: AsyncSession, principal: Principal
     ) -> EdgeConfig:
         """The key's site and cameras, and the recognition settings the edge must match."""
         site_id = principal.site_ids[0]
@@ -34,14 +35,13 @@ class EdgeController(Controller):
             EdgeCamera(id=c.id, name=c.name, source=c.source, enabled=c.enabled)
             for c in (await session.execute(stmt)).scalars()
         ]
-        settings = request.app.state.services.settings
         assert principal.tenant_id is not None
         return EdgeConfig(
             tenant_id=principal.tenant_id,
             site_id=site_id,
             camera_id=principal.camera_id,
             cameras=cameras,
-            embedding_dim=await _effective_dim(request),
+            embedding_dim=_effective_dim(settings),
             embedder=settings.embedder,
             match_threshold=settings.match_threshold,
             staff_threshold=settings.staff_threshold,
@@ -66,14 +66,13 @@ class EdgeController(Controller):
         return StaffGalleryView(site_id=site_id, version=digest.hexdigest()[:16], items=items)
 
 
-async def _effective_dim(request: Request[Any, Any, Any]) -> int | None:
+def _effective_dim(settings: Settings) -> int | None:
     """The dimension the server really uses (from the embedder model unless configured)."""
-    services = request.app.state.services
-    if services.settings.embedding_dim is not None:
-        return int(services.settings.embedding_dim)
+    if settings.embedding_dim is not None:
+        return int(settings.embedding_dim)
     try:
         from appliance.recognition.embedding_dim import embedding_dim_from_settings
 
-        return embedding_dim_from_settings(services.settings)
+        return embedding_dim_from_settings(settings)
     except Exception:  # no model file on the server: the edge cannot cross-check
         return None

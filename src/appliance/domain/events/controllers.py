@@ -2,20 +2,36 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from appliance.contracts import EventFaceDetectedV1
 from appliance.domain.auth.principal import MANAGERS, Principal, Role
+from appliance.domain.auth.services import AuthService
 from appliance.domain.events.bounds import SNAPSHOT_TYPES, check_event_bounds, snapshot_key
 from appliance.domain.events.schemas import FaceMatch, SnapshotUpload, SnapshotUploadRequest
+from appliance.domain.events.services import IngestService
+from appliance.lib.di import Injected
 from appliance.lib.errors import ForbiddenError, InvalidError
+from appliance.recognition.runtime import RecognitionRuntime
 from appliance.storage.base import RAW_BUCKET
+
+
+class LiveEvents(Protocol):
+    """The live feed of a tenant's sightings and visits (the server's hub, fed by LISTEN/NOTIFY)."""
+
+    def subscribe(
+        self,
+        principal: Principal,
+        tenant_id: uuid.UUID,
+        still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]: ...
+
 
 INGEST = {"roles": frozenset({Role.WORKER}), "rate_limit": "ingest"}
 
@@ -26,19 +42,22 @@ class EventController(Controller):
 
     @post("/face", operation_id="ingestFaceEvent", opt=INGEST, status_code=200)
     async def ingest_face(
-        self, request: Request[Any, Any, Any], principal: Principal, data: EventFaceDetectedV1
+        self,
+        recognition: Injected[RecognitionRuntime],
+        ingest_service: Injected[Callable[[], Awaitable[IngestService]]],
+        principal: Principal,
+        data: EventFaceDetectedV1,
     ) -> FaceMatch:
         """Match one face (Event.FaceDetected.v1) to a customer and a visit; idempotent on event_id."""
-        services = request.app.state.services
-        store = await services.recognition.store() if isinstance(data.snapshot_key, str) else None
-        await check_event_bounds(principal, data, services.settings, store)
-        ingest = await services.recognition.ingest()
+        store = await recognition.store() if isinstance(data.snapshot_key, str) else None
+        await check_event_bounds(principal, data, recognition.settings, store)
+        ingest = await ingest_service()
         result: FaceMatch = await ingest.ingest(principal, data)
         return result
 
     @post("/snapshot-url", operation_id="createSnapshotUpload", opt=INGEST, status_code=200)
     async def snapshot_url(
-        self, request: Request[Any, Any, Any], principal: Principal, data: SnapshotUploadRequest
+        self, recognition: Injected[RecognitionRuntime], principal: Principal, data: SnapshotUploadRequest
     ) -> SnapshotUpload:
         """A presigned PUT URL for one event's raw snapshot (the edge never holds storage keys)."""
         if principal.camera_id is not None and data.camera_id != principal.camera_id:
@@ -48,10 +67,9 @@ class EventController(Controller):
             raise InvalidError.field("content_type", f"one of {', '.join(SNAPSHOT_TYPES)}")
         assert principal.tenant_id is not None
         site_id = principal.site_ids[0]
-        services = request.app.state.services
         key = snapshot_key(principal.tenant_id, site_id, data.event_id, extension, datetime.now(UTC))
-        store = await services.recognition.store()
-        seconds = services.settings.presign_seconds
+        store = await recognition.store()
+        seconds = recognition.settings.presign_seconds
         url = store.presign_put(RAW_BUCKET, key, timedelta(seconds=seconds))
         return SnapshotUpload(
             snapshot_key=key,
@@ -72,7 +90,8 @@ class LiveController(Controller):
     )
     async def stream(
         self,
-        request: Request[Any, Any, Any],
+        live: Injected[LiveEvents],
+        auth: Injected[AuthService],
         principal: Principal,
         tenant: uuid.UUID,
         access_token: Annotated[
@@ -80,16 +99,13 @@ class LiveController(Controller):
         ] = None,
     ) -> ServerSentEvent:
         """Server-Sent Events of new sightings/visits for the caller's tenant (and sites)."""
-        services = request.app.state.services
-        hub = services.live
 
         async def still_allowed() -> bool:
-            current: bool = await services.auth.user_current(principal)
-            return current
+            return await auth.user_current(principal)
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
             # The stream ends when the token expires or the user is disabled (issue 18).
-            async for event in hub.subscribe(principal, tenant, still_allowed):
+            async for event in live.subscribe(principal, tenant, still_allowed):
                 kind = event.get("type", "message")
                 if kind == "keepalive":
                     yield ServerSentEventMessage(comment="keepalive")

@@ -5,17 +5,22 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, Response, get
+from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from appliance.config import Settings
+from appliance.db.engine import Database
 from appliance.db.models import Visit
 from appliance.domain.audit.services import record_audit
 from appliance.domain.auth.principal import MANAGERS, Principal
 from appliance.domain.visits.schemas import SnapshotLink, VisitPage
 from appliance.domain.visits.services import VisitFilters, list_visits, stream_csv
 from appliance.lib.crud import MAX_LIMIT
+from appliance.lib.di import Injected
 from appliance.lib.errors import NotFoundError
+from appliance.recognition.runtime import RecognitionRuntime
 from appliance.storage.base import RAW_BUCKET
 
 From = Annotated[datetime | None, Parameter(query="from", description="first_seen at or after (RFC 3339)")]
@@ -25,22 +30,18 @@ New = Annotated[
 ]
 
 
-def _filters(
-    site_id: uuid.UUID | None,
-    customer_id: uuid.UUID | None,
-    since: datetime | None,
-    until: datetime | None,
-    new: bool | None,
+def visit_filters(
+    site_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+    since: From = None,
+    until: To = None,
+    new: New = None,
 ) -> VisitFilters:
     return VisitFilters(site_id=site_id, customer_id=customer_id, since=since, until=until, new=new)
 
 
 async def _csv_response(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    principal: Principal,
-    tenant: uuid.UUID,
-    filters: VisitFilters,
+    db: Database, session: AsyncSession, principal: Principal, tenant: uuid.UUID, filters: VisitFilters
 ) -> Stream:
     await record_audit(
         session,
@@ -52,7 +53,6 @@ async def _csv_response(
         details={k: str(v) for k, v in vars(filters).items() if v is not None},
     )
     # The audit row commits with this request's transaction, before the first byte is streamed.
-    db = request.app.state.services.db
     return Stream(
         stream_csv(db, tenant, principal, filters),
         media_type="text/csv; charset=utf-8",
@@ -64,56 +64,45 @@ class VisitController(Controller):
     path = "/v1/visits"
     tags = ["visits"]
     opt = {"roles": MANAGERS}
+    dependencies = {"filters": Provide(visit_filters, sync_to_thread=False)}
 
     @get(operation_id="listVisits")
     async def list_visits(
         self,
         request: Request[Any, Any, Any],
+        db: Injected[Database],
         session: AsyncSession,
         principal: Principal,
         tenant: uuid.UUID,
-        site_id: uuid.UUID | None = None,
-        customer_id: uuid.UUID | None = None,
-        since: From = None,
-        until: To = None,
-        new: New = None,
+        filters: Injected[VisitFilters],
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     ) -> Response[VisitPage]:
         """Visits, newest first, with cursor paging; `Accept: text/csv` streams the whole selection as CSV."""
-        filters = _filters(site_id, customer_id, since, until, new)
         if "text/csv" in request.headers.get("accept", ""):
-            return cast(
-                "Response[VisitPage]", await _csv_response(request, session, principal, tenant, filters)
-            )
+            return cast("Response[VisitPage]", await _csv_response(db, session, principal, tenant, filters))
         page: VisitPage = await list_visits(session, principal, filters, limit, cursor)
         return Response(page)
 
     @get("/export.csv", operation_id="exportVisitsCsv", media_type="text/csv")
     async def export_csv(
         self,
-        request: Request[Any, Any, Any],
+        db: Injected[Database],
         session: AsyncSession,
         principal: Principal,
         tenant: uuid.UUID,
-        site_id: uuid.UUID | None = None,
-        customer_id: uuid.UUID | None = None,
-        since: From = None,
-        until: To = None,
-        new: New = None,
+        filters: Injected[VisitFilters],
     ) -> Stream:
         """The selected visits as a CSV download (audited)."""
-        return await _csv_response(
-            request, session, principal, tenant, _filters(site_id, customer_id, since, until, new)
-        )
+        return await _csv_response(db, session, principal, tenant, filters)
 
     @get("/{visit_id:uuid}/snapshot", operation_id="visitSnapshot")
     async def snapshot(
         self,
-        request: Request[Any, Any, Any],
+        recognition: Injected[RecognitionRuntime],
+        settings: Injected[Settings],
         session: AsyncSession,
         principal: Principal,
-        tenant: uuid.UUID,
         visit_id: uuid.UUID,
     ) -> SnapshotLink:
         """A short-lived link to the visit's best snapshot (raw images expire after the retention period)."""
@@ -122,8 +111,7 @@ class VisitController(Controller):
             raise NotFoundError(f"visit {visit_id} not found")
         if not visit.best_snapshot_key:
             raise NotFoundError("this visit has no snapshot (none uploaded, or purged after retention)")
-        services = request.app.state.services
-        store = await services.recognition.store()
-        seconds = services.settings.presign_seconds
+        store = await recognition.store()
+        seconds = settings.presign_seconds
         url = store.presign_get(RAW_BUCKET, visit.best_snapshot_key, timedelta(seconds=seconds))
         return SnapshotLink(url=url, expires_in=seconds)
