@@ -480,7 +480,7 @@ def run_case(customers: int, seconds: int, workers: int, client: str) -> None:
         f"\n== ingest, {customers:,} customers seeded ({SEED}), {DIM}-D, {backend},"
         " 70% returning / 30% new =="
     )
-    overrides: dict[str, Any] = dict(embedding_dim=DIM, rate_limit_ingest_per_second=1_000_000)
+    overrides: dict[str, Any] = dict(embedding_dim=DIM, rate_limit_ingest_per_second=0)
     if MILVUS_URI:  # a server is shared between runs: each run gets its own collection, dropped after
         overrides.update(milvus_uri=MILVUS_URI, milvus_collection=f"bench_{uuid.uuid4().hex[:10]}")
     # --set values hold for the seed too: it creates the collection (its index type, nlist)

@@ -377,7 +377,7 @@ def main() -> None:
         parser.error("--minutes and --rate must be positive")
     if args.warmup_minutes is None:
         args.warmup_minutes = min(5.0, args.minutes / 5)
-    with bench_database("soak", rate_limit_ingest_per_second=100_000) as settings:
+    with bench_database("soak", rate_limit_ingest_per_second=0) as settings:
         ids = seed(settings)
         with serve_process(settings) as (url, proc):
             response = httpx.post(

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, make_wsgi_app
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -98,34 +95,39 @@ class EdgeMetrics:
         return generate_latest(self.registry)
 
 
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a scrape in progress never holds up the worker's exit
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # no line per scrape
+        return
+
+
 class MetricsServer:
-    """``/metrics`` (Prometheus text) and ``/healthz`` (JSON; 503 when unhealthy)."""
+    """``/metrics`` (prometheus_client's own exposition: text or OpenMetrics, gzip when asked)
+    and ``/healthz`` (JSON; 503 when unhealthy), on one port."""
 
     def __init__(
         self, metrics: EdgeMetrics, health: Callable[[], dict[str, Any]], port: int, host: str = "127.0.0.1"
     ) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path.startswith("/metrics"):
-                    self._reply(200, metrics.exposition(), CONTENT_TYPE_LATEST)
-                elif self.path.startswith("/healthz"):
-                    report = health()
-                    body = json.dumps(report, default=str).encode()
-                    self._reply(200 if report.get("ok") else 503, body, "application/json")
-                else:
-                    self._reply(404, b"not found\n", "text/plain")
+        exposition = make_wsgi_app(metrics.registry)
 
-            def _reply(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+            path = str(environ.get("PATH_INFO", ""))
+            if path.startswith("/metrics"):
+                return exposition(environ, start_response)  # type: ignore[no-any-return]
+            if path.startswith("/healthz"):
+                report = health()
+                body = json.dumps(report, default=str).encode()
+                status = "200 OK" if report.get("ok") else "503 Service Unavailable"
+                content_type = "application/json"
+            else:
+                status, body, content_type = "404 Not Found", b"not found\n", "text/plain"
+            start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+            return [body]
 
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                return
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = make_server(host, port, app, server_class=_Server, handler_class=_QuietHandler)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="edge-metrics", daemon=True)
         self._thread.start()

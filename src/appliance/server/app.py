@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -23,9 +23,10 @@ from appliance.server.deps import DEPENDENCIES
 from appliance.server.health import HealthController
 from appliance.server.middleware import (
     CheckedRequest,
-    RateLimitMiddleware,
     RequestContextMiddleware,
-    rate_limits,
+    forget_idle_clients,
+    rate_limit_configs,
+    rate_limit_stores,
     trusted_proxies,
 )
 from appliance.server.openapi import add_problem_responses, document_event_streams
@@ -63,6 +64,12 @@ def openapi_config() -> OpenAPIConfig:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_json)
+    limits = rate_limit_configs(
+        settings.rate_limit_auth_per_minute,
+        settings.rate_limit_ingest_per_second,
+        trusted_proxies(settings.trusted_proxies),
+    )
+    limit_stores = rate_limit_stores(limits)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -76,9 +83,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             runner.start()
         app.state.jobs = runner
         freeze_long_lived("started")
+        forgetting = asyncio.create_task(forget_idle_clients(limit_stores), name="rate-limit-expiry")
         try:
             yield
         finally:
+            forgetting.cancel()
             if runner is not None:
                 await runner.stop()
             await services.close()
@@ -92,17 +101,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=CheckedRequest,
         # RequestContextMiddleware is not here: route middleware never sees the router's own 404/405
         # answers, so it wraps the whole ASGI handler below instead.
-        middleware=[prometheus.middleware, RateLimitMiddleware],
+        middleware=[prometheus.middleware, *(limit.middleware for limit in limits)],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
-        state=State(
-            {
-                "rate_limits": rate_limits(
-                    settings.rate_limit_auth_per_minute, settings.rate_limit_ingest_per_second
-                ),
-                "trusted_proxies": trusted_proxies(settings.trusted_proxies),
-            }
-        ),
+        stores=dict(limit_stores),
         cors_config=CORSConfig(allow_origins=[]),
         debug=False,
         logging_config=None,

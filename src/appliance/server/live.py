@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events.notify import EVENTS_CHANNEL
@@ -23,9 +24,18 @@ from appliance.domain.events.notify import EVENTS_CHANNEL
 log = logging.getLogger("appliance.live")
 QUEUE_SIZE = 256
 KEEPALIVE_SECONDS = 15.0
+RECONNECT_FIRST_WAIT = 0.5
+RECONNECT_MAX_WAIT = 10.0
+"""The listener's reconnection waits double from the first to the last (tenacity)."""
 RECHECK_SECONDS = 2.0
 """How often an open stream checks that its caller may still see it (the user still enabled and
 unchanged): a revoked user's stream ends within this long."""
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    log.warning("live listener cannot reach the database; retrying in %.1fs", wait, exc_info=error)
 
 
 class LiveHub:
@@ -36,22 +46,35 @@ class LiveHub:
         self._ready = asyncio.Event()
 
     async def _listen(self) -> None:
-        backoff = 0.5
-        while True:
+        while True:  # a connection that came up and was lost starts a fresh backoff schedule
+            conn = await self._connect()
             try:
-                async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
-                    self._ready.set()
-                    backoff = 0.5
+                async with conn:
                     async for note in conn.notifies():
                         self._dispatch(note.payload)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database went away: retry, subscribers stay connected
+            except Exception:  # the database went away: reconnect, subscribers stay connected
+                log.warning("live listener lost its connection; reconnecting", exc_info=True)
+            finally:
                 self._ready.clear()
-                log.warning("live listener lost its connection; retrying in %.1fs", backoff, exc_info=True)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+            await asyncio.sleep(RECONNECT_FIRST_WAIT)  # never a tight loop of connections
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        """A connection listening on the events channel, retried until the database answers."""
+        retrying = AsyncRetrying(
+            wait=wait_exponential(multiplier=RECONNECT_FIRST_WAIT, max=RECONNECT_MAX_WAIT),
+            retry=retry_if_exception_type(Exception),
+            before_sleep=_log_retry,
+        )
+        async for attempt in retrying:
+            with attempt:
+                conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+                try:
+                    await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+                except BaseException:
+                    await conn.close()
+                    raise
+        self._ready.set()
+        return conn
 
     def _dispatch(self, payload: str) -> None:
         try:

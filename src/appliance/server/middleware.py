@@ -1,22 +1,27 @@
-"""Request id + access log, and a token-bucket rate limit for auth and ingest routes."""
+"""Request id + access log, NUL-free URLs and bodies, and the rate-limit groups (Litestar's limiter)."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
-import math
 import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
 
 from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import TooManyRequestsException
 from litestar.middleware import AbstractMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+from litestar.stores.memory import MemoryStore
 from litestar.types import HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from appliance.lib.context import request_id_var
 from appliance.lib.inputs import MalformedBodyError, refuse_nul
+from appliance.server.problems import too_many_requests
 
 access_log = logging.getLogger("appliance.access")
 
@@ -74,57 +79,6 @@ class CheckedRequest(Request[Any, Any, Any]):
             raise MalformedBodyError("the JSON body is nested too deeply") from exc
         refuse_nul(await self.body(), value)
         return value
-
-
-class TokenBucket:
-    """capacity tokens, refilled at rate per second; one bucket per (group, client)."""
-
-    def __init__(self, rate: float, capacity: float) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
-
-    def take(self, key: tuple[str, str], now: float | None = None) -> float:
-        """0 when allowed, else the seconds to wait."""
-        now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.get(key, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            self._buckets[key] = (tokens - 1, now)
-            if len(self._buckets) > 100_000:  # bound memory under a spray of client addresses
-                self._buckets.clear()
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1 - tokens) / self.rate
-
-
-class RateLimitMiddleware(AbstractMiddleware):
-    """Routes opt in with ``opt={"rate_limit": "auth" | "ingest"}``; over the limit → 429 + Retry-After."""
-
-    scopes = {ScopeType.HTTP}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = scope.get("route_handler")
-        group = handler.opt.get("rate_limit") if handler is not None else None
-        buckets: dict[str, TokenBucket] = scope["app"].state.rate_limits
-        bucket = buckets.get(group) if group else None
-        if bucket is None:
-            await self.app(scope, receive, send)
-            return
-        key = (str(group), client_address(scope, scope["app"].state.trusted_proxies))
-        wait = bucket.take(key)
-        if wait <= 0:
-            await self.app(scope, receive, send)
-            return
-        retry_after = math.ceil(wait)
-        await send_problem(
-            scope,
-            send,
-            429,
-            "Too many requests",
-            f"rate limit exceeded; retry in {retry_after} s",
-            {"retry-after": str(retry_after)},
-        )
 
 
 Proxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
@@ -202,8 +156,68 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def rate_limits(auth_per_minute: int, ingest_per_second: int) -> dict[str, Any]:
-    return {
-        "auth": TokenBucket(rate=auth_per_minute / 60.0, capacity=max(1, auth_per_minute // 6)),
-        "ingest": TokenBucket(rate=float(ingest_per_second), capacity=float(ingest_per_second * 2)),
-    }
+RATE_LIMIT_OPT = "rate_limit"
+"""Routes opt in with ``opt={"rate_limit": "auth" | "ingest"}``."""
+
+
+def rate_limit_configs(
+    auth_per_minute: int, ingest_per_second: int, proxies: Proxies
+) -> list[RateLimitConfig]:
+    """Litestar's rate limiter, once per group, each counting per client (``client_address``).
+
+    The stores are in memory (``rate_limit_stores``), so a limit holds per API process: a
+    shared store is neither atomic across processes nor cheap (ADR 0015). Over the limit: a
+    429 problem whose ``Retry-After`` is the limiter's ``RateLimit-Reset``."""
+
+    def group(name: str) -> Callable[[Request[Any, Any, Any]], Awaitable[bool]]:
+        async def in_group(request: Request[Any, Any, Any]) -> bool:  # async: a sync one runs in a thread
+            handler = request.scope.get("route_handler")
+            return handler is not None and handler.opt.get(RATE_LIMIT_OPT) == name
+
+        return in_group
+
+    def client(request: Request[Any, Any, Any]) -> str:
+        return client_address(request.scope, proxies)
+
+    groups: list[tuple[str, Literal["second", "minute"], int]] = [
+        ("auth", "minute", auth_per_minute),
+        ("ingest", "second", ingest_per_second),
+    ]
+    return [
+        RateLimitConfig(
+            rate_limit=(unit, limit),
+            check_throttle_handler=group(name),
+            identifier_for_request=client,
+            store=f"rate_limit_{name}",
+            middleware_class=AnsweringRateLimitMiddleware,
+        )
+        for name, unit, limit in groups
+        if limit > 0  # 0: the group is not limited here (a proxy in front limits, or a benchmark)
+    ]
+
+
+class AnsweringRateLimitMiddleware(RateLimitMiddleware):
+    """Litestar's limiter, answering its own 429 problem where it refuses: its exception would
+    otherwise leave the route's middleware unanswered, and the request metrics (inside) would
+    count the 429 as a 200."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except TooManyRequestsException as exc:  # the route's own exceptions are answered further in
+            request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope)
+            await too_many_requests(request, exc).to_asgi_response(None, request)(scope, receive, send)
+
+
+def rate_limit_stores(configs: list[RateLimitConfig]) -> Mapping[str, MemoryStore]:
+    """One in-memory store per group (``Litestar(stores=...)``)."""
+    return {config.store: MemoryStore() for config in configs}
+
+
+async def forget_idle_clients(stores: Mapping[str, MemoryStore]) -> None:
+    """Drops the counts of clients whose window ended: the in-memory store only forgets a key
+    when it is read again, so a spray of client addresses would otherwise grow it for good."""
+    while True:
+        await asyncio.sleep(60)
+        for store in stores.values():
+            await store.delete_expired()

@@ -7,7 +7,12 @@ from typing import Any
 
 import psycopg
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    SerializationException,
+    TooManyRequestsException,
+    ValidationException,
+)
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -71,7 +76,22 @@ def on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         # A body that does not even parse (Litestar raises ClientException from the decode error).
         title = "Malformed request body"
         errors = [FieldError("body", exc.detail or str(exc.__cause__))]
+    if isinstance(exc, TooManyRequestsException):
+        return too_many_requests(request, exc)
     return problem(request, status, title, exc.detail or title, errors, exc.headers)
+
+
+def too_many_requests(
+    request: Request[Any, Any, Any], exc: TooManyRequestsException
+) -> Response[dict[str, Any]]:
+    """Litestar's rate limiter says when its window resets (``RateLimit-Reset``, seconds); clients
+    (the edge worker among them) wait for ``Retry-After``."""
+    headers = dict(exc.headers or {})
+    reset = headers.get("RateLimit-Reset", "")
+    retry_after = max(1, int(reset)) if reset.isdigit() else 1
+    headers["Retry-After"] = str(retry_after)
+    detail = f"rate limit exceeded; retry in {retry_after} s"
+    return problem(request, 429, "Too many requests", detail, headers=headers)
 
 
 # SQLSTATE → (status, title): what a constraint violation means to the caller.

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from litestar import Litestar, get
+from litestar.exceptions import TooManyRequestsException
 from litestar.testing import TestClient
 
 from appliance.server.problems import EXCEPTION_HANDLERS
@@ -62,3 +63,31 @@ def test_a_missing_object_is_404_and_a_bug_stays_a_500(client: TestClient[Litest
     assert missing.status_code == 404 and missing.json()["detail"] == "the stored object does not exist"
     assert bug.status_code == 500 and bug.json()["detail"] == "an unexpected error occurred"
     assert "retry-after" not in bug.headers
+
+
+@get("/limited", opt={"public": True})
+async def limited(reset: str | None = None) -> None:
+    raise TooManyRequestsException(headers={"RateLimit-Reset": reset} if reset is not None else None)
+
+
+@pytest.mark.parametrize(("reset", "retry_after"), [("37", "37"), ("0", "1"), (None, "1")])
+def test_a_429_is_a_problem_with_retry_after(reset: str | None, retry_after: str) -> None:
+    app = Litestar(route_handlers=[limited], exception_handlers=EXCEPTION_HANDLERS)
+    with TestClient(app=app) as test_client:
+        response = test_client.get("/limited", params={"reset": reset} if reset is not None else None)
+    assert response.status_code == 429
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == retry_after
+    body = response.json()
+    assert body["title"] == "Too many requests" and body["type"] == "about:blank"
+    assert body["detail"] == f"rate limit exceeded; retry in {retry_after} s"
+
+
+def test_a_rate_limit_of_zero_switches_that_group_off() -> None:
+    from appliance.server.middleware import rate_limit_configs
+
+    both = rate_limit_configs(60, 50, ())
+    assert [config.rate_limit for config in both] == [("minute", 60), ("second", 50)]
+    [ingest_only] = rate_limit_configs(0, 50, ())
+    assert ingest_only.rate_limit == ("second", 50)
+    assert rate_limit_configs(0, 0, ()) == []
