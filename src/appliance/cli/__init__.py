@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from appliance.cli import admin, demo, edge, install, models, purge, reindex, server
+from appliance.cli.common import root_app
 
-app = typer.Typer(
-    name="appliance",
-    help=(
+app = root_app(
+    "appliance",
+    (
         "Retail visitor-analytics appliance.\n\n"
         "serve: run the API and dashboard. migrate: create/upgrade the database. "
         "openapi: write the OpenAPI document. config: show the effective settings. "
@@ -21,34 +18,10 @@ app = typer.Typer(
         "reindex: rebuild the vector index from PostgreSQL. "
         "install / uninstall: this box as systemd services, or (install edge) a Mac Mini edge agent."
     ),
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
     # Click's plain help: flags without a value placeholder (Typer's rich panels print "<bool>"
     # after every flag) and no rich rendering on the --help path.
     rich_markup_mode=None,
 )
-
-
-def _version(value: bool) -> None:
-    if value:
-        from appliance.lib.frozen import build_info
-
-        info = build_info()
-        typer.echo(f"appliance {info['version']} (commit {info['commit']}, {info['variant']})")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_version, is_eager=True, help="print version and commit, then exit"
-        ),
-    ] = False,
-) -> None:
-    """Retail visitor-analytics appliance."""
-
 
 server.register(app)
 purge.register(app)

@@ -15,13 +15,18 @@ from appliance.domain.auth.principal import Principal, Role
 from appliance.lib.errors import DomainError
 
 if TYPE_CHECKING:  # the database stack loads only when a command runs (edge build has none)
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from appliance.db.engine import Database
+    from appliance.lib.crud import CrudService
 
 app = typer.Typer(
     help="Create and list tenants, sites, users and edge API keys (runs on the owner connection).",
     no_args_is_help=True,
 )
 T = TypeVar("T")
+S = TypeVar("S")
 CLI_PRINCIPAL = Principal(sub="cli:admin", role=Role.SYSTEM_ADMIN, tenant_id=None)
 
 
@@ -49,6 +54,30 @@ def run_admin(action: Callable[[Database], Awaitable[T]]) -> T:
     except DBAPIError as exc:
         diag = getattr(exc.orig, "diag", None)
         fail(getattr(diag, "message_detail", None) or getattr(diag, "message_primary", None) or str(exc.orig))
+
+
+def in_transaction(
+    tenant: uuid.UUID | None, work: Callable[[AsyncSession], Awaitable[T]], *, platform_admin: bool = False
+) -> T:
+    """Run ``work`` in one transaction on the owner connection, as ``run_admin`` runs an action."""
+
+    async def action(db: Database) -> T:
+        async with db.transaction(tenant, platform_admin=platform_admin) as session:
+            return await work(session)
+
+    return run_admin(action)
+
+
+async def list_all(service: CrudService[Any], schema: type[S], *filters: ColumnElement[bool]) -> list[S]:
+    """Every row the service lists (oldest first), page by page."""
+    from appliance.lib.crud import MAX_LIMIT, to_schema
+
+    found: list[S] = []
+    while True:
+        rows, total = await service.list(filters, limit=MAX_LIMIT, offset=len(found))
+        found += [to_schema(row, schema) for row in rows]
+        if not rows or len(found) >= total:
+            return found
 
 
 def show_list(items: list[Any], as_json: bool, title: str, columns: tuple[str, ...]) -> None:
@@ -86,14 +115,11 @@ def create_tenant(
     from appliance.domain.tenants.services import TenantService
     from appliance.lib.crud import to_schema
 
-    async def action(db: Database) -> Tenant:
-        async with db.transaction(None, platform_admin=True) as session:
-            row = await TenantService(session, CLI_PRINCIPAL, None).create(
-                {"name": name, "visit_gap_minutes": visit_gap_minutes}
-            )
-            return to_schema(row, Tenant)
+    async def create(session: AsyncSession) -> Tenant:
+        values = {"name": name, "visit_gap_minutes": visit_gap_minutes}
+        return to_schema(await TenantService(session, CLI_PRINCIPAL, None).create(values), Tenant)
 
-    show(run_admin(action), as_json, "tenant created")
+    show(in_transaction(None, create, platform_admin=True), as_json, "tenant created")
 
 
 @app.command("create-user")
@@ -127,25 +153,24 @@ def create_user(
     if (role is Role.SYSTEM_ADMIN) == (tenant is not None):
         fail("--tenant is required for tenant roles and not allowed for system_admin")
 
-    async def action(db: Database) -> User:
-        async with db.transaction(tenant) as session:
-            if role is Role.SYSTEM_ADMIN:
-                row = UserRow(
-                    username=username, password_hash=hash_password(password), role=role.value, site_ids=[]
-                )
-                session.add(row)
-                await session.flush()
-            else:
-                values: dict[str, Any] = {
-                    "username": username,
-                    "password": password,
-                    "role": role.value,
-                    "site_ids": list(site or []),
-                }
-                row = await UserService(session, CLI_PRINCIPAL, tenant).create(values)
-            return to_schema(row, User)
+    async def create(session: AsyncSession) -> User:
+        if role is Role.SYSTEM_ADMIN:
+            row = UserRow(
+                username=username, password_hash=hash_password(password), role=role.value, site_ids=[]
+            )
+            session.add(row)
+            await session.flush()
+        else:
+            values: dict[str, Any] = {
+                "username": username,
+                "password": password,
+                "role": role.value,
+                "site_ids": list(site or []),
+            }
+            row = await UserService(session, CLI_PRINCIPAL, tenant).create(values)
+        return to_schema(row, User)
 
-    show(run_admin(action), as_json, "user created")
+    show(in_transaction(tenant, create), as_json, "user created")
 
 
 @app.command("create-api-key")
@@ -160,13 +185,11 @@ def create_api_key(
     from appliance.domain.api_keys.schemas import ApiKeyCreated
     from appliance.domain.api_keys.services import ApiKeyService
 
-    async def action(db: Database) -> ApiKeyCreated:
-        async with db.transaction(tenant) as session:
-            return await ApiKeyService(session, CLI_PRINCIPAL, tenant).issue(
-                {"site_id": site, "camera_id": camera, "name": name}
-            )
+    async def issue(session: AsyncSession) -> ApiKeyCreated:
+        values = {"site_id": site, "camera_id": camera, "name": name}
+        return await ApiKeyService(session, CLI_PRINCIPAL, tenant).issue(values)
 
-    created = run_admin(action)
+    created = in_transaction(tenant, issue)
     show(created, as_json, "API key created")
     if not as_json:
         console.print("[yellow]store the api_key now: it cannot be shown again[/]")
@@ -179,19 +202,12 @@ def list_tenants(
     """List every tenant (id, name, visit gap), oldest first."""
     from appliance.domain.tenants.schemas import Tenant
     from appliance.domain.tenants.services import TenantService
-    from appliance.lib.crud import MAX_LIMIT, to_schema
 
-    async def action(db: Database) -> list[Tenant]:
-        found: list[Tenant] = []
-        async with db.transaction(None, platform_admin=True) as session:
-            service = TenantService(session, CLI_PRINCIPAL, None)
-            while True:
-                rows, total = await service.list(limit=MAX_LIMIT, offset=len(found))
-                found += [to_schema(row, Tenant) for row in rows]
-                if not rows or len(found) >= total:
-                    return found
+    async def tenants(session: AsyncSession) -> list[Tenant]:
+        return await list_all(TenantService(session, CLI_PRINCIPAL, None), Tenant)
 
-    show_list(run_admin(action), as_json, "tenants", ("id", "name", "visit_gap_minutes", "created_at"))
+    found = in_transaction(None, tenants, platform_admin=True)
+    show_list(found, as_json, "tenants", ("id", "name", "visit_gap_minutes", "created_at"))
 
 
 @app.command("create-site")
@@ -216,13 +232,11 @@ def create_site(
     except msgspec.ValidationError as exc:
         fail(str(exc))
 
-    async def action(db: Database) -> Site:
-        async with db.transaction(tenant) as session:
-            await _require_tenant(session, tenant)
-            row = await SiteService(session, CLI_PRINCIPAL, tenant).create(values)
-            return to_schema(row, Site)
+    async def create(session: AsyncSession) -> Site:
+        await _require_tenant(session, tenant)
+        return to_schema(await SiteService(session, CLI_PRINCIPAL, tenant).create(values), Site)
 
-    show(run_admin(action), as_json, "site created")
+    show(in_transaction(tenant, create), as_json, "site created")
 
 
 @app.command("list-sites")
@@ -234,25 +248,16 @@ def list_sites(
     from appliance.db.models import Site as SiteRow
     from appliance.domain.sites.schemas import Site
     from appliance.domain.sites.services import SiteService
-    from appliance.lib.crud import MAX_LIMIT, to_schema
 
-    async def action(db: Database) -> list[Site]:
-        found: list[Site] = []
-        async with db.transaction(tenant) as session:
-            await _require_tenant(session, tenant)
-            service = SiteService(session, CLI_PRINCIPAL, tenant)
-            # The owner connection may bypass RLS (a superuser does): filter by tenant explicitly.
-            mine = [SiteRow.tenant_id == tenant]
-            while True:
-                rows, total = await service.list(mine, limit=MAX_LIMIT, offset=len(found))
-                found += [to_schema(row, Site) for row in rows]
-                if not rows or len(found) >= total:
-                    return found
+    async def sites(session: AsyncSession) -> list[Site]:
+        await _require_tenant(session, tenant)
+        # The owner connection may bypass RLS (a superuser does): filter by tenant explicitly.
+        return await list_all(SiteService(session, CLI_PRINCIPAL, tenant), Site, SiteRow.tenant_id == tenant)
 
-    show_list(run_admin(action), as_json, "sites", ("id", "name", "timezone", "address"))
+    show_list(in_transaction(tenant, sites), as_json, "sites", ("id", "name", "timezone", "address"))
 
 
-async def _require_tenant(session: Any, tenant_id: uuid.UUID) -> None:
+async def _require_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     from appliance.db.models import Tenant as TenantRow
     from appliance.lib.errors import NotFoundError
 

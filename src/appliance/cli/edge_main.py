@@ -7,45 +7,18 @@ vector index), which the edge build leaves out.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from appliance.cli import edge, install, models
+from appliance.cli.common import root_app
 
-app = typer.Typer(
-    name="appliance-edge",
-    help=(
+app = root_app(
+    "appliance-edge",
+    (
         "Edge worker of the visitor-analytics appliance.\n\n"
         "edge: run the camera worker. models: list/pull/verify model packs. "
         "install edge / uninstall edge: the launchd agent (macOS)."
     ),
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
 )
-
-
-def _version(value: bool) -> None:
-    if value:
-        from appliance.lib.frozen import build_info
-
-        info = build_info()
-        typer.echo(f"appliance-edge {info['version']} (commit {info['commit']}, {info['variant']})")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_version, is_eager=True, help="print version and commit, then exit"
-        ),
-    ] = False,
-) -> None:
-    """Edge worker of the visitor-analytics appliance."""
-
 
 edge.register(app)
 models.register(app)

@@ -1,4 +1,4 @@
-"""Durable erasure (ADR 0012): what customer erasure and tenant deletion share, and the resumer.
+"""Durable erasure (ADR 0012): the steps customer erasure and tenant deletion share.
 
 A job is recorded in ``erasure_jobs`` before anything is deleted, then walks its steps in order:
 
@@ -12,30 +12,34 @@ A step moves the job on only when it is verified complete, and only forward (``U
 step = <the step it finished>``), so a request and the resumer working on one job at once never
 undo each other. An outage (object store, index, database) leaves the job pending at the step it
 reached: the request answers 503 with Retry-After, and a retried request or the resumer (run by
-the scheduler at start and every ``RESUME_EVERY``) finishes it.
+the scheduler at start and every ``RESUME_EVERY``, ``jobs/registry.py``) finishes it.
 """
 
 from __future__ import annotations
 
+import abc
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.base import utcnow
-from appliance.db.models import ErasureJob, Tenant
+from appliance.db.models import CustomerExemplar, ErasureJob, Tenant
+from appliance.lib.audit import Actor, write_audit
 from appliance.lib.context import request_id_var
+from appliance.lib.errors import DomainError, NotFoundError
 from appliance.storage.base import InvalidKeyError, ObjectStore, ObjectStoreError, validate_key
 
 if TYPE_CHECKING:
     from appliance.db.engine import Database
-    from appliance.domain.auth.principal import Principal
     from appliance.recognition.runtime import RecognitionRuntime
 
 log = logging.getLogger("appliance.erasure")
@@ -138,7 +142,7 @@ def remove_prefix(store: ObjectStore, bucket: str, prefix: str, batch: int = 500
 
 async def find_or_open(
     session: AsyncSession,
-    principal: Principal,
+    principal: Actor,
     tenant_id: uuid.UUID,
     kind: str,
     subject_id: uuid.UUID,
@@ -170,7 +174,7 @@ async def find_or_open(
         kind=kind,
         subject_id=subject_id,
         requested_by=principal.sub,
-        requested_role=principal.role.value,
+        requested_role=str(principal.role),
         request_id=request_id_var.get(),
         report={},
     )
@@ -189,6 +193,74 @@ async def advance(session: AsyncSession, job_id: uuid.UUID, done: str, report: d
         update(ErasureJob)
         .where(ErasureJob.id == job_id, ErasureJob.step == done)
         .values(step=following, report={**job.report, **report}, updated_at=utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add_count(job: ErasureJob, key: str, n: int) -> None:
+    """Add ``n`` to the count ``key`` of the job's report (progress a later failure keeps)."""
+    job.report = {**job.report, key: job.report.get(key, 0) + n}
+
+
+async def locked_job(session: AsyncSession, job_id: uuid.UUID, label: str) -> ErasureJob:
+    """The job's row, locked for its rows step."""
+    job = await session.get(ErasureJob, job_id, with_for_update=True)
+    if job is None:
+        raise NotFoundError(f"{label} job {job_id} not found")
+    return job
+
+
+@dataclass(frozen=True)
+class _Requester:
+    """Who requested a job, as its record keeps it (the ``Actor`` of its audit row)."""
+
+    sub: str
+    role: str
+
+
+async def audit_done(
+    session: AsyncSession,
+    job: ErasureJob,
+    *,
+    action: str,
+    target_type: str,
+    report: dict[str, Any],
+    note: str | None = None,
+) -> None:
+    """Write the audit row of a finished job, in the name of whoever requested it: its report,
+    when it was requested and how many attempts it took."""
+    details = {
+        **report,
+        "job_id": str(job.id),
+        "requested_at": job.created_at.isoformat(),
+        "attempts": job.attempts + 1,
+    }
+    if note is not None:
+        details["note"] = note
+    await write_audit(
+        session,
+        _Requester(job.requested_by, job.requested_role),
+        tenant_id=job.tenant_id,
+        action=action,
+        target_type=target_type,
+        target_id=str(job.subject_id),
+        details=details,
+    )
+
+
+async def mark_done(session: AsyncSession, job_id: uuid.UUID, report: dict[str, Any]) -> None:
+    """End the job with its final report, in the transaction of its rows step."""
+    await session.execute(
+        update(ErasureJob)
+        .where(ErasureJob.id == job_id)
+        .values(
+            status="done",
+            step="done",
+            report=report,
+            completed_at=utcnow(),
+            updated_at=utcnow(),
+            last_error=None,
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -266,20 +338,95 @@ async def pending_jobs(db: Database) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
     return found
 
 
-async def resume_pending(db: Database, recognition: RecognitionRuntime) -> dict[str, int]:
-    """Finish every pending erasure and tenant deletion that can finish now."""
-    from appliance.domain.customers.erasure import CustomerErasure
-    from appliance.domain.tenants.deletion import TenantDeletion
+R = TypeVar("R")
 
-    result = {"pending": 0, "done": 0, "still_pending": 0}
-    for tenant_id, job_id, kind in await pending_jobs(db):
-        result["pending"] += 1
+
+class DurableDeletion(abc.ABC, Generic[R]):
+    """One customer erasure or tenant deletion: records its job under the subject's row lock and
+    walks the steps. The vectors step is the same for both; a subclass says what its subject is
+    and does the objects and rows steps."""
+
+    kind: ClassVar[str]
+    """``erasure_jobs.kind``, also what the subject is called in messages."""
+    label: ClassVar[str]
+    """What the job is called in messages and its 503."""
+    subject_is_tenant: ClassVar[bool] = False
+    """The subject is the tenant itself: its job is recorded and finished on the platform-admin
+    connection (the tenant row is locked, then deleted), and every exemplar of the tenant goes."""
+
+    def __init__(self, db: Database, recognition: RecognitionRuntime) -> None:
+        self.db = db
+        self.recognition = recognition
+
+    @abc.abstractmethod
+    async def _lock_subject(self, session: AsyncSession, subject_id: uuid.UUID) -> bool:
+        """Lock the subject's row (two requests make one job); whether it exists."""
+
+    @abc.abstractmethod
+    def _result(self, report: dict[str, Any]) -> R:
+        """What a request answers for a finished job's report."""
+
+    @abc.abstractmethod
+    async def _objects(self, tenant_id: uuid.UUID, job_id: uuid.UUID, subject_id: uuid.UUID) -> None: ...
+
+    @abc.abstractmethod
+    async def _rows(self, tenant_id: uuid.UUID, job_id: uuid.UUID, subject_id: uuid.UUID) -> R: ...
+
+    async def _request(self, principal: Actor, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> R:
+        """Record the job (or find the one under way) and run it to the end."""
+        async with self.db.transaction(tenant_id, platform_admin=self.subject_is_tenant) as session:
+            exists = await self._lock_subject(session, subject_id)
+            found = await find_or_open(
+                session, principal, tenant_id, self.kind, subject_id, subject_exists=exists
+            )
+            if found is None:
+                raise NotFoundError(f"{self.kind} {subject_id} not found")
+        if isinstance(found, dict):
+            return self._result(found)
+        return await self.run(tenant_id, found)
+
+    async def run(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> R:
+        """Take the job from the step it reached to the end; 503 (``ErasurePendingError``) when a
+        dependency fails on the way."""
+        step = "objects"
         try:
-            if kind == "customer":
-                await CustomerErasure(db, recognition).run(tenant_id, job_id)
-            else:
-                await TenantDeletion(db, recognition).run(tenant_id, job_id)
-            result["done"] += 1
-        except ErasurePendingError:
-            result["still_pending"] += 1
-    return result
+            async with self.db.transaction(tenant_id) as session:
+                job = await session.get(ErasureJob, job_id)
+                if job is None:
+                    raise NotFoundError(f"{self.label} job {job_id} not found")
+                step, subject_id, report = job.step, job.subject_id, dict(job.report)
+            if step == "done":
+                return self._result(report)
+            if step == "objects":
+                await self._objects(tenant_id, job_id, subject_id)
+                step = "vectors"
+            if step == "vectors":
+                await self._vectors(tenant_id, job_id, subject_id)
+                step = "rows"
+            return await self._rows(tenant_id, job_id, subject_id)
+        except (DomainError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.warning("%s job %s pending at step %s: %s", self.label, job_id, step, exc, exc_info=True)
+            await note_failure(self.db, tenant_id, job_id, exc)
+            raise ErasurePendingError(self.label, job_id, step, reason_of(exc)) from exc
+
+    async def _vectors(self, tenant_id: uuid.UUID, job_id: uuid.UUID, subject_id: uuid.UUID) -> None:
+        """Delete the subject's exemplars, then verify the index holds none of them."""
+        customer_id = None if self.subject_is_tenant else subject_id
+        query = delete(CustomerExemplar).where(CustomerExemplar.tenant_id == tenant_id)
+        if customer_id is not None:
+            query = query.where(CustomerExemplar.customer_id == customer_id)
+        async with self.db.transaction(tenant_id) as session:
+            result = await session.execute(query)
+            removed = int(getattr(result, "rowcount", 0) or 0)
+            job = await session.get(ErasureJob, job_id, with_for_update=True)
+            if job is not None:
+                add_count(job, "exemplars", removed)
+        remaining = await vectors_remaining(self.recognition, tenant_id, customer_id)
+        if remaining:
+            raise StepIncompleteError(
+                f"{remaining} vector(s) of {self.kind} {subject_id} remain in the index"
+            )
+        async with self.db.transaction(tenant_id) as session:
+            await advance(session, job_id, "vectors", {"vectors_remaining": 0})

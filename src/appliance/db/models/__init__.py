@@ -1,4 +1,4 @@
-"""SQLAlchemy tables, one module per table."""
+"""SQLAlchemy tables, one module per table (``refs.py``: the tenant-confined reference)."""
 
 from appliance.db.base import Base
 from appliance.db.models.api_key import ApiKey

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, String, Uuid
+from sqlalchemy import DateTime, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, TimestampMixin
+from appliance.db.models.refs import tenant_ref
 
 
 class ApiKey(IdMixin, TimestampMixin, Base):
@@ -18,10 +19,8 @@ class ApiKey(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "api_keys"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
-        ForeignKeyConstraint(
-            ["tenant_id", "camera_id"], ["cameras.tenant_id", "cameras.id"], ondelete="CASCADE"
-        ),
+        tenant_ref("site_id", "sites"),
+        tenant_ref("camera_id", "cameras"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(

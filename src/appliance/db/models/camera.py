@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, TimestampMixin
+from appliance.db.models.refs import tenant_ref
 
 
 class Camera(IdMixin, TimestampMixin, Base):
     __tablename__ = "cameras"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
+        tenant_ref("site_id", "sites"),
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("site_id", "name"),
     )

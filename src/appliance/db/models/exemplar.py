@@ -5,10 +5,11 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, String, Uuid, text
+from sqlalchemy import DateTime, Float, ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, utcnow
+from appliance.db.models.refs import tenant_ref
 from appliance.db.types import Embedding, TransactionId
 
 
@@ -17,9 +18,7 @@ class CustomerExemplar(IdMixin, Base):
 
     __tablename__ = "customer_exemplars"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
-        ),
+        tenant_ref("customer_id", "customers"),
         Index("ix_customer_exemplars_customer", "customer_id"),
         # The change cursor (vectors/changes.py): what changed in a tenant since a snapshot.
         Index("ix_customer_exemplars_tenant_change", "tenant_id", "change_xid"),
@@ -70,9 +69,7 @@ class VectorWatermark(Base):
 
 class StaffEmbedding(IdMixin, Base):
     __tablename__ = "staff_embeddings"
-    __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "staff_id"], ["staff.tenant_id", "staff.id"], ondelete="CASCADE"),
-    )
+    __table_args__ = (tenant_ref("staff_id", "staff"),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, String, Uuid
+from sqlalchemy import DateTime, Float, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, utcnow
+from appliance.db.models.refs import tenant_ref
 
 
 class MergeSuggestion(IdMixin, Base):
@@ -15,12 +16,8 @@ class MergeSuggestion(IdMixin, Base):
 
     __tablename__ = "merge_suggestions"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "candidate_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
-        ),
+        tenant_ref("customer_id", "customers"),
+        tenant_ref("candidate_id", "customers"),
         Index("ix_merge_suggestions_tenant_status", "tenant_id", "status", "created_at"),
         Index("ix_merge_suggestions_pair", "tenant_id", "customer_id", "candidate_id"),
     )

@@ -7,7 +7,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Integer,
     String,
     UniqueConstraint,
@@ -16,6 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, utcnow
+from appliance.db.models.refs import tenant_ref
 
 
 class VisitRollup(IdMixin, Base):
@@ -26,7 +26,7 @@ class VisitRollup(IdMixin, Base):
     __tablename__ = "visit_rollups"
     __table_args__ = (
         UniqueConstraint("tenant_id", "site_id", "granularity", "bucket"),
-        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
+        tenant_ref("site_id", "sites"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -48,7 +48,7 @@ class RollupDirty(IdMixin, Base):
     __tablename__ = "rollup_dirty"
     __table_args__ = (
         UniqueConstraint("tenant_id", "site_id", "day"),
-        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
+        tenant_ref("site_id", "sites"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(

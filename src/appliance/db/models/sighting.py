@@ -10,7 +10,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     String,
     Uuid,
@@ -20,6 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, time_in_range, utcnow
+from appliance.db.models.refs import tenant_ref
 from appliance.db.types import Embedding
 
 
@@ -32,21 +32,12 @@ class Sighting(Base):
     __tablename__ = "sightings"
     __table_args__ = (
         time_in_range("captured_at"),  # ingest bounds it closer; this binds every path
-        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
-        ForeignKeyConstraint(
-            ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
-        ),
-        # Composite keys keep every reference inside the tenant (FK checks bypass RLS); the
-        # column-list SET NULL (PostgreSQL 15) clears only the reference, never tenant_id.
-        ForeignKeyConstraint(
-            ["tenant_id", "camera_id"], ["cameras.tenant_id", "cameras.id"], ondelete="SET NULL (camera_id)"
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "visit_id"], ["visits.tenant_id", "visits.id"], ondelete="SET NULL (visit_id)"
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "staff_id"], ["staff.tenant_id", "staff.id"], ondelete="SET NULL (staff_id)"
-        ),
+        tenant_ref("site_id", "sites"),
+        tenant_ref("customer_id", "customers"),
+        # A deleted camera, visit or staff member leaves its sightings in the history.
+        tenant_ref("camera_id", "cameras", set_null=True),
+        tenant_ref("visit_id", "visits", set_null=True),
+        tenant_ref("staff_id", "staff", set_null=True),
         Index("ix_sightings_tenant_captured", "tenant_id", "captured_at"),
         Index("ix_sightings_customer", "customer_id", "captured_at"),
         Index("ix_sightings_visit", "visit_id"),

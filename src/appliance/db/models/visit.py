@@ -8,7 +8,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -19,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, time_in_range, utcnow
+from appliance.db.models.refs import tenant_ref
 
 
 class Visit(IdMixin, Base):
@@ -26,10 +26,8 @@ class Visit(IdMixin, Base):
     __table_args__ = (
         time_in_range("first_seen"),
         time_in_range("last_seen"),
-        ForeignKeyConstraint(["tenant_id", "site_id"], ["sites.tenant_id", "sites.id"], ondelete="CASCADE"),
-        ForeignKeyConstraint(
-            ["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"], ondelete="CASCADE"
-        ),
+        tenant_ref("site_id", "sites"),
+        tenant_ref("customer_id", "customers"),
         UniqueConstraint("tenant_id", "id"),
         Index("ix_visits_tenant_site_first_seen", "tenant_id", "site_id", "first_seen"),
         Index("ix_visits_customer_last_seen", "customer_id", "last_seen"),

@@ -15,7 +15,7 @@ from appliance.domain.auth import api_keys
 from appliance.domain.auth.passwords import verify_password
 from appliance.domain.auth.principal import Principal, Role
 from appliance.domain.auth.schemas import ApiKeyGrant, PasswordGrant, TokenRequest, TokenResponse
-from appliance.domain.auth.sessions import SET_SESSION, BrowserSessions
+from appliance.domain.auth.sessions import SET_SESSION, BrowserSessions, user_principal
 from appliance.domain.auth.tokens import TokenIssuer
 from appliance.lib.errors import UnauthorizedError
 
@@ -49,13 +49,8 @@ class AuthService:
             raise UnauthorizedError(BAD_CREDENTIALS)
         if user.disabled:
             raise UnauthorizedError("this account is disabled")
-        return Principal(
-            sub=f"user:{user.id}",
-            role=Role(user.role),
-            tenant_id=user.tenant_id,
-            site_ids=tuple(user.site_ids or ()),
-            name=user.username,
-            version=user.token_version,
+        return user_principal(
+            user.id, user.role, user.tenant_id, user.site_ids, user.username, user.token_version
         )
 
     async def api_key_principal(self, grant: ApiKeyGrant) -> Principal:

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -42,6 +43,27 @@ two tabs of one browser refreshing at once present the same cookie. Later, it is
 and ends the session."""
 ENDED = "this session has ended: sign in again"
 SET_SESSION = text("SELECT set_config('app.session_id', :sid, true)")
+
+
+def user_principal(
+    user_id: uuid.UUID,
+    role: str,
+    tenant_id: uuid.UUID | None,
+    site_ids: Sequence[uuid.UUID] | None,
+    username: str,
+    version: int,
+    session_id: uuid.UUID | None = None,
+) -> Principal:
+    """Who a user's token says it is: the user row decides role, tenant, sites and version."""
+    return Principal(
+        sub=f"user:{user_id}",
+        role=Role(role),
+        tenant_id=tenant_id,
+        site_ids=tuple(site_ids or ()),
+        name=username,
+        version=version,
+        session_id=session_id,
+    )
 
 
 def _hash(secret: str) -> str:
@@ -154,14 +176,8 @@ class BrowserSessions:
             or user.token_version != row.token_version
         ):
             return "this session has ended: the account was disabled or changed; sign in again"
-        principal = Principal(
-            sub=f"user:{row.user_id}",
-            role=Role(user.role),
-            tenant_id=user.tenant_id,
-            site_ids=tuple(user.site_ids or ()),
-            name=row.username,
-            version=user.token_version,
-            session_id=row.id,
+        principal = user_principal(
+            row.user_id, user.role, user.tenant_id, user.site_ids, row.username, user.token_version, row.id
         )
         remaining = row.expires_at - when
         if not current:

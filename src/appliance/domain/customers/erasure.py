@@ -13,34 +13,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from appliance.db.base import utcnow
 from appliance.db.models import Customer, CustomerExemplar, ErasureJob, Sighting, Visit
-from appliance.domain.audit.services import record_audit
-from appliance.domain.auth.principal import Principal, Role
+from appliance.domain.auth.principal import Principal
 from appliance.domain.customers.schemas import ErasureReport
 from appliance.jobs.erasure import (
-    ErasurePendingError,
-    StepIncompleteError,
+    DurableDeletion,
+    add_count,
     advance,
-    find_or_open,
-    note_failure,
+    audit_done,
+    locked_job,
+    mark_done,
     pending_response,
-    reason_of,
     remove_objects,
     vectors_remaining,
 )
-from appliance.lib.errors import DomainError, NotFoundError
 from appliance.storage.base import RAW_BUCKET
-
-if TYPE_CHECKING:
-    from appliance.db.engine import Database
-    from appliance.recognition.runtime import RecognitionRuntime
 
 log = logging.getLogger("appliance.erasure")
 KIND = "customer"
@@ -54,64 +48,33 @@ ERASURE_DESCRIPTION = (
     " 503 + Retry-After while the job is pending (the rows are still there and the job finishes"
     " by itself or on a retry); a retry after completion answers the same report again."
 )
+GONE_NOTE = "the customer was gone before its rows step (merged or deleted)"
+SNAPSHOT_COLUMNS: tuple[tuple[type[Sighting] | type[Visit], InstrumentedAttribute[str | None]], ...] = (
+    (Sighting, Sighting.image_path),
+    (Visit, Visit.best_snapshot_key),
+)
+"""Where a customer's rows reference snapshots: the raw images of its sightings, the best
+snapshot of its visits."""
 
 
-class CustomerErasure:
-    def __init__(self, db: Database, recognition: RecognitionRuntime) -> None:
-        self.db = db
-        self.recognition = recognition
+class CustomerErasure(DurableDeletion[ErasureReport]):
+    kind = KIND
+    label = "erasure"
 
     async def request(
         self, principal: Principal, tenant_id: uuid.UUID, customer_id: uuid.UUID
     ) -> ErasureReport:
         """Record the erasure (or find the one under way) and run it to the end."""
-        found = await self._record(principal, tenant_id, customer_id)
-        if isinstance(found, ErasureReport):
-            return found
-        return await self.run(tenant_id, found)
+        return await self._request(principal, tenant_id, customer_id)
 
-    async def _record(
-        self, principal: Principal, tenant_id: uuid.UUID, customer_id: uuid.UUID
-    ) -> uuid.UUID | ErasureReport:
-        async with self.db.transaction(tenant_id) as session:
-            # The customer's row lock serialises two requests for one customer.
-            exists = await session.scalar(
-                select(Customer.id).where(Customer.id == customer_id).with_for_update()
-            )
-            found = await find_or_open(
-                session, principal, tenant_id, KIND, customer_id, subject_exists=exists is not None
-            )
-            if found is None:
-                raise NotFoundError(f"customer {customer_id} not found")
-            return msgspec.convert(found, ErasureReport) if isinstance(found, dict) else found
+    async def _lock_subject(self, session: AsyncSession, subject_id: uuid.UUID) -> bool:
+        found = await session.scalar(select(Customer.id).where(Customer.id == subject_id).with_for_update())
+        return found is not None
 
-    async def run(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> ErasureReport:
-        """Take the job from the step it reached to the end; 503 (``ErasurePendingError``) when a
-        dependency fails on the way."""
-        step = "objects"
-        try:
-            async with self.db.transaction(tenant_id) as session:
-                job = await session.get(ErasureJob, job_id)
-                if job is None:
-                    raise NotFoundError(f"erasure job {job_id} not found")
-                step, customer_id, report = job.step, job.subject_id, dict(job.report)
-            if step == "done":
-                return msgspec.convert(report, ErasureReport)
-            if step == "objects":
-                await self._objects(tenant_id, job_id, customer_id)
-                step = "vectors"
-            if step == "vectors":
-                await self._vectors(tenant_id, job_id, customer_id)
-                step = "rows"
-            return await self._rows(tenant_id, job_id, customer_id)
-        except (DomainError, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            log.warning("erasure job %s pending at step %s: %s", job_id, step, exc, exc_info=True)
-            await note_failure(self.db, tenant_id, job_id, exc)
-            raise ErasurePendingError("erasure", job_id, step, reason_of(exc)) from exc
+    def _result(self, report: dict[str, Any]) -> ErasureReport:
+        return msgspec.convert(report, ErasureReport)
 
-    # -- the steps ---------------------------------------------------------------------------
+    # -- the steps (the vectors step is the shared one) ----------------------------------------
 
     async def _objects(self, tenant_id: uuid.UUID, job_id: uuid.UUID, customer_id: uuid.UUID) -> None:
         """Delete the customer's snapshots batch by batch, nulling the references to those
@@ -128,39 +91,19 @@ class CustomerErasure:
                 await _forget_keys(session, tenant_id, customer_id, gone)
                 job = await session.get(ErasureJob, job_id, with_for_update=True)
                 if job is not None:  # progress survives a failure in a later batch
-                    previous = job.report.get("objects_deleted", 0)
-                    job.report = {**job.report, "objects_deleted": previous + removed}
+                    add_count(job, "objects_deleted", removed)
             checked += len(gone)
             deleted += removed
         async with self.db.transaction(tenant_id) as session:
             await advance(session, job_id, "objects", {"objects_remaining": 0})
         log.info("erasure %s: %d snapshot(s) deleted of %d checked", job_id, deleted, checked)
 
-    async def _vectors(self, tenant_id: uuid.UUID, job_id: uuid.UUID, customer_id: uuid.UUID) -> None:
-        async with self.db.transaction(tenant_id) as session:
-            result = await session.execute(
-                delete(CustomerExemplar).where(
-                    CustomerExemplar.tenant_id == tenant_id, CustomerExemplar.customer_id == customer_id
-                )
-            )
-            removed = int(getattr(result, "rowcount", 0) or 0)
-            job = await session.get(ErasureJob, job_id, with_for_update=True)
-            if job is not None:
-                job.report = {**job.report, "exemplars": job.report.get("exemplars", 0) + removed}
-        remaining = await vectors_remaining(self.recognition, tenant_id, customer_id)
-        if remaining:
-            raise StepIncompleteError(f"{remaining} vector(s) of customer {customer_id} remain in the index")
-        async with self.db.transaction(tenant_id) as session:
-            await advance(session, job_id, "vectors", {"vectors_remaining": 0})
-
     async def _rows(self, tenant_id: uuid.UUID, job_id: uuid.UUID, customer_id: uuid.UUID) -> ErasureReport:
         late_exemplars = 0
         async with self.db.transaction(tenant_id) as session:
-            job = await session.get(ErasureJob, job_id, with_for_update=True)
-            if job is None:
-                raise NotFoundError(f"erasure job {job_id} not found")
+            job = await locked_job(session, job_id, self.label)
             if job.status == "done":
-                return msgspec.convert(job.report, ErasureReport)
+                return self._result(job.report)
             counts = {"visits": 0, "sightings": 0}
             customer = await session.scalar(
                 select(Customer.id).where(Customer.id == customer_id).with_for_update()
@@ -171,10 +114,7 @@ class CustomerErasure:
                 if late:
                     store = await self.recognition.store()
                     _, removed = await asyncio.to_thread(remove_objects, store, RAW_BUCKET, late)
-                    job.report = {
-                        **job.report,
-                        "objects_deleted": job.report.get("objects_deleted", 0) + removed,
-                    }
+                    add_count(job, "objects_deleted", removed)
                 for name, table in (("visits", Visit), ("sightings", Sighting)):
                     counts[name] = (
                         await session.execute(select(func.count()).where(table.customer_id == customer_id))
@@ -194,37 +134,15 @@ class CustomerErasure:
                 vectors_remaining=0,
                 objects_remaining=0,
             )
-            details: dict[str, Any] = {
-                **msgspec.to_builtins(report),
-                "job_id": str(job_id),
-                "requested_at": job.created_at.isoformat(),
-                "attempts": job.attempts + 1,
-            }
-            if customer is None:
-                details["note"] = "the customer was gone before its rows step (merged or deleted)"
-            requester = Principal(sub=job.requested_by, role=Role(job.requested_role), tenant_id=tenant_id)
-            await record_audit(
+            await audit_done(
                 session,
-                requester,
-                tenant_id=tenant_id,
+                job,
                 action=AUDIT_ACTION,
                 target_type="customer",
-                target_id=str(customer_id),
-                details=details,
+                report=msgspec.to_builtins(report),
+                note=None if customer is not None else GONE_NOTE,
             )
-            await session.execute(
-                update(ErasureJob)
-                .where(ErasureJob.id == job_id)
-                .values(
-                    status="done",
-                    step="done",
-                    report=msgspec.to_builtins(report),
-                    completed_at=utcnow(),
-                    updated_at=utcnow(),
-                    last_error=None,
-                )
-                .execution_options(synchronize_session=False)
-            )
+            await mark_done(session, job_id, msgspec.to_builtins(report))
         if late_exemplars:  # done and audited already: the index catches up at its next read if this fails
             try:
                 await vectors_remaining(self.recognition, tenant_id, customer_id)
@@ -239,25 +157,14 @@ async def _snapshot_keys(
     session: AsyncSession, tenant_id: uuid.UUID, customer_id: uuid.UUID, limit: int | None
 ) -> list[str]:
     """Object keys the customer's sightings and visits still reference."""
-    sightings = (
-        select(Sighting.image_path.label("key"))
-        .where(
-            Sighting.tenant_id == tenant_id,
-            Sighting.customer_id == customer_id,
-            Sighting.image_path.is_not(None),
+    query = union(
+        *(
+            select(column.label("key"))
+            .where(table.tenant_id == tenant_id, table.customer_id == customer_id, column.is_not(None))
+            .distinct()
+            for table, column in SNAPSHOT_COLUMNS
         )
-        .distinct()
-    )
-    visits = (
-        select(Visit.best_snapshot_key.label("key"))
-        .where(
-            Visit.tenant_id == tenant_id,
-            Visit.customer_id == customer_id,
-            Visit.best_snapshot_key.is_not(None),
-        )
-        .distinct()
-    )
-    query = sightings.union(visits).order_by("key")
+    ).order_by("key")
     if limit is not None:
         query = query.limit(limit)
     return [key for key in (await session.execute(query)).scalars() if key]
@@ -268,21 +175,10 @@ async def _forget_keys(
 ) -> None:
     if not keys:
         return
-    await session.execute(
-        update(Sighting)
-        .where(
-            Sighting.tenant_id == tenant_id,
-            Sighting.customer_id == customer_id,
-            Sighting.image_path.in_(keys),
+    for table, column in SNAPSHOT_COLUMNS:
+        await session.execute(
+            update(table)
+            .where(table.tenant_id == tenant_id, table.customer_id == customer_id, column.in_(keys))
+            .values({column: None})
+            .execution_options(synchronize_session=False)
         )
-        .values(image_path=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(Visit)
-        .where(
-            Visit.tenant_id == tenant_id, Visit.customer_id == customer_id, Visit.best_snapshot_key.in_(keys)
-        )
-        .values(best_snapshot_key=None)
-        .execution_options(synchronize_session=False)
-    )

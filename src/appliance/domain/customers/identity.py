@@ -7,7 +7,7 @@ the commit.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,6 +66,30 @@ async def _mark_first_visit(session: AsyncSession, customer_id: uuid.UUID) -> No
     )
 
 
+async def _settle(
+    session: AsyncSession,
+    principal: Principal,
+    tenant_id: uuid.UUID,
+    customers: list[uuid.UUID],
+    action: str,
+    details: dict[str, Any],
+) -> None:
+    """End a merge or split: each customer whose visits changed gets its first visit and stats
+    derived again, and the change is audited on the first of them."""
+    for customer_id in customers:
+        await _mark_first_visit(session, customer_id)
+        await touch_customer_stats(session, customer_id)
+    await record_audit(
+        session,
+        principal,
+        tenant_id=tenant_id,
+        action=action,
+        target_type="customer",
+        target_id=str(customers[0]),
+        details=details,
+    )
+
+
 async def merge_customers(
     session: AsyncSession,
     principal: Principal,
@@ -100,16 +124,8 @@ async def merge_customers(
         )
     )
     await session.execute(delete(Customer).where(Customer.id.in_(sources)))
-    await _mark_first_visit(session, target_id)
-    await touch_customer_stats(session, target_id)
-    await record_audit(
-        session,
-        principal,
-        tenant_id=tenant_id,
-        action="customer.merge",
-        target_type="customer",
-        target_id=str(target_id),
-        details={"merged": [str(s) for s in sources]},
+    await _settle(
+        session, principal, tenant_id, [target_id], "customer.merge", {"merged": [str(s) for s in sources]}
     )
     return sources
 
@@ -207,17 +223,13 @@ async def split_customer(
             )
         )
     await session.flush()
-    for cid in (customer_id, new.id):
-        await _mark_first_visit(session, cid)
-        await touch_customer_stats(session, cid)
-    await record_audit(
+    await _settle(
         session,
         principal,
-        tenant_id=tenant_id,
-        action="customer.split",
-        target_type="customer",
-        target_id=str(customer_id),
-        details={"new_customer": str(new.id), "sightings": [str(s) for s in wanted]},
+        tenant_id,
+        [customer_id, new.id],
+        "customer.split",
+        {"new_customer": str(new.id), "sightings": [str(s) for s in wanted]},
     )
     await session.refresh(new)
     return new

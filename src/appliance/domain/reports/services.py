@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
@@ -37,9 +37,20 @@ DOW_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STEP = {"hour": "1 hour", "day": "1 day", "week": "7 days", "month": "1 month"}
 
 
+class WindowFields(TypedDict):
+    timezone: str
+    site_id: uuid.UUID | None
+    start: datetime
+    end: datetime
+
+
 class ReportWindow:
     def __init__(self, site_id: uuid.UUID | None, start: datetime, end: datetime, timezone: str) -> None:
         self.site_id, self.start, self.end, self.timezone = site_id, start, end, timezone
+
+    def fields(self) -> WindowFields:
+        """The window as every report states it."""
+        return WindowFields(timezone=self.timezone, site_id=self.site_id, start=self.start, end=self.end)
 
 
 async def resolve_window(
@@ -108,10 +119,7 @@ async def visitors(
         counts, total_unique = await _site_counts(session, principal, granularity, window, zone)
     return VisitorReport(
         granularity=granularity,
-        timezone=window.timezone,
-        site_id=window.site_id,
-        start=window.start,
-        end=window.end,
+        **window.fields(),
         buckets=[
             VisitorBucket(start=_localize(bucket, zone), visits=v, unique_visitors=u, new_visitors=n)
             for bucket, (v, u, n) in sorted(counts.items())
@@ -259,10 +267,7 @@ async def distribution(
         found[name] = (int(visits_), int(uniques))
     return DistributionReport(
         kind=kind,
-        timezone=window.timezone,
-        site_id=window.site_id,
-        start=window.start,
-        end=window.end,
+        **window.fields(),
         slices=[
             DistributionSlice(key=k, visits=found.get(k, (0, 0))[0], unique_visitors=found.get(k, (0, 0))[1])
             for k in keys

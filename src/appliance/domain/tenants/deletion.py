@@ -14,31 +14,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.base import utcnow
-from appliance.db.models import CustomerExemplar, ErasureJob, ExemplarTombstone, Tenant
-from appliance.domain.audit.services import record_audit
-from appliance.domain.auth.principal import Principal, Role
+from appliance.db.models import ExemplarTombstone, Tenant
+from appliance.domain.auth.principal import Principal
 from appliance.jobs.erasure import (
-    ErasurePendingError,
-    StepIncompleteError,
+    DurableDeletion,
     advance,
-    find_or_open,
-    note_failure,
+    audit_done,
+    locked_job,
+    mark_done,
     pending_response,
-    reason_of,
     remove_prefix,
-    vectors_remaining,
 )
-from appliance.lib.errors import DomainError, NotFoundError
 from appliance.storage.base import BUCKETS
-
-if TYPE_CHECKING:
-    from appliance.db.engine import Database
-    from appliance.recognition.runtime import RecognitionRuntime
 
 log = logging.getLogger("appliance.erasure")
 KIND = "tenant"
@@ -61,91 +54,45 @@ def prefix_of(tenant_id: uuid.UUID) -> str:
     return f"{tenant_id}/"
 
 
-class TenantDeletion:
-    def __init__(self, db: Database, recognition: RecognitionRuntime) -> None:
-        self.db = db
-        self.recognition = recognition
+class TenantDeletion(DurableDeletion[dict[str, Any]]):
+    kind = KIND
+    label = "tenant deletion"
+    subject_is_tenant = True
 
     async def request(self, principal: Principal, tenant_id: uuid.UUID) -> dict[str, Any]:
         """Record the deletion (or find the one under way) and run it to the end; the report."""
-        found = await self._record(principal, tenant_id)
-        if isinstance(found, dict):
-            return found
-        return await self.run(tenant_id, found)
+        return await self._request(principal, tenant_id, tenant_id)
 
-    async def _record(self, principal: Principal, tenant_id: uuid.UUID) -> uuid.UUID | dict[str, Any]:
-        async with self.db.transaction(tenant_id, platform_admin=True) as session:
-            exists = await session.scalar(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
-            found = await find_or_open(
-                session, principal, tenant_id, KIND, tenant_id, subject_exists=exists is not None
-            )
-            if found is None:
-                raise NotFoundError(f"tenant {tenant_id} not found")
-            return found
+    async def _lock_subject(self, session: AsyncSession, subject_id: uuid.UUID) -> bool:
+        found = await session.scalar(select(Tenant.id).where(Tenant.id == subject_id).with_for_update())
+        return found is not None
 
-    async def run(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> dict[str, Any]:
-        step = "objects"
-        try:
-            async with self.db.transaction(tenant_id) as session:
-                job = await session.get(ErasureJob, job_id)
-                if job is None:
-                    raise NotFoundError(f"tenant deletion job {job_id} not found")
-                step, report = job.step, dict(job.report)
-            if step == "done":
-                return report
-            if step == "objects":
-                await self._objects(tenant_id, job_id)
-                step = "vectors"
-            if step == "vectors":
-                await self._vectors(tenant_id, job_id)
-                step = "rows"
-            return await self._rows(tenant_id, job_id)
-        except (DomainError, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            log.warning("tenant deletion %s pending at step %s: %s", job_id, step, exc, exc_info=True)
-            await note_failure(self.db, tenant_id, job_id, exc)
-            raise ErasurePendingError("tenant deletion", job_id, step, reason_of(exc)) from exc
+    def _result(self, report: dict[str, Any]) -> dict[str, Any]:
+        return dict(report)
 
-    async def _objects(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> None:
-        store = await self.recognition.store()
-        deleted: dict[str, int] = {}
-        for bucket in BUCKETS:
-            deleted[bucket] = await asyncio.to_thread(remove_prefix, store, bucket, prefix_of(tenant_id))
+    async def _objects(self, tenant_id: uuid.UUID, job_id: uuid.UUID, subject_id: uuid.UUID) -> None:
+        deleted = await self._remove_objects(tenant_id)
         async with self.db.transaction(tenant_id) as session:
             await advance(session, job_id, "objects", {"objects_deleted": deleted, "objects_remaining": 0})
 
-    async def _vectors(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> None:
-        async with self.db.transaction(tenant_id) as session:
-            result = await session.execute(
-                delete(CustomerExemplar).where(CustomerExemplar.tenant_id == tenant_id)
-            )
-            removed = int(getattr(result, "rowcount", 0) or 0)
-            job = await session.get(ErasureJob, job_id, with_for_update=True)
-            if job is not None:
-                job.report = {**job.report, "exemplars": job.report.get("exemplars", 0) + removed}
-        remaining = await vectors_remaining(self.recognition, tenant_id, None)
-        if remaining:
-            raise StepIncompleteError(f"{remaining} vector(s) of tenant {tenant_id} remain in the index")
-        async with self.db.transaction(tenant_id) as session:
-            await advance(session, job_id, "vectors", {"vectors_remaining": 0})
+    async def _remove_objects(self, tenant_id: uuid.UUID) -> dict[str, int]:
+        """Delete every object of the tenant, verified gone; how many, bucket by bucket."""
+        store = await self.recognition.store()
+        return {
+            bucket: await asyncio.to_thread(remove_prefix, store, bucket, prefix_of(tenant_id))
+            for bucket in BUCKETS
+        }
 
-    async def _rows(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> dict[str, Any]:
+    async def _rows(self, tenant_id: uuid.UUID, job_id: uuid.UUID, subject_id: uuid.UUID) -> dict[str, Any]:
         async with self.db.transaction(tenant_id, platform_admin=True) as session:
-            job = await session.get(ErasureJob, job_id, with_for_update=True)
-            if job is None:
-                raise NotFoundError(f"tenant deletion job {job_id} not found")
+            job = await locked_job(session, job_id, self.label)
             if job.status == "done":
-                return dict(job.report)
+                return self._result(job.report)
             report = dict(job.report)
             name = await session.scalar(select(Tenant.name).where(Tenant.id == tenant_id).with_for_update())
             if name is not None:
                 # Uploads that landed since the objects step (a worker still running) go too.
-                store = await self.recognition.store()
-                late = 0
-                for bucket in BUCKETS:
-                    late += await asyncio.to_thread(remove_prefix, store, bucket, prefix_of(tenant_id))
-                report["late_objects_deleted"] = late
+                report["late_objects_deleted"] = sum((await self._remove_objects(tenant_id)).values())
                 report["rows"] = {
                     table: (
                         await session.execute(
@@ -157,31 +104,12 @@ class TenantDeletion:
                 report["name"] = name
             else:
                 report["note"] = "the tenant row was gone before its rows step"
-            requester = Principal(sub=job.requested_by, role=Role(job.requested_role), tenant_id=None)
-            await record_audit(
-                session,
-                requester,
-                tenant_id=tenant_id,
-                action=AUDIT_ACTION,
-                target_type="tenant",
-                target_id=str(tenant_id),
-                details={
-                    **report,
-                    "job_id": str(job_id),
-                    "requested_at": job.created_at.isoformat(),
-                    "attempts": job.attempts + 1,
-                },
-            )
+            await audit_done(session, job, action=AUDIT_ACTION, target_type="tenant", report=report)
             # Tombstones carry no foreign key (migration 0007): no index needs them after this.
             await session.execute(delete(ExemplarTombstone).where(ExemplarTombstone.tenant_id == tenant_id))
             await session.execute(delete(Tenant).where(Tenant.id == tenant_id))  # cascades
             report["completed_at"] = utcnow().isoformat()
-            await session.execute(
-                update(ErasureJob)
-                .where(ErasureJob.id == job_id)
-                .values(status="done", step="done", report=report, completed_at=utcnow(), last_error=None)
-                .execution_options(synchronize_session=False)
-            )
+            await mark_done(session, job_id, report)
         # This process forgets the tenant (and the Milvus partition goes); others do at their next
         # read of changes, which says the tenant is gone.
         try:
