@@ -40,7 +40,7 @@ COPY pyproject.toml README.md ./
 COPY src/appliance src/appliance
 COPY --from=spa-bundle /build/src/appliance/static src/appliance/static
 RUN python -m venv /build/venv \
-    && /build/venv/bin/pip wheel --wheel-dir /wheels . \
+    && /build/venv/bin/pip wheel --wheel-dir /wheels '.[server]' \
     && test -n "$(python -c 'import glob; print(glob.glob("/wheels/appliance-*.whl")[0])')"
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -61,7 +61,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/appliance/venv/bin:$PATH
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     python -m venv /opt/appliance/venv \
-    && /opt/appliance/venv/bin/pip install --no-index --find-links /wheels /wheels/appliance-*.whl \
+    && /opt/appliance/venv/bin/pip install --no-index --find-links /wheels "$(ls /wheels/appliance-*.whl)[server]" \
     && groupadd --system --gid "${APP_UID}" appliance \
     && useradd --system --uid "${APP_UID}" --gid appliance --home-dir /var/lib/appliance \
        --shell /usr/sbin/nologin appliance \

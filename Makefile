@@ -28,7 +28,7 @@ help:
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || PY=python3; test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[server,dev]'
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create the venv and install the package with dev tools

@@ -33,9 +33,26 @@ install.register(app)
 app.add_typer(admin.app, name="admin")
 
 
+SERVER_PACKAGES = frozenset(
+    {"litestar", "sqlalchemy", "alembic", "psycopg", "jwt", "argon2", "uvicorn", "pymilvus", "minio"}
+    | {"apscheduler", "tenacity", "PIL"}
+)
+"""Top-level modules of the ``server`` extra: an edge-only install (``pip install 'appliance[edge]'``)
+lacks them, and the commands that need them say so instead of printing a traceback."""
+
+
 def main() -> None:
     import multiprocessing
+    import sys
 
     # Idempotent; needed here too when the binary's entry is this function rather than __main__.
     multiprocessing.freeze_support()
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_PACKAGES:
+            raise
+        sys.exit(
+            f"this command needs the server stack, which this install lacks ({exc.name} is not installed):"
+            " pip install 'appliance[server]' — or use appliance-edge, the edge's own command line"
+        )
