@@ -67,3 +67,19 @@ def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def data_dir(pg_settings: Settings) -> Path:
     return Path(pg_settings.data_dir)
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The real models, read in place (never copied): APPLIANCE_MODELS_DIR, else ``../shared/models``."""
+    from appliance.demo import resolve_models_dir
+
+    return resolve_models_dir(load_settings())
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """The real face photos: APPLIANCE_TEST_FACES_DIR, else ``../shared/faces`` beside the repo."""
+    from appliance.demo import DEFAULT_FACES
+
+    return Path(os.environ.get("APPLIANCE_TEST_FACES_DIR", DEFAULT_FACES)).resolve()

@@ -4,7 +4,6 @@ built from those photos (session-scoped: built once)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -20,8 +19,7 @@ import psycopg
 import pytest
 import uvicorn
 
-from appliance.config import Settings, load_settings
-from appliance.demo import DEFAULT_FACES, resolve_models_dir
+from appliance.config import Settings
 from appliance.edge.settings import EdgeSettings, load_edge_settings
 from appliance.edge.videogen import VideoInfo, people_in, plan_visits, write_video
 from appliance.edge.worker import EdgeWorker
@@ -39,16 +37,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-@pytest.fixture(scope="session")
-def models_dir() -> Path:
-    return resolve_models_dir(load_settings())
-
-
-@pytest.fixture(scope="session")
-def faces_dir() -> Path:
-    return Path(os.environ.get("APPLIANCE_TEST_FACES_DIR", DEFAULT_FACES)).resolve()
 
 
 @pytest.fixture(scope="session")
