@@ -206,21 +206,26 @@ class CameraCapture(threading.Thread):
                 index += 1
                 position = capture.position
                 at = position if position is not None and position >= 0 else index / fallback_fps
-                if not sampler.keep(at):
-                    self.on_frame(False)
+                pixels = self._sampled(capture, sampler, at)
+                if pixels is None:
                     continue
-                ok, image = capture.retrieve()
-                if not ok or image is None:
-                    continue
-                self.on_frame(True)
-                self.last_frame_at = time.monotonic()
-                frame = Frame(
-                    self.spec.camera_id, np.asarray(image), at, start + timedelta(seconds=at), index
-                )
+                frame = Frame(self.spec.camera_id, pixels, at, start + timedelta(seconds=at), index)
                 if not self._put(frame, block=True):
                     return
         finally:
             capture.release()
+
+    def _sampled(self, capture: FfmpegReader, sampler: FrameSampler, at: float) -> np.ndarray | None:
+        """The grabbed frame's pixels when the sampler keeps it (every frame is counted)."""
+        if not sampler.keep(at):
+            self.on_frame(False)
+            return None
+        ok, image = capture.retrieve()
+        if not ok or image is None:
+            return None
+        self.on_frame(True)
+        self.last_frame_at = time.monotonic()
+        return np.asarray(image)
 
     # -- live sources ---------------------------------------------------------------------------
     def _run_live(self) -> None:
@@ -254,17 +259,10 @@ class CameraCapture(threading.Thread):
                     if got_frames == 25:
                         self.backoff.reset()  # a stable connection: start the delays over
                     now = time.time()
-                    if not sampler.keep(now):
-                        self.on_frame(False)
+                    pixels = self._sampled(capture, sampler, now)
+                    if pixels is None:
                         continue
-                    ok, image = capture.retrieve()
-                    if not ok or image is None:
-                        continue
-                    self.on_frame(True)
-                    self.last_frame_at = time.monotonic()
-                    frame = Frame(
-                        self.spec.camera_id, np.asarray(image), now, datetime.fromtimestamp(now, UTC), index
-                    )
+                    frame = Frame(self.spec.camera_id, pixels, now, datetime.fromtimestamp(now, UTC), index)
                     self._put(frame, block=False)
             finally:
                 capture.release()
