@@ -52,8 +52,14 @@ SET_CONTEXT_SQL = (
 )
 SET_CONTEXT = text(SET_CONTEXT_SQL.replace("%(", ":").replace(")s", ""))
 CONTEXT = Prepared(
-    "app_context", SET_CONTEXT_SQL, {"tenant_id": "text", "platform_admin": "text", "login_username": "text"}
+    "app_context_generic",
+    SET_CONTEXT_SQL + ", set_config('plan_cache_mode', 'force_generic_plan', true)",
+    {"tenant_id": "text", "platform_admin": "text", "login_username": "text"},
 )
+"""The fast path's context. Its prepared statements run on generic plans, made once per
+connection: the default (``auto``) re-planned the read of exemplar changes on every event, and
+planning it cost more than running it; every other hot statement was on its generic plan
+already (ADR 0013)."""
 
 
 def context_params(

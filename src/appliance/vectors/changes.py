@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from appliance.db.engine import CONTEXT, Database, context_params
+from appliance.db.engine import SET_CONTEXT_SQL, Database, context_params
 from appliance.db.prepared import Prepared
 from appliance.db.types import EMBEDDING_DTYPE
 from appliance.vectors.matrix import ExemplarMatrix
@@ -70,17 +70,30 @@ CHANGES_LIMIT = 5000
 loaded afresh instead (a process that has not read a busy tenant for a long while)."""
 
 
-def _part(number: int, table: str, columns: str, changed: str, limit: int = CHANGES_LIMIT) -> str:
+_XID = "x.change_xid::text::bigint AS xid"
+
+
+def _part(number: int, table: str, columns: str, in_progress: bool, limit: int = CHANGES_LIMIT) -> str:
+    # The ranges change no answer: a generic plan knows no values, and a range of two unknown
+    # bounds is estimated small enough for the index whatever the table's size.
+    if in_progress:
+        # One index probe per transaction in progress (their lowest to highest id: the range).
+        # Written as ``change_xid = ANY(…)`` with ORDER BY, the generic plan walked the tenant's
+        # rows. Which rows a read past the limit gets does not matter (the tenant is reloaded).
+        probe = (
+            f"SELECT x.* FROM {table} x WHERE x.tenant_id = %(tenant_id)s AND x.change_xid = p.xid"
+            f" AND x.change_xid BETWEEN %(xip_low)s AND %(xip_high)s LIMIT {limit}"
+        )
+        source = f"unnest(%(xip)s) AS p(xid) CROSS JOIN LATERAL ({probe}) x"
+        return f"(SELECT {number} AS part, {columns}, {_XID} FROM {source} LIMIT {limit})"
     return (
-        f"(SELECT {number} AS part, {columns}, x.change_xid::text::bigint AS xid FROM {table} x"
-        f" WHERE x.tenant_id = %(tenant_id)s AND {changed} ORDER BY x.change_xid LIMIT {limit})"
+        f"(SELECT {number} AS part, {columns}, {_XID} FROM {table} x WHERE x.tenant_id = %(tenant_id)s"
+        f" AND x.change_xid BETWEEN %(xmax)s AND %(xid_max)s ORDER BY x.change_xid LIMIT {limit})"
     )
 
 
 _EXEMPLAR = "x.id, x.customer_id, x.embedding"
 _TOMBSTONE = "x.exemplar_id, x.customer_id, NULL::bytea"
-_PAST_XMAX = "x.change_xid >= %(xmax)s"
-_IN_PROGRESS = "x.change_xid = ANY(%(xip)s)"
 
 _CHANGES_SINCE = """
 SELECT s.snap, s.tenant_exists, c.part, c.id, c.customer_id, c.embedding, c.xid
@@ -90,15 +103,24 @@ LEFT JOIN LATERAL (
     {parts}
 ) c ON true
 """
-_TYPES = {"tenant_id": "uuid", "xmax": "xid8", "xip": "xid8[]"}
+_TYPES = {
+    "tenant_id": "uuid",
+    "xmax": "xid8",
+    "xid_max": "xid8",
+    "xip": "xid8[]",
+    "xip_low": "xid8",
+    "xip_high": "xid8",
+}
+XID_MAX = str(2**63 - 1)
+"""Above every transaction id PostgreSQL hands out (``xid8`` is a 64-bit epoch and xid)."""
 
 
 def _changes_sql(limit: int) -> str:
     parts = [
-        _part(1, "customer_exemplars", _EXEMPLAR, _PAST_XMAX, limit),
-        _part(2, "customer_exemplars", _EXEMPLAR, _IN_PROGRESS, limit),
-        _part(3, "exemplar_tombstones", _TOMBSTONE, _PAST_XMAX, limit),
-        _part(4, "exemplar_tombstones", _TOMBSTONE, _IN_PROGRESS, limit),
+        _part(1, "customer_exemplars", _EXEMPLAR, False, limit),
+        _part(2, "customer_exemplars", _EXEMPLAR, True, limit),
+        _part(3, "exemplar_tombstones", _TOMBSTONE, False, limit),
+        _part(4, "exemplar_tombstones", _TOMBSTONE, True, limit),
     ]
     return _CHANGES_SINCE.format(parts="\n    UNION ALL ".join(parts))
 
@@ -106,13 +128,22 @@ def _changes_sql(limit: int) -> str:
 CHANGES_SINCE = Prepared("vector_changes_since", _changes_sql(CHANGES_LIMIT), _TYPES)
 """The tenant's exemplar writes and deletes a snapshot did not see — transaction ids at or past its
 ``xmax``, or in progress when it was taken — and the snapshot this read ran under (one row with
-NULLs when nothing changed). Run it in the tenant's RLS context. Each part walks the
-``(tenant_id, change_xid)`` index in order, with a limit, which a prepared statement's generic
-plan keeps to (without them it scanned the tenant's rows)."""
+NULLs when nothing changed). Run it in the tenant's RLS context. Each part reads the
+``(tenant_id, change_xid)`` index with a limit, which the generic plan keeps to whatever the
+values (``Database.fast_transaction`` asks for generic plans: a custom plan of this statement
+cost more to make than to run)."""
 
 
 def changes_params(tenant_id: uuid.UUID, since: Snapshot) -> dict[str, Any]:
-    return {"tenant_id": tenant_id, "xmax": str(since.xmax), "xip": [str(x) for x in sorted(since.xip)]}
+    xip = sorted(since.xip)
+    return {
+        "tenant_id": tenant_id,
+        "xmax": str(since.xmax),
+        "xid_max": XID_MAX,
+        "xip": [str(x) for x in xip],
+        "xip_low": str(xip[0]) if xip else "1",
+        "xip_high": str(xip[-1]) if xip else "0",  # an empty range: nothing was in progress
+    }
 
 
 _ALL_CHANGES_SINCE = Prepared("vector_all_changes_since", _changes_sql(2**62), _TYPES)
@@ -204,7 +235,7 @@ async def snapshot_transaction(
         await conn.set_autocommit(True)
         try:
             await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            await conn.execute(CONTEXT.sql, context_params(tenant_id))
+            await conn.execute(SET_CONTEXT_SQL, context_params(tenant_id))
             yield conn
             await conn.execute("COMMIT")
         except BaseException:
