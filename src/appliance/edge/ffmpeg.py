@@ -111,8 +111,12 @@ class FfmpegReader:
     """Frames of one source: ``grab()`` the next frame's time, then ``retrieve()`` its pixels or
     ``grab()`` again to drop them. Not thread-safe: one reader per capture thread."""
 
-    def __init__(self, source: str, kind: str, timeout_ms: int = 5000) -> None:
+    def __init__(self, source: str, kind: str, timeout_ms: int = 5000, stall_seconds: float = 15.0) -> None:
         program = ffmpeg_program()
+        self.stall_seconds = stall_seconds
+        """A source that yields no frame for this long is dead: ``grab()`` stops it and returns
+        False (a live source then reconnects). ffmpeg's own timeouts cover network sockets, not a
+        USB camera or a pipe that stops delivering."""
         command = [
             program, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
             *input_arguments(source, kind, timeout_ms),
@@ -154,6 +158,11 @@ class FfmpegReader:
         finally:
             self._headers.put(_END)
 
+    @property
+    def running(self) -> bool:
+        """Whether the ffmpeg process is still alive."""
+        return self._process.poll() is None
+
     def isOpened(self) -> bool:
         return not self.closed
 
@@ -163,7 +172,13 @@ class FfmpegReader:
             return False
         if self._pending and not self._drop(self._pending):
             return False
-        header = self._headers.get()
+        try:
+            header = self._headers.get(timeout=self.stall_seconds)
+        except queue.Empty:
+            self._log.append(f"no frame for {self.stall_seconds:.0f} s: source stalled, ffmpeg stopped")
+            self._ended = True
+            self._stop_process()
+            return False
         if header is None:
             self._ended = True  # the end marker is sent once: later calls must not wait for it
             return False
@@ -204,6 +219,11 @@ class FfmpegReader:
         self._pending = 0
         return ok
 
+    def _stop_process(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+
     def error(self) -> str:
         """ffmpeg's last messages (why a source did not open or ended)."""
         return " | ".join(self._log)
@@ -212,9 +232,7 @@ class FfmpegReader:
         if self.closed:
             return
         self.closed = True
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.wait()
+        self._stop_process()
         for stream in (self._process.stdout, self._process.stderr):
             if stream is not None:
                 stream.close()

@@ -124,3 +124,23 @@ def test_written_video_reads_back(tmp_path: Path) -> None:
     assert len(levels) == 5
     # through 4:2:0 YUV and back: grey levels come back within a few steps
     assert all(abs(got - want) <= 8 for got, want in zip(levels, range(0, 250, 50), strict=True))
+
+
+def test_a_source_that_stops_delivering_is_stopped(tmp_path: Path) -> None:
+    """A pipe nobody writes to stands for a USB camera that hangs: no frame within the stall
+    time ends the read (a live source then reconnects), and ffmpeg is gone."""
+    import os
+    import time
+
+    from appliance.edge.ffmpeg import FfmpegReader
+
+    fifo = tmp_path / "silent.fifo"
+    os.mkfifo(fifo)
+    reader = FfmpegReader(str(fifo), "file", stall_seconds=0.5)
+    started = time.monotonic()
+    assert reader.grab() is False
+    assert time.monotonic() - started < 5
+    assert not reader.running  # the child does not outlive the read
+    assert "stalled" in reader.error()
+    assert reader.grab() is False
+    reader.release()
