@@ -45,10 +45,9 @@ def ffmpeg_program() -> str:
     configured = os.environ.get(FFMPEG_ENV)
     found = shutil.which(configured or "ffmpeg")
     if found is None:
+        where = f"{FFMPEG_ENV}={configured} is not a program" if configured else "none on PATH"
         raise FfmpegMissing(
-            f"ffmpeg not found ({FFMPEG_ENV}={configured})"
-            if configured
-            else "ffmpeg not found: install the FFmpeg package (Debian: apt-get install ffmpeg; "
+            f"ffmpeg not found ({where}): install the FFmpeg package (Debian: apt-get install ffmpeg; "
             f"macOS: brew install ffmpeg) or set {FFMPEG_ENV}"
         )
     return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import socket
@@ -112,10 +111,9 @@ def models(models_dir: Path, files: tuple[str, ...]) -> Check:
 def ffmpeg(*, fatal: bool) -> Check:
     """The ffmpeg program the edge decodes video files, RTSP streams and cameras with (ADR 0016):
     fatal for an edge install, a warning on a server box (it runs edge workers only if asked)."""
-    configured = os.environ.get("APPLIANCE_FFMPEG")
-    found = shutil.which(configured or "ffmpeg")
-    if found:
-        return Check("ffmpeg", True, found, fatal=fatal)
-    hint = "brew install ffmpeg" if platform.system() == "Darwin" else "apt-get install ffmpeg"
-    where = f"APPLIANCE_FFMPEG={configured} is not a program" if configured else "no ffmpeg on PATH"
-    return Check("ffmpeg", False, f"{where}: {hint} (the edge reads cameras and video with it)", fatal=fatal)
+    from appliance.edge.ffmpeg import FfmpegMissing, ffmpeg_program
+
+    try:
+        return Check("ffmpeg", True, ffmpeg_program(), fatal=fatal)
+    except FfmpegMissing as exc:
+        return Check("ffmpeg", False, str(exc), fatal=fatal)
