@@ -33,11 +33,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create the venv and install the package with dev tools
 
-test: setup web system-deps $(CHECKOV) ## lint, types, then every test with coverage (the CI command)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy
-	$(BIN)/lint-imports --no-cache
+test: setup web system-deps $(CHECKOV) lint ## lint, types, then every test with coverage (the CI command)
 	$(BIN)/python -m pytest --cov=appliance --cov-report=term --cov-fail-under=84 -q
 	$(MAKE) --no-print-directory binary-smoke
 
@@ -135,8 +131,7 @@ demo: setup web ffmpeg ## build the dashboard, run real faces through edge → A
 	$(BIN)/appliance demo $(DEMO_ARGS)
 
 ffmpeg: ## the edge decodes video and cameras with the ffmpeg program (installed when missing)
-	@command -v ffmpeg >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q ffmpeg; }
+	@command -v ffmpeg >/dev/null || $(MAKE) --no-print-directory system-deps APT_PACKAGES=ffmpeg
 
 serve: setup ## run the API and dashboard on 127.0.0.1:8080 (same data and models dirs as make demo)
 	$(BIN)/appliance migrate
