@@ -11,7 +11,7 @@ from appliance.cli.common import console, fail, out, print_json, settings_or_exi
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from appliance.jobs.purge import PurgeReport
+    from appliance.jobs.purge_report import PurgeReport
 
 HELP = (
     "Delete raw face snapshots older than the retention period (default APPLIANCE_RAW_RETENTION_DAYS"
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def _older_than(value: str | None) -> str | None:
     """Validate early, so a typo is a usage error (exit 2) before anything is touched."""
-    from appliance.jobs.purge import parse_duration
+    from appliance.jobs.purge_report import parse_duration
 
     if value is not None:
         try:
@@ -56,7 +56,8 @@ def purge(
     from sqlalchemy.exc import DBAPIError
 
     from appliance.db.engine import Database, make_async_engine
-    from appliance.jobs.purge import PurgeAbortedError, PurgeService, parse_duration
+    from appliance.jobs.purge import PurgeService
+    from appliance.jobs.purge_report import PurgeAbortedError, parse_duration
     from appliance.storage.base import ObjectStoreError
     from appliance.storage.factory import object_store_from_settings
 

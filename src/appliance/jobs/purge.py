@@ -42,7 +42,7 @@ from appliance.db.engine import Database
 from appliance.db.models import ExemplarTombstone, Sighting, Tenant, UserSession, Visit
 from appliance.domain.audit.services import record_audit
 from appliance.domain.auth.principal import Principal, Role
-from appliance.jobs.purge_report import Outcome, PurgeAbortedError, PurgeReport, TenantPurge, parse_duration
+from appliance.jobs.purge_report import Outcome, PurgeAbortedError, PurgeReport, TenantPurge
 from appliance.storage.base import (
     RAW_BUCKET,
     InvalidKeyError,
@@ -61,14 +61,6 @@ TOMBSTONE_DAYS = 1
 """Days a deleted exemplar's tombstone is kept: an API process that has not read a tenant for
 half of that loads it afresh (``vectors/exact.py``)."""
 log = logging.getLogger("appliance.purge")
-__all__ = [
-    "AUDIT_ACTION",
-    "PurgeAbortedError",
-    "PurgeReport",
-    "PurgeService",
-    "TenantPurge",
-    "parse_duration",
-]
 
 
 class PurgeService:
@@ -152,8 +144,10 @@ class PurgeService:
             if dry_run:
                 counted = await session.execute(select(func.count()).select_from(UserSession).where(expired))
                 return int(counted.scalar_one())
-            removed = await session.execute(delete(UserSession).where(expired).returning(UserSession.id))
-            return len(removed.all())
+            removed = await session.execute(
+                delete(UserSession).where(expired).execution_options(synchronize_session=False)
+            )
+            return int(getattr(removed, "rowcount", 0) or 0)
 
     async def _tenant_ids(self) -> list[uuid.UUID]:
         async with self.db.transaction(None, platform_admin=True) as session:

@@ -23,7 +23,8 @@ from appliance.config import Settings
 from appliance.db.base import utcnow
 from appliance.db.engine import Database, make_async_engine
 from appliance.db.types import embedding_bytes
-from appliance.jobs.purge import AUDIT_ACTION, PurgeReport, PurgeService
+from appliance.jobs.purge import AUDIT_ACTION, PurgeService
+from appliance.jobs.purge_report import PurgeReport
 from appliance.storage.base import RAW_BUCKET, ObjectStore
 from appliance.storage.s3 import S3ObjectStore
 from tests.integration.storage.conftest import ACCESS_KEY, SECRET_KEY, WeedServer, s3_env

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.jobs.purge import parse_duration
+from appliance.jobs.purge_report import parse_duration
 from appliance.storage.base import KEY_MAX_LENGTH, InvalidKeyError, ObjectStoreError, validate_key
 from appliance.storage.local import LocalObjectStore, SignatureError, load_or_create_signing_key
 
