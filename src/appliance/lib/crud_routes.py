@@ -2,10 +2,12 @@
 built from the area's schemas and service.
 
 An area's controller subclasses :class:`CrudController` and names its ``crud`` (:class:`Crud`:
-the path parameter, the read/write schemas, its service, its list filters, an :class:`Op` per
-operation it offers); the controller then provides the ``service`` and ``filters`` dependencies
-the handlers take. The rules stay in the service; an operation that is not plain CRUD (an
-erasure, a key shown once) is written by hand in the area and left out here.
+its service, the read/create/update schemas, its list filters) and its ``ops`` (:class:`Ops`: the
+operations it offers, each with its one-line description); the controller then provides the
+``service`` and ``filters`` dependencies the handlers take. The operation ids and the item's path
+parameter are named after the controller's path: ``/v1/api-keys`` gives ``listApiKeys``,
+``getApiKey`` … and ``api_key_id``. The rules stay in the service; an operation that is not plain
+CRUD (an erasure, a key shown once) is written by hand in the area and left out here.
 
 The handlers are written once with type variables; each area's copies resolve them to its own
 schemas through Litestar's signature namespace, so the OpenAPI document names the area's types.
@@ -45,9 +47,8 @@ Changed = Callable[[uuid.UUID], None]
 
 @dataclass(frozen=True)
 class Op:
-    """One operation as the API documents it."""
+    """One operation as the API documents it, when a description alone does not say enough."""
 
-    operation_id: str
     description: str
     """One line: the OpenAPI description (what the handler docstring would say)."""
     roles: frozenset[Any] | None = None
@@ -56,24 +57,63 @@ class Op:
     """More route options: ``status_code``, ``responses`` …"""
 
 
+ONE_ITEM = "One {noun}."
+"""The get operation's description unless the area says more."""
+
+
+@dataclass(frozen=True)
+class Ops:
+    """The operations an area offers, each a description (or an :class:`Op`); ``None``: not offered."""
+
+    list: str | Op | None = None
+    get: str | Op | None = ONE_ITEM
+    create: str | Op | None = None
+    update: str | Op | None = None
+    delete: str | Op | None = None
+
+
+@dataclass(frozen=True)
+class Noun:
+    """An area's item, named after the last segment of its controller's path (``api-keys``); the
+    singular drops a trailing "s" (``staff`` and ``audit`` stay as they are)."""
+
+    plural: str
+
+    @property
+    def singular(self) -> str:
+        return self.plural.removesuffix("s")
+
+    def camel(self, *, plural: bool) -> str:
+        """``ApiKeys`` or ``ApiKey``: the operation ids' noun."""
+        return "".join(word.capitalize() for word in (self.plural if plural else self.singular).split("-"))
+
+    @property
+    def key(self) -> str:
+        """``api_key_id``: the item's path parameter unless the area names it."""
+        return self.singular.replace("-", "_") + "_id"
+
+    @property
+    def prose(self) -> str:
+        return self.singular.replace("-", " ")
+
+
 @dataclass(frozen=True)
 class Crud(Generic[ServiceT, ReadT, CreateT, UpdateT]):
-    key: str
-    """The item's path parameter name, e.g. ``camera_id``."""
-    read: type[ReadT]
+    """What an area's handlers work on; the first four in the order of the type parameters:
+    ``Crud(CameraService, Camera, CameraCreate, CameraUpdate, filters=camera_filters)``."""
+
     service: type[ServiceT]
     """The area's service: the ``service`` dependency builds it per request (see :func:`scoped`)."""
+    read: type[ReadT]
+    create: type[CreateT] | None = None
+    """The create body (none for an area that creates nothing here)."""
+    update: type[UpdateT] | None = None
     filters: Callable[..., Filters] | None = None
     """The list's query parameters (its own parameters, documented as such) → conditions."""
+    key: str | None = None
+    """The item's path parameter when it is not named after the path (``key_id``, not ``api_key_id``)."""
     platform: bool = False
     """The tenant registry: the platform transaction and no tenant (:func:`platform_scoped`)."""
-    write: tuple[type[CreateT], type[UpdateT]] | None = None
-    """The create and the update body (none for a read-only area)."""
-    list_op: Op | None = None
-    get_op: Op | None = None
-    create_op: Op | None = None
-    update_op: Op | None = None
-    delete_op: Op | None = None
     views: Callable[[ServiceT, Sequence[Any]], Awaitable[list[ReadT]]] | None = None
     """Rows to responses when a row alone does not make one (counts from other tables)."""
     row_view: Callable[[Any], ReadT] | None = None
@@ -110,22 +150,29 @@ def platform_scoped(make: Callable[[AsyncSession, P, None], ServiceT]) -> Provid
     return Provide(provide, sync_to_thread=False)
 
 
-def crud_handlers(crud: Crud[ServiceT, ReadT, CreateT, UpdateT]) -> dict[str, HTTPRouteHandler]:
-    """The route handlers ``crud`` asks for, keyed by the attribute names they take."""
-    item = f"/{{{crud.key}:uuid}}"
+def crud_handlers(
+    crud: Crud[ServiceT, ReadT, CreateT, UpdateT], ops: Ops, noun: Noun
+) -> dict[str, HTTPRouteHandler]:
+    """The route handlers ``ops`` offers, keyed by the attribute names they take."""
+    key = crud.key or noun.key
+    item = f"/{{{key}:uuid}}"
     namespace: dict[str, Any] = {
-        "ItemId": Annotated[uuid.UUID, PathParameter(name=crud.key)],
+        "ItemId": Annotated[uuid.UUID, PathParameter(name=key)],
         "ReadT": crud.read,
     }
-    if crud.write is not None:
-        namespace |= {"CreateT": crud.write[0], "UpdateT": crud.write[1]}
+    if crud.create is not None:
+        namespace["CreateT"] = crud.create
+    if crud.update is not None:
+        namespace["UpdateT"] = crud.update
 
-    def route(op: Op) -> dict[str, Any]:
-        summary = op.operation_id[0].upper() + op.operation_id[1:]
+    def route(verb: str, op: str | Op) -> dict[str, Any]:
+        if isinstance(op, str):
+            op = Op(op.format(noun=noun.prose) if op == ONE_ITEM else op)
+        operation_id = verb + noun.camel(plural=verb == "list")
         opt = {"opt": {"roles": op.roles}} if op.roles is not None else {}
         return {
-            "operation_id": op.operation_id,
-            "summary": summary,
+            "operation_id": operation_id,
+            "summary": operation_id[0].upper() + operation_id[1:],
             "description": op.description,
             "signature_namespace": namespace,
             **opt,
@@ -175,23 +222,25 @@ def crud_handlers(crud: Crud[ServiceT, ReadT, CreateT, UpdateT]) -> dict[str, HT
             changed(item_id)
 
     handlers: dict[str, HTTPRouteHandler] = {}
-    if crud.list_op:
-        handlers["list_items"] = get(**route(crud.list_op))(list_items)
-    if crud.get_op:
-        handlers["get_item"] = get(item, **route(crud.get_op))(get_item)
-    if crud.create_op:
-        handlers["create_item"] = post(**route(crud.create_op))(create_item)
-    if crud.update_op:
-        handlers["update_item"] = patch(item, **route(crud.update_op))(update_item)
-    if crud.delete_op:
-        handlers["delete_item"] = delete(item, **route(crud.delete_op))(delete_item)
+    if ops.list:
+        handlers["list_items"] = get(**route("list", ops.list))(list_items)
+    if ops.get:
+        handlers["get_item"] = get(item, **route("get", ops.get))(get_item)
+    if ops.create:
+        handlers["create_item"] = post(**route("create", ops.create))(create_item)
+    if ops.update:
+        handlers["update_item"] = patch(item, **route("update", ops.update))(update_item)
+    if ops.delete:
+        handlers["delete_item"] = delete(item, **route("delete", ops.delete))(delete_item)
     return handlers
 
 
 class CrudController(Controller):
-    """A controller whose standard handlers come from its ``crud``; add the area's own below it."""
+    """A controller whose standard handlers come from its ``crud`` and ``ops``; add the area's own
+    below them."""
 
     crud: ClassVar[Crud[Any, Any, Any, Any]]
+    ops: ClassVar[Ops]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -202,7 +251,8 @@ class CrudController(Controller):
         if crud.filters is not None:
             provided["filters"] = Provide(crud.filters, sync_to_thread=False)
         cls.dependencies = {**provided, **(cls.__dict__.get("dependencies") or {})}
-        for name, handler in crud_handlers(crud).items():
+        noun = Noun(cls.path.rstrip("/").rsplit("/", 1)[-1])
+        for name, handler in crud_handlers(crud, cls.ops, noun).items():
             if name in cls.__dict__:  # an area's own handler: leave its operation out of ``crud``
                 raise TypeError(f"{cls.__name__}.{name} is defined twice (in the class and by its crud)")
             setattr(cls, name, handler)

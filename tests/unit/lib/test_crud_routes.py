@@ -11,7 +11,7 @@ from litestar import Litestar, get
 
 from appliance.db.models import Camera as CameraRow
 from appliance.lib.crud import CrudService
-from appliance.lib.crud_routes import Crud, CrudController, Filters, Op
+from appliance.lib.crud_routes import Crud, CrudController, Filters, Op, Ops
 from appliance.server.deps import DEPENDENCIES
 
 
@@ -40,27 +40,31 @@ def thing_filters(name: str | None = None) -> Filters:
 class ThingController(CrudController):
     path = "/v1/things"
     tags = ["things"]
-    crud = Crud(
-        key="thing_id",
-        read=Thing,
-        service=ThingService,
-        filters=thing_filters,
-        write=(ThingCreate, ThingUpdate),
-        list_op=Op("listThings", "List things."),
-        get_op=Op("getThing", "One thing.", frozenset({"admin"})),
-        create_op=Op("createThing", "Make a thing."),
-        delete_op=Op("deleteThing", "Remove a thing.", options={"status_code": 202}),
+    crud = Crud(ThingService, Thing, ThingCreate, ThingUpdate, filters=thing_filters)
+    ops = Ops(
+        list="List things.",
+        get=Op("One thing.", frozenset({"admin"})),
+        create="Make a thing.",
+        delete=Op("Remove a thing.", options={"status_code": 202}),
     )
 
 
-def operations() -> dict[str, dict[str, Any]]:
+class WidgetController(CrudController):
+    """Named after a path whose item is two words, with the item's default description."""
+
+    path = "/v1/blue-widgets"
+    crud = Crud(ThingService, Thing, filters=thing_filters)
+    ops = Ops(list="List widgets.")
+
+
+def operations(controller: type[CrudController]) -> dict[str, dict[str, Any]]:
     # The app's own dependencies (the principal, the tenant, the RLS session) feed ``service``.
-    paths = Litestar([ThingController], dependencies=DEPENDENCIES).openapi_schema.to_schema()["paths"]
+    paths = Litestar([controller], dependencies=DEPENDENCIES).openapi_schema.to_schema()["paths"]
     return {op["operationId"]: op for ops in paths.values() for op in ops.values()}
 
 
 def test_each_operation_is_documented_with_the_areas_names() -> None:
-    ops = operations()
+    ops = operations(ThingController)
     assert sorted(ops) == ["createThing", "deleteThing", "getThing", "listThings"]  # no update: not offered
     assert [p["name"] for p in ops["listThings"]["parameters"]] == ["limit", "offset", "name"]
     assert [(p["name"], p["in"]) for p in ops["getThing"]["parameters"]] == [("thing_id", "path")]
@@ -68,6 +72,13 @@ def test_each_operation_is_documented_with_the_areas_names() -> None:
     body = ops["createThing"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert body.endswith("/ThingCreate")
     assert "202" in ops["deleteThing"]["responses"] and ops["listThings"]["tags"] == ["things"]
+
+
+def test_operations_are_named_after_the_path() -> None:
+    ops = operations(WidgetController)
+    assert sorted(ops) == ["getBlueWidget", "listBlueWidgets"]
+    assert ops["getBlueWidget"]["description"] == "One blue widget."
+    assert [p["name"] for p in ops["getBlueWidget"]["parameters"]] == ["blue_widget_id"]
 
 
 def test_an_operation_keeps_its_own_roles() -> None:
@@ -81,7 +92,8 @@ def test_a_handler_defined_twice_is_refused() -> None:
 
         class Twice(CrudController):
             path = "/v1/twice"
-            crud = Crud(key="twice_id", read=Thing, service=ThingService, get_op=Op("getTwice", "One."))
+            crud = Crud(ThingService, Thing)
+            ops = Ops()
 
             @get("/{twice_id:uuid}/other", sync_to_thread=False)
             def get_item(self) -> None: ...

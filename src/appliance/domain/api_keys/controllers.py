@@ -11,7 +11,7 @@ from appliance.domain.api_keys.services import ApiKeyService
 from appliance.domain.auth.principal import ADMINS
 from appliance.domain.auth.services import AuthService
 from appliance.lib.crud import changes_of
-from appliance.lib.crud_routes import Changed, Crud, CrudController, Filters, Op
+from appliance.lib.crud_routes import Changed, Crud, CrudController, Filters, Ops
 from appliance.lib.di import Injected
 
 
@@ -35,20 +35,15 @@ class ApiKeyController(CrudController):
     tags = ["api-keys"]
     opt = {"roles": ADMINS}
     dependencies = {"changed": Provide(forget_key, sync_to_thread=False)}
-    crud = Crud(
-        key="key_id",
-        read=ApiKey,
-        service=ApiKeyService,
-        filters=api_key_filters,
-        write=(ApiKeyCreate, ApiKeyUpdate),
-        list_op=Op("listApiKeys", "List edge API keys (never their secrets)."),
-        get_op=Op("getApiKey", "One API key (without its secret)."),
-        update_op=Op(
-            "updateApiKey",
+    crud = Crud(ApiKeyService, ApiKey, ApiKeyCreate, ApiKeyUpdate, filters=api_key_filters, key="key_id")
+    ops = Ops(
+        list="List edge API keys (never their secrets).",
+        get="One API key (without its secret).",
+        update=(
             "Rename or revoke a key; a revoked key's tokens stop working at once (within a second on\n"
-            "other API processes).",
+            "other API processes)."
         ),
-        delete_op=Op("deleteApiKey", "Delete a key (audited)."),
+        delete="Delete a key (audited).",
     )
 
     @post(operation_id="createApiKey")

@@ -9,7 +9,7 @@ from appliance.db.models import AuditLog
 from appliance.domain.audit.reads import AuditService
 from appliance.domain.audit.schemas import AuditEntry
 from appliance.domain.auth.principal import ADMINS
-from appliance.lib.crud_routes import Crud, CrudController, Filters, Op
+from appliance.lib.crud_routes import Crud, CrudController, Filters, Ops
 
 
 def audit_filters(
@@ -34,10 +34,5 @@ class AuditController(CrudController):
     path = "/v1/audit"
     tags = ["audit"]
     opt = {"roles": ADMINS}
-    crud = Crud(
-        key="entry_id",
-        read=AuditEntry,
-        service=AuditService,
-        filters=audit_filters,
-        list_op=Op("listAudit", "The tenant's audit trail, newest first."),
-    )
+    crud = Crud(AuditService, AuditEntry, filters=audit_filters)
+    ops = Ops(list="The tenant's audit trail, newest first.", get=None)

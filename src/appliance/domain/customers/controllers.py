@@ -35,7 +35,7 @@ from appliance.domain.customers.services import (
     merge_candidates,
 )
 from appliance.lib.crud import CrudService, Page, to_schema
-from appliance.lib.crud_routes import Crud, CrudController, Filters, Op, scoped
+from appliance.lib.crud_routes import Crud, CrudController, Filters, Op, Ops, scoped
 from appliance.lib.di import Injected
 from appliance.lib.http import Limit, Offset
 from appliance.recognition.policy import Thresholds
@@ -90,22 +90,18 @@ class CustomerController(CrudController):
         "identity": Provide(identity, sync_to_thread=False),
     }
     crud = Crud(
-        key="customer_id",
-        read=Customer,
-        service=CustomerService,
+        CustomerService,
+        Customer,
+        CustomerCreate,
+        CustomerUpdate,
         filters=customer_filters,
-        write=(CustomerCreate, CustomerUpdate),
         row_view=customer_view,
-        list_op=Op(
-            "listCustomers",
-            "List customers, oldest first; filter by name, gender or last sighting.",
-            MANAGERS,
-        ),
-        get_op=Op("getCustomer", "One customer profile (CustomerProfile.v1).", MANAGERS),
-        create_op=Op(
-            "createCustomer", "Create a customer profile by hand (recognition creates most of them).", ADMINS
-        ),
-        update_op=Op("updateCustomer", "Edit a customer's name, notes, tags or demographics.", ADMINS),
+    )
+    ops = Ops(
+        list=Op("List customers, oldest first; filter by name, gender or last sighting.", MANAGERS),
+        get=Op("One customer profile (CustomerProfile.v1).", MANAGERS),
+        create=Op("Create a customer profile by hand (recognition creates most of them).", ADMINS),
+        update=Op("Edit a customer's name, notes, tags or demographics.", ADMINS),
     )
 
     @delete(

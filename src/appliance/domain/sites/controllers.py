@@ -8,7 +8,7 @@ from appliance.db.models import Site as SiteRow
 from appliance.domain.auth.principal import ADMINS, MANAGERS
 from appliance.domain.sites.schemas import Site, SiteCreate, SiteUpdate
 from appliance.domain.sites.services import SiteService
-from appliance.lib.crud_routes import Crud, CrudController, Filters, Op
+from appliance.lib.crud_routes import Crud, CrudController, Filters, Op, Ops
 
 
 def site_filters(
@@ -22,15 +22,11 @@ def site_filters(
 class SiteController(CrudController):
     path = "/v1/sites"
     tags = ["sites"]
-    crud = Crud(
-        key="site_id",
-        read=Site,
-        service=SiteService,
-        filters=site_filters,
-        write=(SiteCreate, SiteUpdate),
-        list_op=Op("listSites", "List the sites the caller may see, oldest first.", MANAGERS),
-        get_op=Op("getSite", "One site.", MANAGERS),
-        create_op=Op("createSite", "Create a site; its IANA time zone drives every report bucket.", ADMINS),
-        update_op=Op("updateSite", "Change a site's name, time zone or address.", ADMINS),
-        delete_op=Op("deleteSite", "Delete a site with its cameras, keys and visits (audited).", ADMINS),
+    crud = Crud(SiteService, Site, SiteCreate, SiteUpdate, filters=site_filters)
+    ops = Ops(
+        list=Op("List the sites the caller may see, oldest first.", MANAGERS),
+        get=Op("One site.", MANAGERS),
+        create=Op("Create a site; its IANA time zone drives every report bucket.", ADMINS),
+        update=Op("Change a site's name, time zone or address.", ADMINS),
+        delete=Op("Delete a site with its cameras, keys and visits (audited).", ADMINS),
     )

@@ -13,7 +13,7 @@ from appliance.domain.sites.scope import sites_overlap
 from appliance.domain.staff.enrolment import enrol_photo, require_staff
 from appliance.domain.staff.schemas import StaffCreate, StaffMember, StaffPhoto, StaffPhotoLink, StaffUpdate
 from appliance.domain.staff.services import StaffService
-from appliance.lib.crud_routes import Crud, CrudController, Filters, Op
+from appliance.lib.crud_routes import Crud, CrudController, Filters, Ops
 from appliance.lib.di import Injected
 from appliance.lib.errors import InvalidError, PayloadTooLargeError
 from appliance.lib.http import read_capped
@@ -30,19 +30,19 @@ class StaffController(CrudController):
     tags = ["staff"]
     opt = {"roles": MANAGERS}
     crud = Crud(
-        key="staff_id",
-        read=StaffMember,
-        service=StaffService,
+        StaffService,
+        StaffMember,
+        StaffCreate,
+        StaffUpdate,
         filters=staff_filters,
-        write=(StaffCreate, StaffUpdate),
         views=StaffService.with_photos,
-        list_op=Op("listStaff", "List staff members, optionally those working at one site."),
-        get_op=Op("getStaff", "One staff member."),
-        create_op=Op(
-            "createStaff", "Add a staff member; their faces are then left out of the visitor numbers."
-        ),
-        update_op=Op("updateStaff", "Rename a staff member or change their sites."),
-        delete_op=Op("deleteStaff", "Remove a staff member (audited)."),
+    )
+    ops = Ops(
+        list="List staff members, optionally those working at one site.",
+        get="One staff member.",
+        create="Add a staff member; their faces are then left out of the visitor numbers.",
+        update="Rename a staff member or change their sites.",
+        delete="Remove a staff member (audited).",
     )
 
     @post("/{staff_id:uuid}/photos", operation_id="enrolStaffPhoto", status_code=201)

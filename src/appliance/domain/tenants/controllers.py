@@ -11,7 +11,7 @@ from appliance.domain.auth.principal import Principal, Role
 from appliance.domain.tenants.deletion import DELETION_DESCRIPTION, DELETION_RESPONSES, TenantDeletion
 from appliance.domain.tenants.schemas import Tenant, TenantCreate, TenantUpdate
 from appliance.domain.tenants.services import TenantService
-from appliance.lib.crud_routes import Crud, CrudController, Filters, Op
+from appliance.lib.crud_routes import Crud, CrudController, Filters, Ops
 from appliance.lib.di import Injected
 from appliance.recognition.runtime import RecognitionRuntime
 
@@ -26,17 +26,11 @@ class TenantController(CrudController):
     path = "/v1/tenants"
     tags = ["tenants"]
     opt = {"roles": frozenset({Role.SYSTEM_ADMIN})}
-    crud = Crud(
-        key="tenant_id",
-        read=Tenant,
-        service=TenantService,
-        filters=tenant_filters,
-        platform=True,
-        write=(TenantCreate, TenantUpdate),
-        list_op=Op("listTenants", "List every tenant on this installation."),
-        get_op=Op("getTenant", "One tenant."),
-        create_op=Op("createTenant", "Create a tenant (audited)."),
-        update_op=Op("updateTenant", "Rename a tenant or change its visit gap (audited)."),
+    crud = Crud(TenantService, Tenant, TenantCreate, TenantUpdate, filters=tenant_filters, platform=True)
+    ops = Ops(
+        list="List every tenant on this installation.",
+        create="Create a tenant (audited).",
+        update="Rename a tenant or change its visit gap (audited).",
     )
 
     @delete(
