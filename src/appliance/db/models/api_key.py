@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Uuid
+from sqlalchemy import DateTime, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, TimestampMixin
-from appliance.db.models.refs import tenant_ref
+from appliance.db.models.refs import tenant_column, tenant_ref
 
 
 class ApiKey(IdMixin, TimestampMixin, Base):
@@ -23,9 +23,7 @@ class ApiKey(IdMixin, TimestampMixin, Base):
         tenant_ref("camera_id", "cameras"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[uuid.UUID] = tenant_column(index=True)
     site_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     camera_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     name: Mapped[str] = mapped_column(String(200))

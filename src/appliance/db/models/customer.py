@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, TimestampMixin, time_in_range
+from appliance.db.models.refs import tenant_column
 
 
 class Customer(IdMixin, TimestampMixin, Base):
@@ -21,7 +22,7 @@ class Customer(IdMixin, TimestampMixin, Base):
     )
 
     # No index of its own: the composite indexes above lead with tenant_id.
-    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = tenant_column()
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
     age: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -5,11 +5,11 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import DateTime, Float, ForeignKey, Index, String, Uuid, text
+from sqlalchemy import DateTime, Float, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, utcnow
-from appliance.db.models.refs import tenant_ref
+from appliance.db.models.refs import tenant_column, tenant_ref
 from appliance.db.types import Embedding, TransactionId
 
 
@@ -25,7 +25,7 @@ class CustomerExemplar(IdMixin, Base):
     )
 
     # No index of its own: the composite indexes above lead with tenant_id.
-    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = tenant_column()
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     sighting_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     embedding: Mapped[np.ndarray[Any, Any]] = mapped_column(Embedding)
@@ -59,9 +59,7 @@ class VectorWatermark(Base):
 
     __tablename__ = "vector_watermarks"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
+    tenant_id: Mapped[uuid.UUID] = tenant_column(primary_key=True)
     collection: Mapped[str] = mapped_column(String(255), primary_key=True)
     snapshot: Mapped[str] = mapped_column(String)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
@@ -71,9 +69,7 @@ class StaffEmbedding(IdMixin, Base):
     __tablename__ = "staff_embeddings"
     __table_args__ = (tenant_ref("staff_id", "staff"),)
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[uuid.UUID] = tenant_column(index=True)
     staff_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     embedding: Mapped[np.ndarray[Any, Any]] = mapped_column(Embedding)
     photo_key: Mapped[str | None] = mapped_column(nullable=True)

@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, String, Uuid
+from sqlalchemy import DateTime, Float, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, utcnow
-from appliance.db.models.refs import tenant_ref
+from appliance.db.models.refs import tenant_column, tenant_ref
 
 
 class MergeSuggestion(IdMixin, Base):
@@ -22,9 +22,7 @@ class MergeSuggestion(IdMixin, Base):
         Index("ix_merge_suggestions_pair", "tenant_id", "customer_id", "candidate_id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[uuid.UUID] = tenant_column(index=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     candidate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     sighting_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)

@@ -6,7 +6,6 @@ from datetime import date, datetime
 from sqlalchemy import (
     Date,
     DateTime,
-    ForeignKey,
     Integer,
     String,
     UniqueConstraint,
@@ -15,7 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, utcnow
-from appliance.db.models.refs import tenant_ref
+from appliance.db.models.refs import tenant_column, tenant_ref
 
 
 class VisitRollup(IdMixin, Base):
@@ -29,9 +28,7 @@ class VisitRollup(IdMixin, Base):
         tenant_ref("site_id", "sites"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[uuid.UUID] = tenant_column(index=True)
     site_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     granularity: Mapped[str] = mapped_column(String(8))
     bucket: Mapped[datetime] = mapped_column(DateTime(timezone=False))
@@ -51,8 +48,6 @@ class RollupDirty(IdMixin, Base):
         tenant_ref("site_id", "sites"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[uuid.UUID] = tenant_column(index=True)
     site_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     day: Mapped[date] = mapped_column(Date)

@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Float,
-    ForeignKey,
     Index,
     String,
     Uuid,
@@ -19,7 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, time_in_range, utcnow
-from appliance.db.models.refs import tenant_ref
+from appliance.db.models.refs import tenant_column, tenant_ref
 from appliance.db.types import Embedding
 
 
@@ -58,9 +57,7 @@ class Sighting(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     # No index of its own: the primary key and the composite indexes above lead with tenant_id.
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
+    tenant_id: Mapped[uuid.UUID] = tenant_column(primary_key=True)
     site_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     camera_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     """NULL once the camera is deleted: its sightings stay in the history."""

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, TimestampMixin
+from appliance.db.models.refs import tenant_column
 
 
 class Site(IdMixin, TimestampMixin, Base):
@@ -17,9 +18,7 @@ class Site(IdMixin, TimestampMixin, Base):
         UniqueConstraint("tenant_id", "name"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[uuid.UUID] = tenant_column(index=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     address: Mapped[str | None] = mapped_column(String(500), nullable=True)

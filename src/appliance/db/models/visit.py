@@ -7,7 +7,6 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Float,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -18,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from appliance.db.base import Base, IdMixin, time_in_range, utcnow
-from appliance.db.models.refs import tenant_ref
+from appliance.db.models.refs import tenant_column, tenant_ref
 
 
 class Visit(IdMixin, Base):
@@ -34,7 +33,7 @@ class Visit(IdMixin, Base):
     )
 
     # No index of its own: the composite indexes above lead with tenant_id.
-    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = tenant_column()
     site_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -89,19 +89,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def view(visit: Visit) -> VisitView:
-    return VisitView(
-        visit_id=visit.id,
-        tenant_id=visit.tenant_id,
-        site_id=visit.site_id,
-        customer_id=visit.customer_id,
-        first_seen=visit.first_seen,
-        last_seen=visit.last_seen,
-        sightings=visit.sightings,
-        is_new_customer=visit.is_new_customer,
-        best_snapshot_key=visit.best_snapshot_key,
-        gender=visit.gender,
-        age=visit.age,
-    )
+    """The row as the API shows it: its columns by the same names, and its id as ``visit_id``."""
+    same_named = {name: getattr(visit, name) for name in VisitView.__struct_fields__ if name != "visit_id"}
+    return VisitView(visit_id=visit.id, **same_named)
 
 
 def _newest_first(where: Sequence[ColumnElement[bool]]) -> Select[Any]:
