@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
 ENV_PREFIX = "APPLIANCE_"
+StructT = TypeVar("StructT", bound=msgspec.Struct)
 DEFAULT_EMBEDDER = "face_recognition_sface_2021dec.onnx"
 """The embedder pack of ``appliance.vision.models.MANIFEST`` that ships (a unit test keeps them
 equal; the manifest module is not imported here: it loads an HTTP client)."""
@@ -191,17 +192,25 @@ def mask_url(url: str) -> str:
 
 def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings from the environment; a bad value raises ``ConfigError`` naming the variable."""
+    return from_environment(Settings, env, overrides)
+
+
+def from_environment(
+    kind: type[StructT], env: dict[str, str] | None, overrides: dict[str, Any], what: str = "configuration"
+) -> StructT:
+    """``kind`` from the ``APPLIANCE_<FIELD>`` variables of ``env`` (default: the process's), then
+    ``overrides`` by field name; a bad value raises ``ConfigError`` naming what to fix."""
     source = os.environ if env is None else env
     raw: dict[str, Any] = {}
-    for name in Settings.__struct_fields__:
+    for name in kind.__struct_fields__:
         key = ENV_PREFIX + name.upper()
         if key in source:
             raw[name] = source[key]
     raw.update(overrides)
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        return msgspec.convert(raw, kind, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(config_error(str(exc), raw, set(overrides))) from exc
+        raise ConfigError(config_error(str(exc), raw, set(overrides), what)) from exc
 
 
 def config_error(message: str, raw: dict[str, Any], overridden: set[str], what: str = "configuration") -> str:

@@ -21,70 +21,56 @@ LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 class EdgeMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.frames = Counter("edge_frames_total", "Frames analysed", ["camera"], registry=r)
-        self.frames_skipped = Counter(
-            "edge_frames_skipped_total", "Frames read but skipped by the fps limit", ["camera"], registry=r
+        self.frames = self._counter("edge_frames_total", "Frames analysed", "camera")
+        self.frames_skipped = self._counter(
+            "edge_frames_skipped_total", "Frames read but skipped by the fps limit", "camera"
         )
-        self.frames_dropped = Counter(
-            "edge_frames_dropped_total",
-            "Live frames dropped because the analysis fell behind",
-            ["camera"],
-            registry=r,
+        self.frames_dropped = self._counter(
+            "edge_frames_dropped_total", "Live frames dropped because the analysis fell behind", "camera"
         )
-        self.frames_static = Counter(
+        self.frames_static = self._counter(
             "edge_frames_static_total",
             "Analysed frames of an unchanged empty scene (detection skipped)",
-            ["camera"],
-            registry=r,
+            "camera",
         )
-        self.faces = Counter("edge_faces_detected_total", "Faces detected", ["camera"], registry=r)
-        self.rejections = Counter(
-            "edge_face_rejections_total", "Faces rejected by the quality gate", ["reason"], registry=r
+        self.faces = self._counter("edge_faces_detected_total", "Faces detected", "camera")
+        self.rejections = self._counter(
+            "edge_face_rejections_total", "Faces rejected by the quality gate", "reason"
         )
-        self.tracks = Counter(
-            "edge_tracks_closed_total", "Tracks closed into an event", ["camera"], registry=r
+        self.tracks = self._counter("edge_tracks_closed_total", "Tracks closed into an event", "camera")
+        self.staff_matches = self._counter("edge_staff_matches_total", "Events matched to local staff")
+        self.events_queued = self._counter("edge_events_queued_total", "Events written to the queue")
+        self.events_sent = self._counter("edge_events_sent_total", "Events acknowledged by the API")
+        self.events_failed = self._counter(
+            "edge_events_failed_total", "Delivery failures (transient: retried; dead: dead-lettered)", "kind"
         )
-        self.staff_matches = Counter("edge_staff_matches_total", "Events matched to local staff", registry=r)
-        self.events_queued = Counter("edge_events_queued_total", "Events written to the queue", registry=r)
-        self.events_sent = Counter("edge_events_sent_total", "Events acknowledged by the API", registry=r)
-        self.events_failed = Counter(
-            "edge_events_failed_total",
-            "Delivery failures (transient: retried; dead: dead-lettered)",
-            ["kind"],
-            registry=r,
+        self.events_dropped = self._counter(
+            "edge_events_dropped_total", "Oldest pending events dropped because the queue was full"
         )
-        self.events_dropped = Counter(
-            "edge_events_dropped_total",
-            "Oldest pending events dropped because the queue was full",
-            registry=r,
+        self.snapshots_failed = self._counter(
+            "edge_snapshots_failed_total", "Snapshots the store refused (event sent without)"
         )
-        self.snapshots_failed = Counter(
-            "edge_snapshots_failed_total", "Snapshots the store refused (event sent without)", registry=r
+        self.queue_depth = self._gauge("edge_queue_depth", "Undelivered events on disk")
+        self.camera_up = self._gauge("edge_camera_up", "1 while the camera delivers frames", "camera")
+        self.reconnects = self._counter("edge_camera_reconnects_total", "Reconnections to a camera", "camera")
+        self.detect_seconds = self._seconds("edge_detect_seconds", "Face detection time per frame")
+        self.embed_seconds = self._seconds(
+            "edge_embed_seconds", "Alignment + embedding time per frame's faces"
         )
-        self.queue_depth = Gauge("edge_queue_depth", "Undelivered events on disk", registry=r)
-        self.camera_up = Gauge("edge_camera_up", "1 while the camera delivers frames", ["camera"], registry=r)
-        self.reconnects = Counter(
-            "edge_camera_reconnects_total", "Reconnections to a camera", ["camera"], registry=r
+        self.frame_seconds = self._seconds("edge_frame_seconds", "Whole analysis time per frame")
+        self.upload_seconds = self._seconds(
+            "edge_upload_seconds", "Delivery time per event (snapshot + event)"
         )
-        self.detect_seconds = Histogram(
-            "edge_detect_seconds", "Face detection time per frame", buckets=LATENCY_BUCKETS, registry=r
-        )
-        self.embed_seconds = Histogram(
-            "edge_embed_seconds",
-            "Alignment + embedding time per frame's faces",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.frame_seconds = Histogram(
-            "edge_frame_seconds", "Whole analysis time per frame", buckets=LATENCY_BUCKETS, registry=r
-        )
-        self.upload_seconds = Histogram(
-            "edge_upload_seconds",
-            "Delivery time per event (snapshot + event)",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str, *labels: str) -> Gauge:
+        return Gauge(name, documentation, labels, registry=self.registry)
+
+    def _seconds(self, name: str, documentation: str) -> Histogram:
+        """A latency histogram: the same buckets for every stage, so stages compare."""
+        return Histogram(name, documentation, buckets=LATENCY_BUCKETS, registry=self.registry)
 
     def value(self, name: str, labels: dict[str, str] | None = None) -> float:
         """A sample's current value (tests, health); 0 when never set."""

@@ -6,13 +6,12 @@ shared ones (models dir, embedder, staff threshold) still come from the server s
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 import msgspec
 
-from appliance.config import ENV_PREFIX, ConfigError, config_error
+from appliance.config import from_environment
 
 
 class EdgeSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -27,6 +26,8 @@ class EdgeSettings(msgspec.Struct, kw_only=True, frozen=True):
     """A person in view longer than this emits an event per period (the server folds them into one visit)."""
     staff_refresh_seconds: float = 60.0
     min_face_px: float = 40.0
+    """From here to ``max_roll_degrees``: the quality gate (:class:`~appliance.edge.quality.QualityConfig`,
+    whose fields they fill by name)."""
     min_det_score: float = 0.70
     min_blur: float = 25.0
     """Variance of the Laplacian on the aligned 112x112 chip (see docs/calibration.md)."""
@@ -50,18 +51,9 @@ class EdgeSettings(msgspec.Struct, kw_only=True, frozen=True):
 
 
 def load_edge_settings(env: dict[str, str] | None = None, **overrides: Any) -> EdgeSettings:
-    source = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    for name in EdgeSettings.__struct_fields__:
-        key = ENV_PREFIX + name.upper()
-        if key in source:
-            raw[name] = source[key]
+    """Edge settings from the environment; an override of ``None`` (an option not given) leaves it."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    raw.update(given)
-    try:
-        return msgspec.convert(raw, EdgeSettings, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(config_error(str(exc), raw, set(given), "edge configuration")) from exc
+    return from_environment(EdgeSettings, env, given, "edge configuration")
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

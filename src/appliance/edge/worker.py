@@ -24,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from appliance.config import Settings
 from appliance.edge.capture import END, Backoff, CameraCapture, Frame, SourceSpec, file_fingerprint
 from appliance.edge.ffmpeg import FfmpegMissing, ffmpeg_program
@@ -270,13 +272,7 @@ class EdgeWorker:
             embedder=embedder,
             attributes=attributes,
             staff=gallery,
-            quality=QualityConfig(
-                min_face_px=edge.min_face_px,
-                min_det_score=edge.min_det_score,
-                min_blur=edge.min_blur,
-                max_yaw_degrees=edge.max_yaw_degrees,
-                max_roll_degrees=edge.max_roll_degrees,
-            ),
+            quality=msgspec.convert(edge, QualityConfig, from_attributes=True),  # the same-named settings
             tracker=TrackerConfig(timeout=edge.track_timeout_seconds, max_duration=edge.track_max_seconds),
             metrics=self.metrics,
             detect_max_width=edge.detect_max_width,

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from appliance.vision.images import Image, fit_similarity, resize_area, warp_affine
+from appliance.vision.runtime import onnx_session, require_model
 
 GENDER_FILE = "gender-v1.onnx"
 AGE_FILE = "age-v1.onnx"
@@ -79,17 +80,10 @@ class AttributeModel:
     """Both networks, CPU, one thread each (tiny: ~1 ms per face)."""
 
     def __init__(self, gender_path: Path, age_path: Path, threads: int = 1) -> None:
-        import onnxruntime
-
         for path in (gender_path, age_path):
-            if not path.is_file():
-                raise FileNotFoundError(f"attribute model not found: {path} (run `appliance models pull`)")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        self._gender: Any = onnxruntime.InferenceSession(str(gender_path), options, providers=providers)
-        self._age: Any = onnxruntime.InferenceSession(str(age_path), options, providers=providers)
+            require_model(path, "attribute")
+        self._gender = onnx_session(gender_path, threads=threads)
+        self._age = onnx_session(age_path, threads=threads)
         self._gender_input = self._gender.get_inputs()[0].name
         self._age_input = self._age.get_inputs()[0].name
 

@@ -9,8 +9,6 @@ it (the macOS arm64 wheels do), else CUDA, else the CPU. The choice itself is
 
 from __future__ import annotations
 
-import importlib.util
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from appliance.vision.embed import (
     Embeddings,
     choose_backend,
     l2_normalise,
+    machine_facts,
     model_output_dim,
     normalisation_for,
 )
@@ -46,13 +45,7 @@ def runtime_backend(
     available_providers: Sequence[str] | None = None,
 ) -> RuntimeChoice:
     """Which runtime embeds faces here, and why; the inputs default to this machine's facts."""
-    system = system or platform.system()
-    if coreml_available is None:
-        coreml_available = importlib.util.find_spec("coremltools") is not None
-    if available_providers is None:
-        import onnxruntime
-
-        available_providers = tuple(onnxruntime.get_available_providers())
+    system, coreml_available = machine_facts(system, coreml_available)
     choice = choose_backend(
         model_path, system=system, coreml_available=coreml_available, available_providers=available_providers
     )

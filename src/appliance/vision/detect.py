@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from appliance.vision.images import Image
+from appliance.vision.runtime import onnx_session, require_model
 
 STRIDES = (8, 16, 32)
 PAD_DIVISOR = 32
@@ -228,17 +229,10 @@ class YuNetDetector:
         top_k: int = 50,
         threads: int = 1,
     ) -> None:
-        import onnxruntime
-
-        if not model_path.is_file():
-            raise FileNotFoundError(f"detector model not found: {model_path} (run `appliance models pull`)")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # the declared output shapes differ from the run's: expected
-        self._session: Any = onnxruntime.InferenceSession(
-            with_free_input_size(model_path.read_bytes()), options, providers=["CPUExecutionProvider"]
-        )
+        require_model(model_path, "detector")
+        graph = with_free_input_size(model_path.read_bytes())
+        # quiet: the declared output shapes differ from the run's, as expected
+        self._session = onnx_session(graph, threads=threads, quiet=True)
         self._input = self._session.get_inputs()[0].name
         self._outputs = [o.name for o in self._session.get_outputs()]
         self.score_threshold = score_threshold

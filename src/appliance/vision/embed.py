@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from appliance.vision.images import Image
+from appliance.vision.runtime import onnx_session, require_model
 
 Embeddings = npt.NDArray[np.float32]
 PROVIDER_PREFERENCE = ("CoreMLExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -40,6 +41,14 @@ class BackendChoice(msgspec.Struct, frozen=True):
     path: str = ""
 
 
+def machine_facts(system: str | None, coreml_available: bool | None) -> tuple[str, bool]:
+    """The operating system and whether coremltools is installed, where the caller (a test) does
+    not say."""
+    if coreml_available is None:
+        coreml_available = importlib.util.find_spec("coremltools") is not None
+    return system or platform.system(), coreml_available
+
+
 def choose_backend(
     model_path: Path,
     *,
@@ -48,9 +57,7 @@ def choose_backend(
     available_providers: Sequence[str] | None = None,
 ) -> BackendChoice:
     """Pure selection logic (tested everywhere); the inputs default to this machine's facts."""
-    system = system or platform.system()
-    if coreml_available is None:
-        coreml_available = importlib.util.find_spec("coremltools") is not None
+    system, coreml_available = machine_facts(system, coreml_available)
     package = model_path.with_suffix(".mlpackage")
     if system == "Darwin" and coreml_available and package.exists():
         return BackendChoice(backend="coreml", path=str(package))
@@ -103,14 +110,8 @@ class OnnxEmbedder:
         threads: int = 1,
         normalisation: str | None = None,
     ) -> None:
-        import onnxruntime
-
-        if not model_path.is_file():
-            raise FileNotFoundError(f"embedder model not found: {model_path} (run `appliance models pull`)")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(str(model_path), options, providers=list(providers))
+        require_model(model_path, "embedder")
+        self._session = onnx_session(model_path, threads=threads, providers=providers)
         self._input = self._session.get_inputs()[0].name
         shape = self._session.get_outputs()[0].shape
         if not isinstance(shape[-1], int):
