@@ -34,11 +34,12 @@ app.add_typer(admin.app, name="admin")
 
 
 SERVER_PACKAGES = frozenset(
-    {"litestar", "sqlalchemy", "alembic", "psycopg", "jwt", "argon2", "uvicorn", "pymilvus", "minio"}
-    | {"apscheduler", "tenacity", "PIL"}
+    {"litestar", "sqlalchemy", "alembic", "psycopg", "jwt", "cryptography", "argon2", "uvicorn"}
+    | {"httptools", "uvloop", "pymilvus", "minio", "apscheduler", "tenacity", "PIL"}
 )
 """Top-level modules of the ``server`` extra: an edge-only install (``pip install 'appliance[edge]'``)
-lacks them, and the commands that need them say so instead of printing a traceback."""
+lacks them, and the commands that need them say so instead of printing a traceback. Kept by hand
+(a frozen binary has no pyproject.toml); tests/unit/test_server_packages.py checks it against the extra."""
 
 
 def main() -> None:
