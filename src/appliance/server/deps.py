@@ -6,7 +6,7 @@ guards name what they need and Litestar hands it in."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from litestar import Request
@@ -19,7 +19,7 @@ from appliance.db.engine import Database
 from appliance.domain.auth.controllers import ProblemResponse
 from appliance.domain.auth.guards import AUTHENTICATOR, Authenticator
 from appliance.domain.auth.principal import Principal, Role
-from appliance.domain.events.services import IngestService
+from appliance.domain.events.controllers import IngestRequest
 from appliance.lib.di import Injected
 from appliance.lib.errors import DomainError, UnauthorizedError
 from appliance.recognition.policy import Thresholds
@@ -96,10 +96,10 @@ async def provide_object_store(services: Injected[Services]) -> ObjectStore:
     return await services.recognition.store()
 
 
-def provide_ingest_service(services: Injected[Services]) -> Callable[[], Awaitable[IngestService]]:
-    """The ingest service, built on first use (it opens the vector index): a handler asks for it
-    after its cheaper checks."""
-    return services.recognition.ingest
+def provide_ingest_request(request: Request[Any, Any, Any], state: State) -> IngestRequest:
+    """No sub-dependencies, so the ingest route resolves one dependency and no task group."""
+    recognition = provide_services(state).recognition
+    return IngestRequest(provide_principal(request), recognition, recognition.ingest)
 
 
 def provide_thresholds(settings: Injected[Settings]) -> Thresholds:
@@ -129,7 +129,7 @@ DEPENDENCIES = {
     "live": _part(lambda services: services.live),
     "recognition": _part(lambda services: services.recognition),
     "object_store": Provide(provide_object_store),
-    "ingest_service": _sync(provide_ingest_service),
+    "ingest_request": _sync(provide_ingest_request),
     "thresholds": _sync(provide_thresholds),
     "problem": _sync(provide_problem),
 }

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Protocol
 
@@ -36,22 +37,30 @@ class LiveEvents(Protocol):
 INGEST = {"roles": frozenset({Role.WORKER}), "rate_limit": "ingest"}
 
 
+@dataclass(frozen=True)
+class IngestRequest:
+    """What the ingest route needs, handed in as one dependency: Litestar resolves several
+    dependencies of one level in a task group, a cost on every event (ADR 0013)."""
+
+    principal: Principal
+    recognition: RecognitionRuntime
+    service: Callable[[], Awaitable[IngestService]]
+    """The ingest service, built on first use (it opens the vector index)."""
+
+
 class EventController(Controller):
     path = "/v1/events"
     tags = ["ingest"]
 
     @post("/face", operation_id="ingestFaceEvent", opt=INGEST, status_code=200)
     async def ingest_face(
-        self,
-        recognition: Injected[RecognitionRuntime],
-        ingest_service: Injected[Callable[[], Awaitable[IngestService]]],
-        principal: Principal,
-        data: EventFaceDetectedV1,
+        self, ingest_request: Injected[IngestRequest], data: EventFaceDetectedV1
     ) -> FaceMatch:
         """Match one face (Event.FaceDetected.v1) to a customer and a visit; idempotent on event_id."""
+        recognition, principal = ingest_request.recognition, ingest_request.principal
         store = await recognition.store() if isinstance(data.snapshot_key, str) else None
         await check_event_bounds(principal, data, recognition.settings, store)
-        ingest = await ingest_service()
+        ingest = await ingest_request.service()
         result: FaceMatch = await ingest.ingest(principal, data)
         return result
 
