@@ -89,7 +89,12 @@ class TcpProxy:
         except OSError:
             pass
         finally:
+            # shutdown before close: closing a socket another pump is blocked in recv() on
+            # neither wakes it nor tells the peer, which would keep PostgreSQL's session (and its
+            # locks) alive after the app's side is gone
             for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
                 with contextlib.suppress(OSError):
                     sock.close()
             with self._lock:
