@@ -51,15 +51,25 @@ SET_CONTEXT_SQL = (
     " set_config('app.login_username', %(login_username)s, true)"
 )
 SET_CONTEXT = text(SET_CONTEXT_SQL.replace("%(", ":").replace(")s", ""))
+LOCK_WAIT_LIMIT = "10s"
+IDLE_TRANSACTION_LIMIT = "30s"
 CONTEXT = Prepared(
     "app_context_generic",
-    SET_CONTEXT_SQL + ", set_config('plan_cache_mode', 'force_generic_plan', true)",
+    SET_CONTEXT_SQL + ", set_config('plan_cache_mode', 'force_generic_plan', true)"
+    f", set_config('lock_timeout', '{LOCK_WAIT_LIMIT}', true)"
+    f", set_config('idle_in_transaction_session_timeout', '{IDLE_TRANSACTION_LIMIT}', true)",
     {"tenant_id": "text", "platform_admin": "text", "login_username": "text"},
 )
 """The fast path's context. Its prepared statements run on generic plans, made once per
 connection: the default (``auto``) re-planned the read of exemplar changes on every event, and
 planning it cost more than running it; every other hot statement was on its generic plan
-already (ADR 0013)."""
+already (ADR 0013).
+
+It also bounds the transaction's waits. A lock not granted within ``LOCK_WAIT_LIMIT`` fails
+the event with a 503 (the edge retries) instead of queueing every later one behind it; and
+should this process lose a connection while PostgreSQL keeps its session (a network fault that
+reaches one side only), PostgreSQL ends that session after ``IDLE_TRANSACTION_LIMIT`` idle in
+its transaction, which frees the locks it held: the tenant's new-customer lock above all."""
 
 
 def context_params(
