@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from appliance.config import Settings
-from appliance.db.engine import Database, make_async_engine
+from appliance.db.engine import NETWORK_BOUNDS, Database, make_async_engine
 
 SITE = "INSERT INTO sites (id, tenant_id, name, timezone) VALUES (%(id)s, %(tenant)s, %(name)s, 'UTC')"
 
@@ -209,3 +209,18 @@ def test_an_error_in_the_opening_batch_leaves_the_connection_as_sqlalchemy_expec
             await db.dispose()
 
     asyncio.run(scenario())
+
+
+def test_pooled_connections_carry_the_network_bounds(pg_settings: Settings) -> None:
+    async def parameters() -> dict[str, str]:
+        db = Database(make_async_engine(pg_settings.runtime_database_url, 1))
+        try:
+            async with db.engine.connect() as pooled:
+                raw = await pooled.get_raw_connection()
+                conn: psycopg.AsyncConnection[object] = raw.driver_connection  # type: ignore[assignment]
+                return {option.keyword.decode(): (option.val or b"").decode() for option in conn.pgconn.info}
+        finally:
+            await db.dispose()
+
+    used = asyncio.run(parameters())
+    assert {key: used[key] for key in NETWORK_BOUNDS} == {key: str(v) for key, v in NETWORK_BOUNDS.items()}
