@@ -5,7 +5,9 @@ of them. A NOTIFY inside the ingest transaction would serialise every commit beh
 PostgreSQL's notification-queue lock (held until the commit is on disk). So ingest hands the
 event to this notifier after its commit, and it sends what gathered in the last
 ``every`` seconds as one JSON array per NOTIFY (payloads stay under PostgreSQL's 8,000 bytes).
-Only committed work is announced; a process that dies loses at most that fraction of a second of
+A fifth of a second is quick for a person watching the dashboard and keeps the flushes (a
+pooled transaction each) to five a second per process under load (ADR 0013). Only committed
+work is announced; a process that dies loses at most that fraction of a second of
 live announcements (the sightings themselves are committed).
 """
 
@@ -45,7 +47,7 @@ def batches(encoded: list[str], limit: int = PAYLOAD_LIMIT) -> list[str]:
 
 
 class LiveNotifier:
-    def __init__(self, db: Database, every: float = 0.05) -> None:
+    def __init__(self, db: Database, every: float = 0.2) -> None:
         self.db = db
         self.every = every
         self._queue: list[str] = []
