@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from appliance.db.migrations import helpers
 from appliance.db.rls import disable_rls, enable_rls
 
 # Frozen here: later migrations enable RLS on their own tables.
@@ -34,19 +35,18 @@ def upgrade() -> None:
         sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("request_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+        helpers.id_column(),
+        helpers.primary_key("audit_log"),
     )
     op.create_index("ix_audit_log_tenant_created", "audit_log", ["tenant_id", "created_at"], unique=False)
-    op.create_index(op.f("ix_audit_log_tenant_id"), "audit_log", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("audit_log")
     op.create_table(
         "tenants",
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("visit_gap_minutes", sa.Integer(), server_default="30", nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
+        helpers.id_column(),
+        *helpers.timestamp_columns(),
+        helpers.primary_key("tenants"),
         sa.UniqueConstraint("name", name=op.f("uq_tenants_name")),
     )
     op.create_table(
@@ -61,50 +61,41 @@ def upgrade() -> None:
         sa.Column("last_seen", sa.DateTime(timezone=True), nullable=True),
         sa.Column("visit_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("exemplar_count", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_customers_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
-        sa.UniqueConstraint("tenant_id", "id", name=op.f("uq_customers_tenant_id_id")),
+        helpers.id_column(),
+        *helpers.timestamp_columns(),
+        helpers.tenant_foreign_key("customers"),
+        helpers.primary_key("customers"),
+        helpers.tenant_id_unique("customers"),
     )
     op.create_index(
         "ix_customers_tenant_created", "customers", ["tenant_id", "created_at", "id"], unique=False
     )
-    op.create_index(op.f("ix_customers_tenant_id"), "customers", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("customers")
     op.create_table(
         "sites",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("address", sa.String(length=500), nullable=True),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_sites_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
-        sa.UniqueConstraint("tenant_id", "id", name=op.f("uq_sites_tenant_id_id")),
+        helpers.id_column(),
+        *helpers.timestamp_columns(),
+        helpers.tenant_foreign_key("sites"),
+        helpers.primary_key("sites"),
+        helpers.tenant_id_unique("sites"),
         sa.UniqueConstraint("tenant_id", "name", name=op.f("uq_sites_tenant_id_name")),
     )
-    op.create_index(op.f("ix_sites_tenant_id"), "sites", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("sites")
     op.create_table(
         "staff",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("site_ids", postgresql.ARRAY(sa.Uuid()), server_default="{}", nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_staff_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff")),
+        helpers.id_column(),
+        *helpers.timestamp_columns(),
+        helpers.tenant_foreign_key("staff"),
+        helpers.primary_key("staff"),
     )
-    op.create_index(op.f("ix_staff_tenant_id"), "staff", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("staff")
     op.create_table(
         "users",
         sa.Column("tenant_id", sa.Uuid(), nullable=True),
@@ -113,16 +104,13 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=32), nullable=False),
         sa.Column("site_ids", postgresql.ARRAY(sa.Uuid()), server_default="{}", nullable=False),
         sa.Column("disabled", sa.Boolean(), server_default="false", nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_users_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        helpers.id_column(),
+        *helpers.timestamp_columns(),
+        helpers.tenant_foreign_key("users"),
+        helpers.primary_key("users"),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
-    op.create_index(op.f("ix_users_tenant_id"), "users", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("users")
     op.create_table(
         "cameras",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -130,24 +118,16 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("source", sa.String(length=1024), nullable=False),
         sa.Column("enabled", sa.Boolean(), server_default="true", nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "site_id"],
-            ["sites.tenant_id", "sites.id"],
-            name=op.f("fk_cameras_tenant_id_site_id_sites"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_cameras_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_cameras")),
+        helpers.id_column(),
+        *helpers.timestamp_columns(),
+        helpers.same_tenant_foreign_key("cameras", "site_id", "sites"),
+        helpers.tenant_foreign_key("cameras"),
+        helpers.primary_key("cameras"),
         sa.UniqueConstraint("site_id", "name", name=op.f("uq_cameras_site_id_name")),
-        sa.UniqueConstraint("tenant_id", "id", name=op.f("uq_cameras_tenant_id_id")),
+        helpers.tenant_id_unique("cameras"),
     )
     op.create_index(op.f("ix_cameras_site_id"), "cameras", ["site_id"], unique=False)
-    op.create_index(op.f("ix_cameras_tenant_id"), "cameras", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("cameras")
     op.create_table(
         "visits",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -161,26 +141,14 @@ def upgrade() -> None:
         sa.Column("gender", sa.String(length=16), nullable=True),
         sa.Column("age", sa.Float(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "customer_id"],
-            ["customers.tenant_id", "customers.id"],
-            name=op.f("fk_visits_tenant_id_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "site_id"],
-            ["sites.tenant_id", "sites.id"],
-            name=op.f("fk_visits_tenant_id_site_id_sites"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_visits_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_visits")),
+        helpers.id_column(),
+        helpers.same_tenant_foreign_key("visits", "customer_id", "customers"),
+        helpers.same_tenant_foreign_key("visits", "site_id", "sites"),
+        helpers.tenant_foreign_key("visits"),
+        helpers.primary_key("visits"),
     )
     op.create_index("ix_visits_customer_last_seen", "visits", ["customer_id", "last_seen"], unique=False)
-    op.create_index(op.f("ix_visits_tenant_id"), "visits", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("visits")
     op.create_index(
         "ix_visits_tenant_site_first_seen", "visits", ["tenant_id", "site_id", "first_seen"], unique=False
     )
@@ -193,54 +161,41 @@ def upgrade() -> None:
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "camera_id"],
-            ["cameras.tenant_id", "cameras.id"],
-            name=op.f("fk_api_keys_tenant_id_camera_id_cameras"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "site_id"],
-            ["sites.tenant_id", "sites.id"],
-            name=op.f("fk_api_keys_tenant_id_site_id_sites"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_api_keys_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
+        helpers.id_column(),
+        *helpers.timestamp_columns(),
+        helpers.same_tenant_foreign_key("api_keys", "camera_id", "cameras"),
+        helpers.same_tenant_foreign_key("api_keys", "site_id", "sites"),
+        helpers.tenant_foreign_key("api_keys"),
+        helpers.primary_key("api_keys"),
     )
     op.create_index(op.f("ix_api_keys_site_id"), "api_keys", ["site_id"], unique=False)
-    op.create_index(op.f("ix_api_keys_tenant_id"), "api_keys", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("api_keys")
 
     enable_rls(TABLES)
 
 
 def downgrade() -> None:
     disable_rls(TABLES)
-    op.drop_index(op.f("ix_api_keys_tenant_id"), table_name="api_keys")
+    helpers.drop_tenant_index("api_keys")
     op.drop_index(op.f("ix_api_keys_site_id"), table_name="api_keys")
     op.drop_table("api_keys")
     op.drop_index("ix_visits_tenant_site_first_seen", table_name="visits")
-    op.drop_index(op.f("ix_visits_tenant_id"), table_name="visits")
+    helpers.drop_tenant_index("visits")
     op.drop_index("ix_visits_customer_last_seen", table_name="visits")
     op.drop_table("visits")
-    op.drop_index(op.f("ix_cameras_tenant_id"), table_name="cameras")
+    helpers.drop_tenant_index("cameras")
     op.drop_index(op.f("ix_cameras_site_id"), table_name="cameras")
     op.drop_table("cameras")
-    op.drop_index(op.f("ix_users_tenant_id"), table_name="users")
+    helpers.drop_tenant_index("users")
     op.drop_table("users")
-    op.drop_index(op.f("ix_staff_tenant_id"), table_name="staff")
+    helpers.drop_tenant_index("staff")
     op.drop_table("staff")
-    op.drop_index(op.f("ix_sites_tenant_id"), table_name="sites")
+    helpers.drop_tenant_index("sites")
     op.drop_table("sites")
-    op.drop_index(op.f("ix_customers_tenant_id"), table_name="customers")
+    helpers.drop_tenant_index("customers")
     op.drop_index("ix_customers_tenant_created", table_name="customers")
     op.drop_table("customers")
     op.drop_table("tenants")
-    op.drop_index(op.f("ix_audit_log_tenant_id"), table_name="audit_log")
+    helpers.drop_tenant_index("audit_log")
     op.drop_index("ix_audit_log_tenant_created", table_name="audit_log")
     op.drop_table("audit_log")

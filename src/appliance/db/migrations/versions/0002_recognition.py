@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from appliance.db.migrations import helpers
 from appliance.db.rls import disable_rls, enable_rls, reset_users_policies
 
 TABLES = ("sightings", "customer_exemplars", "staff_embeddings", "merge_suggestions")
@@ -33,20 +34,10 @@ def upgrade() -> None:
         sa.Column("embedding", postgresql.ARRAY(sa.REAL()), nullable=False),
         sa.Column("quality", sa.Float(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "customer_id"],
-            ["customers.tenant_id", "customers.id"],
-            name=op.f("fk_customer_exemplars_tenant_id_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_customer_exemplars_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_exemplars")),
+        helpers.id_column(),
+        helpers.same_tenant_foreign_key("customer_exemplars", "customer_id", "customers"),
+        helpers.tenant_foreign_key("customer_exemplars"),
+        helpers.primary_key("customer_exemplars"),
     )
     op.create_index("ix_customer_exemplars_customer", "customer_exemplars", ["customer_id"], unique=False)
     op.create_index(
@@ -55,9 +46,7 @@ def upgrade() -> None:
         ["tenant_id", "created_at"],
         unique=False,
     )
-    op.create_index(
-        op.f("ix_customer_exemplars_tenant_id"), "customer_exemplars", ["tenant_id"], unique=False
-    )
+    helpers.create_tenant_index("customer_exemplars")
     op.create_table(
         "merge_suggestions",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -68,28 +57,13 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "candidate_id"],
-            ["customers.tenant_id", "customers.id"],
-            name=op.f("fk_merge_suggestions_tenant_id_candidate_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "customer_id"],
-            ["customers.tenant_id", "customers.id"],
-            name=op.f("fk_merge_suggestions_tenant_id_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_merge_suggestions_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_merge_suggestions")),
+        helpers.id_column(),
+        helpers.same_tenant_foreign_key("merge_suggestions", "candidate_id", "customers"),
+        helpers.same_tenant_foreign_key("merge_suggestions", "customer_id", "customers"),
+        helpers.tenant_foreign_key("merge_suggestions"),
+        helpers.primary_key("merge_suggestions"),
     )
-    op.create_index(op.f("ix_merge_suggestions_tenant_id"), "merge_suggestions", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("merge_suggestions")
     op.create_index(
         "ix_merge_suggestions_tenant_status",
         "merge_suggestions",
@@ -103,23 +77,13 @@ def upgrade() -> None:
         sa.Column("embedding", postgresql.ARRAY(sa.REAL()), nullable=False),
         sa.Column("photo_key", sa.String(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "staff_id"],
-            ["staff.tenant_id", "staff.id"],
-            name=op.f("fk_staff_embeddings_tenant_id_staff_id_staff"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_staff_embeddings_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_embeddings")),
+        helpers.id_column(),
+        helpers.same_tenant_foreign_key("staff_embeddings", "staff_id", "staff"),
+        helpers.tenant_foreign_key("staff_embeddings"),
+        helpers.primary_key("staff_embeddings"),
     )
     op.create_index(op.f("ix_staff_embeddings_staff_id"), "staff_embeddings", ["staff_id"], unique=False)
-    op.create_index(op.f("ix_staff_embeddings_tenant_id"), "staff_embeddings", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("staff_embeddings")
     op.create_table(
         "sightings",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -143,40 +107,13 @@ def upgrade() -> None:
         sa.Column("image_path", sa.String(length=512), nullable=True),
         sa.Column("model", sa.String(length=128), nullable=False),
         sa.Column("response", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "camera_id"],
-            ["cameras.tenant_id", "cameras.id"],
-            name=op.f("fk_sightings_tenant_id_camera_id_cameras"),
-            ondelete="SET NULL (camera_id)",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "customer_id"],
-            ["customers.tenant_id", "customers.id"],
-            name=op.f("fk_sightings_tenant_id_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "site_id"],
-            ["sites.tenant_id", "sites.id"],
-            name=op.f("fk_sightings_tenant_id_site_id_sites"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "staff_id"],
-            ["staff.tenant_id", "staff.id"],
-            name=op.f("fk_sightings_tenant_id_staff_id_staff"),
-            ondelete="SET NULL (staff_id)",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "visit_id"],
-            ["visits.tenant_id", "visits.id"],
-            name=op.f("fk_sightings_tenant_id_visit_id_visits"),
-            ondelete="SET NULL (visit_id)",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_sightings_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sightings")),
+        helpers.same_tenant_foreign_key("sightings", "camera_id", "cameras", ondelete="SET NULL (camera_id)"),
+        helpers.same_tenant_foreign_key("sightings", "customer_id", "customers"),
+        helpers.same_tenant_foreign_key("sightings", "site_id", "sites"),
+        helpers.same_tenant_foreign_key("sightings", "staff_id", "staff", ondelete="SET NULL (staff_id)"),
+        helpers.same_tenant_foreign_key("sightings", "visit_id", "visits", ondelete="SET NULL (visit_id)"),
+        helpers.tenant_foreign_key("sightings"),
+        helpers.primary_key("sightings"),
     )
     op.create_index("ix_sightings_customer", "sightings", ["customer_id", "captured_at"], unique=False)
     op.create_index(
@@ -187,7 +124,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("image_path IS NOT NULL"),
     )
     op.create_index("ix_sightings_tenant_captured", "sightings", ["tenant_id", "captured_at"], unique=False)
-    op.create_index(op.f("ix_sightings_tenant_id"), "sightings", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("sightings")
     op.create_index("ix_sightings_visit", "sightings", ["visit_id"], unique=False)
     op.add_column("visits", sa.Column("best_quality", sa.Float(), server_default="0", nullable=False))
 
@@ -203,7 +140,7 @@ def downgrade() -> None:
         op.alter_column(table, "created_at", server_default=None)
     op.drop_column("visits", "best_quality")
     op.drop_index("ix_sightings_visit", table_name="sightings")
-    op.drop_index(op.f("ix_sightings_tenant_id"), table_name="sightings")
+    helpers.drop_tenant_index("sightings")
     op.drop_index("ix_sightings_tenant_captured", table_name="sightings")
     op.drop_index(
         "ix_sightings_image_captured",
@@ -212,13 +149,13 @@ def downgrade() -> None:
     )
     op.drop_index("ix_sightings_customer", table_name="sightings")
     op.drop_table("sightings")
-    op.drop_index(op.f("ix_staff_embeddings_tenant_id"), table_name="staff_embeddings")
+    helpers.drop_tenant_index("staff_embeddings")
     op.drop_index(op.f("ix_staff_embeddings_staff_id"), table_name="staff_embeddings")
     op.drop_table("staff_embeddings")
     op.drop_index("ix_merge_suggestions_tenant_status", table_name="merge_suggestions")
-    op.drop_index(op.f("ix_merge_suggestions_tenant_id"), table_name="merge_suggestions")
+    helpers.drop_tenant_index("merge_suggestions")
     op.drop_table("merge_suggestions")
-    op.drop_index(op.f("ix_customer_exemplars_tenant_id"), table_name="customer_exemplars")
+    helpers.drop_tenant_index("customer_exemplars")
     op.drop_index("ix_customer_exemplars_tenant_created", table_name="customer_exemplars")
     op.drop_index("ix_customer_exemplars_customer", table_name="customer_exemplars")
     op.drop_table("customer_exemplars")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from appliance.db.migrations import helpers
 from appliance.db.rls import disable_rls, enable_rls
 
 TABLES = ("visit_rollups", "rollup_dirty")
@@ -17,22 +18,16 @@ TABLES = ("visit_rollups", "rollup_dirty")
 # Every change to a visit marks its site-local day dirty; the refresh job (and reports, on
 # demand) recompute only dirty buckets. The current tenant must own the row (or no tenant is
 # set: the owner seeding data), so RLS holds for the bookkeeping row too.
-MARK_DIRTY = """
+MARK_DIRTY = f"""
 CREATE FUNCTION mark_visit_rollups_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     current_tenant uuid := NULLIF(current_setting('app.tenant_id', true), '')::uuid;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND (current_tenant IS NULL OR OLD.tenant_id = current_tenant) THEN
-        INSERT INTO rollup_dirty (tenant_id, site_id, day)
-        SELECT OLD.tenant_id, OLD.site_id, (OLD.first_seen AT TIME ZONE s.timezone)::date
-        FROM sites s WHERE s.id = OLD.site_id
-        ON CONFLICT DO NOTHING;
+{helpers.mark_bucket_dirty("OLD", indent=8)}
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') AND (current_tenant IS NULL OR NEW.tenant_id = current_tenant) THEN
-        INSERT INTO rollup_dirty (tenant_id, site_id, day)
-        SELECT NEW.tenant_id, NEW.site_id, (NEW.first_seen AT TIME ZONE s.timezone)::date
-        FROM sites s WHERE s.id = NEW.site_id
-        ON CONFLICT DO NOTHING;
+{helpers.mark_bucket_dirty("NEW", indent=8)}
     END IF;
     RETURN NULL;
 END $$
@@ -51,22 +46,15 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("site_id", sa.Uuid(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "site_id"],
-            ["sites.tenant_id", "sites.id"],
-            name=op.f("fk_rollup_dirty_tenant_id_site_id_sites"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_rollup_dirty_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_rollup_dirty")),
+        helpers.same_tenant_foreign_key("rollup_dirty", "site_id", "sites"),
+        helpers.tenant_foreign_key("rollup_dirty"),
+        helpers.id_column(),
+        helpers.primary_key("rollup_dirty"),
         sa.UniqueConstraint(
             "tenant_id", "site_id", "day", name=op.f("uq_rollup_dirty_tenant_id_site_id_day")
         ),
     )
-    op.create_index(op.f("ix_rollup_dirty_tenant_id"), "rollup_dirty", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("rollup_dirty")
     op.create_table(
         "visit_rollups",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -77,17 +65,10 @@ def upgrade() -> None:
         sa.Column("unique_visitors", sa.Integer(), nullable=False),
         sa.Column("new_visitors", sa.Integer(), nullable=False),
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "site_id"],
-            ["sites.tenant_id", "sites.id"],
-            name=op.f("fk_visit_rollups_tenant_id_site_id_sites"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_visit_rollups_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_visit_rollups")),
+        helpers.same_tenant_foreign_key("visit_rollups", "site_id", "sites"),
+        helpers.tenant_foreign_key("visit_rollups"),
+        helpers.id_column(),
+        helpers.primary_key("visit_rollups"),
         sa.UniqueConstraint(
             "tenant_id",
             "site_id",
@@ -96,7 +77,7 @@ def upgrade() -> None:
             name=op.f("uq_visit_rollups_tenant_id_site_id_granularity_bucket"),
         ),
     )
-    op.create_index(op.f("ix_visit_rollups_tenant_id"), "visit_rollups", ["tenant_id"], unique=False)
+    helpers.create_tenant_index("visit_rollups")
 
     enable_rls(TABLES)
     op.execute(MARK_DIRTY)
@@ -116,7 +97,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS visits_mark_rollups ON visits")
     op.execute("DROP FUNCTION IF EXISTS mark_visit_rollups_dirty()")
     disable_rls(TABLES)
-    op.drop_index(op.f("ix_visit_rollups_tenant_id"), table_name="visit_rollups")
+    helpers.drop_tenant_index("visit_rollups")
     op.drop_table("visit_rollups")
-    op.drop_index(op.f("ix_rollup_dirty_tenant_id"), table_name="rollup_dirty")
+    helpers.drop_tenant_index("rollup_dirty")
     op.drop_table("rollup_dirty")

@@ -20,6 +20,8 @@ import importlib
 
 from alembic import op
 
+from appliance.db.migrations import helpers
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -29,24 +31,18 @@ TABLES = ("sightings", "customer_exemplars")
 INLINE_UP_TO = 4080
 """Bytes: a 512-D float32 embedding and the rest of the row, with room to spare."""
 
-MARK_DIRTY_BODY = """
+MARK_DIRTY_BODY = f"""
 DECLARE
     current_tenant uuid := NULLIF(current_setting('app.tenant_id', true), '')::uuid;
 BEGIN
     IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.tenant_id, OLD.site_id, OLD.first_seen)
                                IS DISTINCT FROM (NEW.tenant_id, NEW.site_id, NEW.first_seen)) THEN
         IF current_tenant IS NULL OR OLD.tenant_id = current_tenant THEN
-            INSERT INTO rollup_dirty (tenant_id, site_id, day)
-            SELECT OLD.tenant_id, OLD.site_id, (OLD.first_seen AT TIME ZONE s.timezone)::date
-            FROM sites s WHERE s.id = OLD.site_id
-            ON CONFLICT DO NOTHING;
+{helpers.mark_bucket_dirty("OLD", indent=12)}
         END IF;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') AND (current_tenant IS NULL OR NEW.tenant_id = current_tenant) THEN
-        INSERT INTO rollup_dirty (tenant_id, site_id, day)
-        SELECT NEW.tenant_id, NEW.site_id, (NEW.first_seen AT TIME ZONE s.timezone)::date
-        FROM sites s WHERE s.id = NEW.site_id
-        ON CONFLICT DO NOTHING;
+{helpers.mark_bucket_dirty("NEW", indent=8)}
     END IF;
     RETURN NULL;
 END

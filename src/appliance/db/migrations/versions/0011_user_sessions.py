@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from appliance.db.migrations import helpers
+
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
@@ -35,13 +37,12 @@ def upgrade() -> None:
         sa.Column("previous_hash", sa.String(length=64), nullable=True),
         sa.Column("rotated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        helpers.id_column(),
+        *helpers.timestamp_columns(),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_sessions")),
+        helpers.primary_key("user_sessions"),
     )
     op.create_index(op.f("ix_user_sessions_user_id"), "user_sessions", ["user_id"], unique=False)
     op.execute("ALTER TABLE user_sessions ENABLE ROW LEVEL SECURITY")
