@@ -103,13 +103,20 @@ class _Created:
     """Uncertain: the existing customer this one may be (a merge suggestion)."""
 
 
-def new_customer_answer(event: EventFaceDetectedV1, customer_id: uuid.UUID, decision: Decision) -> FaceMatch:
-    """The answer to the event that created a customer: its first visit, a new one."""
+def customer_answer(
+    event: EventFaceDetectedV1,
+    customer_id: uuid.UUID,
+    visit_id: uuid.UUID,
+    *,
+    is_new: bool,
+    decision: Decision,
+) -> FaceMatch:
+    """The answer to an event of a customer: the visit it joined, and how sure the match was."""
     return FaceMatch(
         event_id=event.event_id,
         customer_id=customer_id,
-        visit_id=uuid.uuid4(),
-        is_new_customer=True,
+        visit_id=visit_id,
+        is_new_customer=is_new,
         is_staff=False,
         similarity=None if decision.similarity is None else round(decision.similarity, 6),
         uncertain=decision.kind is MatchKind.UNCERTAIN,
@@ -271,7 +278,11 @@ class NewCustomerBatcher:
                 similarity=again.similarity,
                 candidate_id=again.candidate_id,
             )
-            answer = new_customer_answer(event, customer_id, decision) if record else None
+            answer = (
+                customer_answer(event, customer_id, uuid.uuid4(), is_new=True, decision=decision)
+                if record
+                else None
+            )
             created.append(_Created(newcomer, customer_id, exemplar_id, answer, again.candidate_id))
             outcomes[index] = Resolution(decision, created=True, answer=answer)
         if not created:

@@ -34,7 +34,7 @@ from appliance.db.types import embedding_bytes, embedding_matrix
 from appliance.domain.auth.principal import Principal
 from appliance.domain.events import statements
 from appliance.domain.events.embedders import TenantEmbedders
-from appliance.domain.events.newcomers import TOP_K, NewCustomerBatcher, camera_problem
+from appliance.domain.events.newcomers import TOP_K, NewCustomerBatcher, camera_problem, customer_answer
 from appliance.domain.events.notify import LiveNotifier
 from appliance.domain.events.schemas import FaceMatch
 from appliance.lib.errors import ConflictError, ForbiddenError, InvalidError
@@ -346,18 +346,9 @@ class IngestService:
         added, removed = self._exemplar_writes(write, customer_id, event, vector, kept_ids, kept, created)
         write.parts.insert(0, statements.INSERT_CUSTOMER if customer_is_new else statements.UPDATE_CUSTOMER)
 
-        uncertain = decision.kind is MatchKind.UNCERTAIN
-        answer = FaceMatch(
-            event_id=event.event_id,
-            customer_id=customer_id,
-            visit_id=visit_id,
-            is_new_customer=is_new,
-            is_staff=False,
-            similarity=None if decision.similarity is None else round(decision.similarity, 6),
-            uncertain=uncertain,
-        )
+        answer = customer_answer(event, customer_id, visit_id, is_new=is_new, decision=decision)
         write.params.update(self._answer_params(answer))
-        if uncertain and decision.candidate_id is not None:
+        if answer.uncertain and decision.candidate_id is not None:
             self._suggest_merge(write, decision.candidate_id, decision.similarity)
         # A unique violation on the sighting (a concurrent delivery won) raises here.
         await tx.commit_with(write.statement(), write.params)
