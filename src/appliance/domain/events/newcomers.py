@@ -106,7 +106,7 @@ class _Created:
 def customer_answer(
     event: EventFaceDetectedV1,
     customer_id: uuid.UUID,
-    visit_id: uuid.UUID,
+    visit_id: uuid.UUID | None,
     *,
     is_new: bool,
     decision: Decision,
