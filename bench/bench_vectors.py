@@ -90,21 +90,25 @@ async def measure(settings: Any, size: int) -> None:
         assert first.hits[0].id == ids[0]
         picks = rng.integers(0, size, QUERIES)
         latencies, found = [], 0
+        cpu_started = time.process_time()
         for pick in picks.tolist():
             query = neighbour(rng, vectors[pick])
             started = time.perf_counter()
             searched = await index.search(tenant, query, 5)
             latencies.append((time.perf_counter() - started) * 1000)
             found += searched.hits[0].id == ids[pick]
+        cpu = (time.process_time() - cpu_started) / QUERIES * 1000  # every thread of this process
         p = percentiles(latencies)
         recall = found / QUERIES
         print(f"\n== embedded index, {size:,} exemplars, {DIM}-D, one tenant ==")
         print(f"  first search of the cold tenant (load from PostgreSQL) {cold * 1000:8.0f} ms")
         print(f"  top-5 search                       p50={p['p50']:.2f} ms  p95={p['p95']:.2f} ms")
+        print(f"  CPU per search (this process)      {cpu:.2f} ms")
         print(f"  recall@1 (neighbour at cosine {NEIGHBOUR_COSINE})  {recall:.3f}")
         print(f"  resident memory per exemplar       {per_row / 1024:.2f} kB")
         goal = {20_000: "<=3ms", 100_000: "<=15ms"}.get(size, "report")
         print(f"RESULT vectors_{size}_search_p50={p['p50']:.2f} ms target={goal}")
+        print(f"RESULT vectors_{size}_search_cpu={cpu:.2f} ms target=report")
         print(f"RESULT vectors_{size}_recall_at_1={recall:.3f} target=1.0")
         cold_goal = "<=1500ms" if size == 100_000 else "report"
         print(f"RESULT vectors_{size}_cold_load={cold * 1000:.0f} ms target={cold_goal}")

@@ -1,5 +1,1 @@
-"""Vector index behind a small protocol; Milvus (Lite file or server) implements it."""
-
-from appliance.vectors.base import SearchHit, VectorIndex, VectorItem
-
-__all__ = ["SearchHit", "VectorIndex", "VectorItem"]
+"""The vector index: exact search in each API process (default) or a Milvus server (ADR 0008)."""

@@ -1,9 +1,5 @@
-"""The vector index protocol: what recognition needs of an index, nothing more.
-
-Vectors are L2-normalised, so inner product = cosine similarity. PostgreSQL keeps every
-embedding; an index is derived from it (the embedded one is read from it, a Milvus collection is
-rebuilt by ``appliance reindex``).
-"""
+"""The vector index protocol and its types. Vectors are L2-normalised (inner product = cosine);
+PostgreSQL keeps every embedding, an index follows it by the change cursor (ADR 0008)."""
 
 from __future__ import annotations
 
@@ -42,7 +38,7 @@ class Searched(msgspec.Struct, frozen=True):
 
 
 class VectorIndexError(RuntimeError):
-    """The index cannot serve (unreachable, locked by another process, misconfigured)."""
+    """The index cannot serve (unreachable, misconfigured)."""
 
 
 class TenantGoneError(NotFoundError):
@@ -54,8 +50,6 @@ class TenantGoneError(NotFoundError):
 
 
 class DimensionMismatchError(VectorIndexError):
-    """The collection holds vectors of another dimension than the configured embedder."""
-
     def __init__(self, collection: str, found: int, expected: int) -> None:
         self.collection, self.found, self.expected = collection, found, expected
         super().__init__(
@@ -66,52 +60,25 @@ class DimensionMismatchError(VectorIndexError):
 
 
 class VectorIndex(Protocol):
-    """What recognition needs of a vector index. PostgreSQL's ``customer_exemplars`` is the source
-    of truth; an index follows it by the change cursor (``changes.py``)."""
+    """What recognition needs of a vector index: ``ExactIndex`` (``exact.py`` documents each
+    call) or ``MilvusIndex``."""
 
     dim: int
 
-    async def search(self, tenant_id: uuid.UUID, vector: np.ndarray[Any, Any], top_k: int) -> Searched:
-        """Best ``top_k`` exemplars of the tenant, best first, as far as this process has read:
-        at least what ``Searched.since`` saw."""
-        ...
-
+    async def search(self, tenant_id: uuid.UUID, vector: np.ndarray[Any, Any], top_k: int) -> Searched: ...
     def changes_statement(
         self, tenant_id: uuid.UUID, since: Snapshot | None = None
-    ) -> tuple[Prepared, dict[str, Any]]:
-        """The read of what changed since ``since`` (default: what this process has read), to run
-        inside a transaction; its rows go to ``absorb``."""
-        ...
-
-    async def absorb(self, tenant_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> Changes:
-        """Apply the rows of ``changes_statement`` (unless this process had read further already);
-        what they say changed, to ``revise`` a search made before the read."""
-        ...
-
+    ) -> tuple[Prepared, dict[str, Any]]: ...
+    async def absorb(self, tenant_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> Changes: ...
     def revise(
         self, hits: list[SearchHit], changes: Changes, vector: np.ndarray[Any, Any], top_k: int
-    ) -> list[SearchHit] | None:
-        """``hits`` brought up to date with ``changes``; None: search again."""
-        ...
-
-    def wrote(self, tenant_id: uuid.UUID, added: Sequence[VectorItem], removed: Sequence[uuid.UUID]) -> None:
-        """This process committed these exemplar writes."""
-        ...
-
-    async def refresh(self, tenant_id: uuid.UUID) -> None:
-        """Read and apply the tenant's changes now (after a merge, split or erasure)."""
-        ...
-
-    async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
-        """The tenant was deleted: drop its vectors."""
-        ...
-
+    ) -> list[SearchHit] | None: ...
+    def wrote(
+        self, tenant_id: uuid.UUID, added: Sequence[VectorItem], removed: Sequence[uuid.UUID]
+    ) -> None: ...
+    async def refresh(self, tenant_id: uuid.UUID) -> None: ...
+    async def drop_tenant(self, tenant_id: uuid.UUID) -> None: ...
     async def count(self, tenant_id: uuid.UUID) -> int: ...
-
     async def count_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> int: ...
-
-    def reachable(self) -> bool:
-        """Whether the index answers now (readiness): a cheap call, never an exception."""
-        ...
-
+    def reachable(self) -> bool: ...
     async def close(self) -> None: ...

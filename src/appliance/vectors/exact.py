@@ -1,21 +1,11 @@
-"""The embedded vector index: exact search over each tenant's exemplars, held in this process and
-kept current from PostgreSQL by the change cursor (``changes.py``).
-
-- A tenant's matrix is loaded on first use and evicted least-recently-used past a memory budget.
-- Whoever reads changes hands the rows to ``absorb``; a read whose snapshot is older than the
-  one already applied is dropped (everything it saw is in already), so concurrent readers never
-  put an old version back.
-- This process's own writes are applied by ``wrote`` right after their commit, without waiting
-  for a read.
-- Every matrix access runs on one worker thread, in submission order: searches (numpy releases
-  the GIL) leave the event loop free, and a search never sees a half-applied change. Queries that
-  arrive while the worker is busy go together as one matrix product.
-"""
+"""The embedded index (ADR 0008): per tenant, the exemplars as a matrix in this process, loaded on
+first use, evicted least-recently-used past a budget, kept current by the change cursor."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -49,17 +39,8 @@ RELOAD_AFTER = 12 * 3600.0
 class TenantVectors:
     matrix: ExemplarMatrix
     snapshot: Snapshot
+    """What this process has read up to."""
     read_at: float = field(default_factory=time.monotonic)
-    """When changes were last read (``RELOAD_AFTER``)."""
-    overlay: Any = None
-    """The Milvus backend's bookkeeping (``milvus.Overlay``)."""
-
-
-@dataclass
-class _Pending:
-    queries: list[Array] = field(default_factory=list)
-    futures: list[asyncio.Future[list[SearchHit]]] = field(default_factory=list)
-    top_k: int = 0
 
 
 class ExactIndex:
@@ -67,17 +48,16 @@ class ExactIndex:
         self.db, self.dim, self.budget_bytes = db, dim, budget_bytes
         self._tenants: OrderedDict[uuid.UUID, TenantVectors] = OrderedDict()
         self._loading: dict[uuid.UUID, asyncio.Future[TenantVectors]] = {}
-        self._pending: dict[uuid.UUID, _Pending] = {}
-        self._searching: set[uuid.UUID] = set()
+        self._queued: dict[uuid.UUID, list[tuple[Array, int, asyncio.Future[list[SearchHit]]]]] = {}
+        """Per tenant, the queries waiting for the worker: (unit query, top k, its answer)."""
+        self._drains: set[asyncio.Task[None]] = set()
+        # Every matrix access, in submission order: the event loop stays free, and a search never
+        # sees a half-applied change.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectors")
-        self._worker.submit(scan.prepare)  # the int8 scan's runtime, before the first search
-
-    # -- the worker --------------------------------------------------------------------------
+        self._worker.submit(scan.scanner)  # the int8 scan's runtime, before the first search
 
     def _submit(self, call: Callable[[], T]) -> asyncio.Future[T]:
         return asyncio.wrap_future(self._worker.submit(call))
-
-    # -- tenants -----------------------------------------------------------------------------
 
     async def tenant(self, tenant_id: uuid.UUID) -> TenantVectors:
         """The tenant's vectors, loaded from PostgreSQL if this process does not hold them."""
@@ -86,18 +66,9 @@ class ExactIndex:
             self._tenants.move_to_end(tenant_id)
             return held
         loading = self._loading.get(tenant_id)
-        if loading is None:
-            loading = self._loading[tenant_id] = asyncio.get_running_loop().create_future()
-            try:
-                loaded = await self._load(tenant_id)
-            except BaseException as exc:
-                loading.set_exception(exc)
-                loading.exception()  # retrieved: waiters (if any) get it too
-                raise
-            finally:
-                self._loading.pop(tenant_id, None)
-            loading.set_result(loaded)
-            return loaded
+        if loading is None:  # one load per tenant, whoever else waits for it
+            loading = self._loading[tenant_id] = asyncio.ensure_future(self._load(tenant_id))
+            loading.add_done_callback(lambda _: self._loading.pop(tenant_id, None))
         return await asyncio.shield(loading)
 
     async def _initial(self, tenant_id: uuid.UUID) -> TenantVectors:
@@ -109,44 +80,35 @@ class ExactIndex:
 
     async def _load(self, tenant_id: uuid.UUID) -> TenantVectors:
         started = time.perf_counter()
-        loaded = await self._initial(tenant_id)
-        matrix = loaded.matrix
-        self._tenants[tenant_id] = loaded
+        held = self._tenants[tenant_id] = await self._initial(tenant_id)
         self._evict(keep=tenant_id)
-        self._quantize_later(tenant_id, loaded)
+        with contextlib.suppress(RuntimeError):  # the index was closed
+            self._worker.submit(self._quantize_step, tenant_id, held)
         VECTOR_TENANT_LOADS.inc()
-        log.info(
-            "loaded %d exemplars of tenant %s in %.0f ms",
-            len(matrix),
-            tenant_id,
-            1000 * (time.perf_counter() - started),
-        )
-        return loaded
+        elapsed = 1000 * (time.perf_counter() - started)
+        log.info("loaded %d exemplars of tenant %s in %.0f ms", len(held.matrix), tenant_id, elapsed)
+        return held
 
-    def _quantize_later(self, tenant_id: uuid.UUID, held: TenantVectors) -> None:
-        """The int8 copy of a loaded matrix, a block of rows per turn of the worker: searches
-        run between the blocks (on the float product until the copy is complete)."""
-
-        def step() -> None:
-            if self._tenants.get(tenant_id) is not held or held.matrix.quantize_some():
-                return  # evicted or reloaded meanwhile, or done
-            with contextlib.suppress(RuntimeError):  # the index was closed
-                self._worker.submit(step)
-
-        with contextlib.suppress(RuntimeError):
-            self._worker.submit(step)
+    def _quantize_step(self, tenant_id: uuid.UUID, held: TenantVectors) -> None:
+        """The int8 copy of a loaded matrix, a block of rows per turn of the worker: searches run
+        between the blocks (on the float product until the copy is complete)."""
+        if self._tenants.get(tenant_id) is not held or held.matrix.quantize_some():
+            return  # evicted or reloaded meanwhile, or done
+        with contextlib.suppress(RuntimeError):  # the index was closed
+            self._worker.submit(self._quantize_step, tenant_id, held)
 
     def _evict(self, keep: uuid.UUID) -> None:
         total = sum(t.matrix.nbytes for t in self._tenants.values())
         for tenant_id in list(self._tenants):
             if total <= self.budget_bytes:
                 break
-            if tenant_id == keep:
-                continue
-            total -= self._tenants.pop(tenant_id).matrix.nbytes
-            log.info(
-                "evicted tenant %s from the vector cache (budget %d MB)", tenant_id, self.budget_bytes >> 20
-            )
+            if tenant_id != keep:
+                total -= self._tenants.pop(tenant_id).matrix.nbytes
+                log.info(
+                    "evicted tenant %s from the vector cache (budget %d MB)",
+                    tenant_id,
+                    self.budget_bytes >> 20,
+                )
         if total > self.budget_bytes:
             log.warning(
                 "the vector cache holds %d MB, over its budget of %d MB: raise APPLIANCE_VECTOR_CACHE_MB",
@@ -155,27 +117,19 @@ class ExactIndex:
             )
         VECTOR_CACHE_BYTES.set(total)
 
-    def _forget(self, tenant_id: uuid.UUID) -> None:
-        """Drop this process's copy (loaded again at the tenant's next search)."""
-        self._tenants.pop(tenant_id, None)
-
     async def drop_tenant(self, tenant_id: uuid.UUID) -> None:
-        self._forget(tenant_id)
-
-    # -- keeping current ---------------------------------------------------------------------
+        self._tenants.pop(tenant_id, None)
 
     def changes_statement(
         self, tenant_id: uuid.UUID, since: Snapshot | None = None
     ) -> tuple[Prepared, dict[str, Any]]:
-        """The read of what changed since ``since`` (default: the snapshot this process has read
-        up to), to run in a transaction (the ingest's own); give its rows to ``absorb``."""
-        if since is None:
-            since = self._tenants[tenant_id].snapshot
-        return CHANGES_SINCE, changes_params(tenant_id, since)
+        """The read of what changed since ``since`` (default: what this process has read), to run
+        in a transaction (the ingest's own); its rows go to ``absorb``."""
+        return CHANGES_SINCE, changes_params(tenant_id, since or self._tenants[tenant_id].snapshot)
 
     async def absorb(self, tenant_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> Changes:
-        """Apply a read of ``changes_statement``, unless this process had read past it already;
-        the changes it read either way."""
+        """Apply a read of ``changes_statement``, unless this process had read past it already (a
+        concurrent reader never puts an old version back); the changes it read either way."""
         changes = Changes.from_rows(rows, self.dim)
         if not changes.tenant_exists:
             await self.drop_tenant(tenant_id)
@@ -184,7 +138,7 @@ class ExactIndex:
         if held is None or not changes.snapshot.later_than(held.snapshot):
             return changes
         if not changes.complete:  # too much to read this way: loaded afresh at its next search
-            self._forget(tenant_id)
+            self._tenants.pop(tenant_id, None)
             return changes
         held.snapshot, held.read_at = changes.snapshot, time.monotonic()
         if changes:
@@ -197,7 +151,7 @@ class ExactIndex:
         held.matrix.upsert(changes.ids, changes.customers, changes.vectors)
 
     async def refresh(self, tenant_id: uuid.UUID) -> None:
-        """Read and apply what changed (after a merge, split or erasure committed)."""
+        """Read and apply what changed now (after a merge, split or erasure committed)."""
         if tenant_id not in self._tenants:
             return  # loaded current at its next use
         async with self.db.fast_transaction(tenant_id, [self.changes_statement(tenant_id)]) as tx:
@@ -205,8 +159,8 @@ class ExactIndex:
         await self.absorb(tenant_id, rows)
 
     def wrote(self, tenant_id: uuid.UUID, added: Sequence[VectorItem], removed: Sequence[uuid.UUID]) -> None:
-        """This process committed these exemplar writes: searchable from the next search on (the
-        worker runs in submission order), before a read of changes brings them."""
+        """This process committed these exemplar writes: searchable from the next search on,
+        before a read of changes brings them."""
         held = self._tenants.get(tenant_id)
         if held is None or not (added or removed):
             return
@@ -223,56 +177,47 @@ class ExactIndex:
         )
         self._worker.submit(self._apply, held, changes)
 
-    # -- search ------------------------------------------------------------------------------
-
     async def search(self, tenant_id: uuid.UUID, vector: Array, top_k: int) -> Searched:
         """Exact top ``top_k`` of the tenant's exemplars, as far as this process has read: at
         least its snapshot now (the worker applies every change read so far before this search)."""
-        held = await self.tenant(tenant_id)
-        since = held.snapshot
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[SearchHit]] = loop.create_future()
-        pending = self._pending.get(tenant_id)
-        if pending is None:
-            pending = self._pending[tenant_id] = _Pending()
-            if tenant_id not in self._searching:  # else it goes when the running search ends
-                self._searching.add(tenant_id)
-                loop.call_soon(self._run_batch, tenant_id)
-        pending.queries.append(unit_rows(vector, self.dim)[0])
-        pending.futures.append(future)
-        pending.top_k = max(pending.top_k, top_k)
-        hits = await future
-        return Searched(hits[:top_k], since)
+        since = (await self.tenant(tenant_id)).snapshot
+        answer: asyncio.Future[list[SearchHit]] = asyncio.get_running_loop().create_future()
+        queued = self._queued.get(tenant_id)
+        if queued is None:  # else the tenant's running drain takes this query with its next batch
+            queued = self._queued[tenant_id] = []
+            drain = asyncio.ensure_future(self._drain(tenant_id))
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
+        queued.append((unit_rows(vector, self.dim)[0], top_k, answer))
+        return Searched((await answer)[:top_k], since)
 
-    def _run_batch(self, tenant_id: uuid.UUID) -> None:
-        """One matrix product for the tenant's waiting queries; the queries that arrive meanwhile
-        wait for it and go together next (under load, batches grow instead of queueing)."""
-        pending = self._pending.pop(tenant_id, None)
-        if pending is None:
-            self._searching.discard(tenant_id)
-            return
-        held = self._tenants.get(tenant_id)
-        queries = np.stack(pending.queries)
-        VECTOR_SEARCH_BATCH.observe(len(queries))
-
-        def search() -> list[list[SearchHit]]:
-            if held is None:
-                return [[] for _ in pending.futures]
-            return held.matrix.search(queries, pending.top_k)
-
-        done = self._submit(search)
-
-        def deliver(result: asyncio.Future[list[list[SearchHit]]]) -> None:
-            for index, future in enumerate(pending.futures):
-                if future.done():
-                    continue
-                if result.exception() is not None:
-                    future.set_exception(result.exception())  # type: ignore[arg-type]
+    async def _drain(self, tenant_id: uuid.UUID) -> None:
+        """One matrix product per batch of the tenant's waiting queries, until none wait: under
+        load, batches grow instead of queueing."""
+        batch: list[tuple[Array, int, asyncio.Future[list[SearchHit]]]] = []
+        try:
+            while batch := self._queued.get(tenant_id, []):
+                self._queued[tenant_id] = []
+                VECTOR_SEARCH_BATCH.observe(len(batch))
+                held = self._tenants.get(tenant_id)
+                try:
+                    if held is None:  # evicted meanwhile
+                        found: list[list[SearchHit]] = [[] for _ in batch]
+                    else:
+                        queries = np.stack([query for query, _, _ in batch])
+                        top_k = max(k for _, k, _ in batch)
+                        found = await self._submit(functools.partial(held.matrix.search, queries, top_k))
+                except Exception as exc:
+                    for _, _, answer in batch:
+                        if not answer.done():
+                            answer.set_exception(exc)
                 else:
-                    future.set_result(result.result()[index])
-            self._run_batch(tenant_id)
-
-        done.add_done_callback(deliver)
+                    for (_, _, answer), hits in zip(batch, found, strict=True):
+                        if not answer.done():
+                            answer.set_result(hits)
+        finally:  # cancelled (shutdown): no query waits for a drain that is gone
+            for _, _, answer in [*batch, *self._queued.pop(tenant_id, [])]:
+                answer.cancel()
 
     def revise(
         self, hits: list[SearchHit], changes: Changes, vector: Array, top_k: int
@@ -298,11 +243,8 @@ class ExactIndex:
         kept.sort(key=lambda hit: -hit.score)
         return kept[:top_k]
 
-    # -- verification ------------------------------------------------------------------------
-
     async def count(self, tenant_id: uuid.UUID) -> int:
-        held = await self.tenant(tenant_id)
-        return len(held.matrix)
+        return len((await self.tenant(tenant_id)).matrix)
 
     async def count_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> int:
         held = await self.tenant(tenant_id)

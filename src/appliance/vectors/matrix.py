@@ -1,12 +1,5 @@
-"""One tenant's exemplars as a float32 matrix, searched exactly (inner product on unit vectors).
-
-Rows are packed: a delete moves the last row into the hole, so a search reads only live rows.
-Ids are kept as 16-byte rows beside the vectors (hits are built from them) and in a dict from
-the id's integer to its row (upserts and deletes find their row without a scan). From
-``quantized_from`` rows on, a search first scans an int8 copy of the rows with a bound on its
-error and scores exactly only the rows that can be in the top k (``scan.py``): the same answer
-for a quarter of the memory traffic.
-"""
+"""One tenant's exemplars as a packed float32 matrix (a delete moves the last row into the hole),
+searched exactly; from ``QUANTIZED_FROM`` rows on, through the int8 scan (``scan.py``)."""
 
 from __future__ import annotations
 
@@ -23,23 +16,19 @@ Array = np.ndarray[Any, Any]
 GROWTH = 1.25
 MIN_CAPACITY = 256
 PRODUCT_BLOCK = 1 << 19
-"""Multiply-adds per matrix product when a search is cut into row blocks: OpenBLAS takes a
-product of a few queries this small to a kernel that streams the rows (as a matrix-vector
-product does) instead of packing them first, which for a batch of 2-8 queries costs about twice
-the scan (ADR 0013)."""
-BLOCKED_QUERIES = 16
-"""Larger batches are multiplied at once: the packing pays for itself there."""
+"""Multiply-adds per product when a few queries go block by block of rows: OpenBLAS then streams
+the rows instead of packing them first (ADR 0013)."""
+BLOCKED_QUERIES = 16  # larger batches are multiplied at once: the packing pays for itself there
 MIN_BLOCK_ROWS = 64
-QUANTIZED_FROM = 4096
-"""Rows from which a search starts with the int8 scan (below, the float product costs little)."""
-WIDE = 8
-"""A query with more than 1/WIDE of the rows as candidates is scored by the float product."""
-_PER_ROW = ("_vectors", "_ids", "_customers", "_codes", "_scale", "_error", "_norm")
+QUANTIZED_FROM = 4096  # rows from which a search starts with the int8 scan
+WIDE = 8  # a query with more than 1/WIDE of the rows as candidates is scored by the float product
+_INT8_COPY = ("_codes", "_scale", "_error", "_norm")
+_PER_ROW = ("_vectors", "_ids", "_customers", *_INT8_COPY)
 
 
 def unit_rows(vectors: Array | Sequence[Any], dim: int) -> Array:
-    """``vectors`` as an (n, dim) float32 array of unit rows; ValueError for a wrong shape,
-    a non-finite value or a zero vector."""
+    """``vectors`` as (n, dim) float32 unit rows; ValueError for a wrong shape, a non-finite value
+    or a zero vector."""
     array = np.asarray(vectors, dtype=np.float32)
     if array.ndim == 1:
         array = array.reshape(1, -1)
@@ -73,7 +62,8 @@ class ExemplarMatrix:
         self._norm: Array = np.empty(capacity, dtype=np.float32)
         self._quantized = 0
         """Rows ``[0, _quantized)`` have their int8 copy (rows a load brought get it later)."""
-        self._row: dict[int, int] = {}
+        self._row: dict[bytes, int] = {}
+        """The exemplar id's bytes → its row."""
 
     def __len__(self) -> int:
         return self.size
@@ -81,8 +71,7 @@ class ExemplarMatrix:
     @property
     def nbytes(self) -> int:
         """Memory held, estimated: the arrays plus ~120 bytes per dict entry (key, value, slot)."""
-        arrays = sum(int(getattr(self, name).nbytes) for name in _PER_ROW)
-        return arrays + 120 * len(self._row)
+        return sum(int(getattr(self, name).nbytes) for name in _PER_ROW) + 120 * len(self._row)
 
     def _reserve(self, rows: int) -> None:
         if rows <= len(self._vectors):
@@ -95,20 +84,16 @@ class ExemplarMatrix:
             setattr(self, name, new)
 
     def load(self, ids: Array, customers: Array, vectors: Array) -> None:
-        """Fill an empty matrix at once: ids and customers as (n, 16) uint8 rows of uuid bytes,
-        unit ``vectors`` (n, dim) float32 (taken, not copied). The int8 copy is made later, a
-        block at a time (``quantize_some``): a cold load does not wait for it."""
-        if self.size:
-            raise ValueError("load() fills an empty matrix only")
-        self._ids, self._customers = ids.copy(), customers.copy()
-        self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.size = len(vectors)
-        self._codes = np.empty((self.size, self.dim), dtype=np.uint8)
-        self._scale, self._error, self._norm = (np.empty(self.size, dtype=np.float32) for _ in range(3))
-        self._quantized = 0
-        halves = self._ids.view(">u8")  # (n, 2): the high and low 64 bits of each uuid
-        keys = (halves[:, 0].astype(object) << 64) | halves[:, 1].astype(object)
-        self._row = dict(zip(keys.tolist(), range(self.size), strict=True))
+        """Append new rows: ids and customers as (n, 16) uint8 rows of uuid bytes, unit float32
+        ``vectors``. Their int8 copy is made later (``quantize_some``): a cold load does not wait."""
+        start, stop = self.size, self.size + len(vectors)
+        self._reserve(stop)
+        self._ids[start:stop] = ids
+        self._customers[start:stop] = customers
+        self._vectors[start:stop] = vectors
+        self.size = stop
+        keys = self._ids[start:stop].view("V16").ravel().tolist()  # each row as one bytes object
+        self._row.update(zip(keys, range(start, stop), strict=True))
 
     @property
     def quantized(self) -> bool:
@@ -119,33 +104,31 @@ class ExemplarMatrix:
         """Make the int8 copy of up to ``rows`` more rows; whether all rows have one now."""
         start, stop = self._quantized, min(self.size, self._quantized + rows)
         if start < stop:
-            self._set_quantized(start, stop, scan.quantize(self._vectors[start:stop]))
+            self._set_quantized(slice(start, stop), self._vectors[start:stop])
         self._quantized = max(self._quantized, stop)
         return self.quantized
 
-    def _set_quantized(self, start: int, stop: int, quantized: tuple[Array, Array, Array, Array]) -> None:
-        codes, scale, error, norm = quantized
-        self._codes[start:stop], self._scale[start:stop] = codes, scale
-        self._error[start:stop], self._norm[start:stop] = error, norm
+    def _set_quantized(self, rows: slice | list[int], vectors: Array) -> None:
+        for name, values in zip(_INT8_COPY, scan.quantize(vectors), strict=True):
+            getattr(self, name)[rows] = values
 
     def upsert(self, ids: Sequence[uuid.UUID], customers: Sequence[uuid.UUID], vectors: Array) -> None:
-        """Insert or overwrite rows; ``vectors`` must be unit rows (``unit_rows``)."""
+        """Insert or overwrite rows (one per id); ``vectors`` must be unit rows (``unit_rows``)."""
         if not ids:
             return
         self._reserve(self.size + len(ids))
-        id_bytes, customer_bytes = id_rows(ids), id_rows(customers)
-        codes, scale, error, norm = scan.quantize(vectors)
         complete = self.quantized  # then the appended rows keep it complete
-        for i, exemplar_id in enumerate(ids):
-            row = self._row.get(exemplar_id.int)
+        rows = []
+        for exemplar_id in ids:
+            row = self._row.get(exemplar_id.bytes)
             if row is None:
-                row = self._row[exemplar_id.int] = self.size
+                row = self._row[exemplar_id.bytes] = self.size
                 self.size += 1
-            self._vectors[row] = vectors[i]
-            self._ids[row] = id_bytes[i]
-            self._customers[row] = customer_bytes[i]
-            self._codes[row], self._scale[row] = codes[i], scale[i]
-            self._error[row], self._norm[row] = error[i], norm[i]
+            rows.append(row)
+        self._vectors[rows] = vectors
+        self._ids[rows] = id_rows(ids)
+        self._customers[rows] = id_rows(customers)
+        self._set_quantized(rows, vectors)
         if complete:
             self._quantized = self.size
 
@@ -160,7 +143,7 @@ class ExemplarMatrix:
         """Remove rows (unknown ids are ignored); how many were removed."""
         removed = 0
         for exemplar_id in ids:
-            row = self._row.pop(exemplar_id.int, None)
+            row = self._row.pop(exemplar_id.bytes, None)
             if row is None:
                 continue
             removed += 1
@@ -170,8 +153,8 @@ class ExemplarMatrix:
                     array: Array = getattr(self, name)
                     array[row] = array[last]
                 if row < self._quantized <= last:  # it had no int8 copy yet: make it
-                    self._set_quantized(row, row + 1, scan.quantize(self._vectors[row : row + 1]))
-                self._row[int.from_bytes(self._ids[row].tobytes(), "big")] = row
+                    self._set_quantized(slice(row, row + 1), self._vectors[row : row + 1])
+                self._row[self._ids[row].tobytes()] = row
             self.size = last
             self._quantized = min(self._quantized, self.size)
         return removed
@@ -184,10 +167,9 @@ class ExemplarMatrix:
         """The ``top_k`` most similar rows per query (unit rows), best first."""
         if self.size == 0 or top_k <= 0:
             return [[] for _ in range(len(queries))]
-        k = min(top_k, self.size)
-        if self.size < self.quantized_from or k == self.size or not self.quantized:
+        n, k = self.size, min(top_k, self.size)
+        if n < self.quantized_from or k == n or not self.quantized:
             return self._search_all(queries, k)
-        n = self.size
         found = scan.candidates(self._codes[:n], self._scale[:n], self._error[:n], self._norm[:n], queries, k)
         results: list[list[SearchHit]] = []
         wide: list[int] = []
@@ -218,7 +200,7 @@ class ExemplarMatrix:
         return results
 
     def scores(self, queries: Array) -> Array:
-        """Inner products of every query with every live row, as a (queries, rows) array."""
+        """Inner products of every query with every live row, one contiguous row per query."""
         rows, count = self._vectors[: self.size], len(queries)
         step = max(MIN_BLOCK_ROWS, PRODUCT_BLOCK // max(1, count * self.dim))
         if count > BLOCKED_QUERIES or step >= self.size:
@@ -228,8 +210,7 @@ class ExemplarMatrix:
             columns = np.ascontiguousarray(queries.T, dtype=np.float32)
             for start in range(0, self.size, step):
                 np.matmul(rows[start : start + step], columns, out=by_row[start : start + step])
-        # one row per query, contiguous: the selection of the best runs along it
-        return np.ascontiguousarray(by_row.T)
+        return np.ascontiguousarray(by_row.T)  # the selection of the best runs along each row
 
     def _hit(self, row: int, score: float) -> SearchHit:
         return SearchHit(

@@ -1,11 +1,5 @@
-"""Rebuild a Milvus collection from PostgreSQL (``customer_exemplars`` is the source of truth).
-
-Per tenant: drop and recreate its partition, stream its exemplars under one snapshot, upsert
-them, then set the tenant's watermark to that snapshot, so the next sync applies whatever was
-written meanwhile. A full run (no tenant given) also recreates the collection when its
-dimension, schema or index type differs from the settings, and drops partitions of tenants that
-no longer exist. The embedded index needs none of this: it reads PostgreSQL itself.
-"""
+"""``appliance reindex``: rebuild a Milvus collection from PostgreSQL, tenant by tenant from one
+snapshot each, which becomes the tenant's watermark."""
 
 from __future__ import annotations
 
@@ -14,19 +8,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from appliance.db.engine import Database
 from appliance.db.models import Tenant
-from appliance.vectors.base import DimensionMismatchError, VectorIndexError
+from appliance.vectors.base import VectorIndexError
 from appliance.vectors.changes import load_matrix
+from appliance.vectors.milvus import set_watermark
 from appliance.vectors.milvus_store import MilvusStore
-
-BATCH_SIZE = 1000
-
-
-class ReindexError(VectorIndexError):
-    pass
 
 
 class ReindexProgress(Protocol):
@@ -44,7 +33,7 @@ class TenantReport:
     milvus: int = 0
     """Vectors in the tenant's partition after the rebuild."""
     skipped: int = 0
-    """Rows whose embedding has another dimension than the index (not indexed)."""
+    """Rows not indexed: an embedding of another dimension, or a zero vector."""
 
     @property
     def ok(self) -> bool:
@@ -70,41 +59,37 @@ async def reindex(
     store: MilvusStore,
     tenant_id: uuid.UUID | None = None,
     progress: ReindexProgress | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int = 1000,
     recreate: bool = False,
 ) -> ReindexReport:
-    """Rebuild one tenant's partition, or (``tenant_id=None``) every tenant's. ``db`` must be the
-    owner connection. A full run recreates the collection when it has another dimension, schema
-    or index type than configured, or when ``recreate`` asks (build parameters such as ``nlist``
-    cannot be read back, so a change of those is applied only that way)."""
-    tenants = await _tenants(db)
+    """Rebuild one tenant's partition, or every tenant's; ``db`` on the owner connection.
+    ``recreate``: rebuild the collection anyway (build parameters such as ``nlist`` cannot be
+    read back)."""
+    async with db.transaction(None, platform_admin=True) as session:
+        rows = await session.execute(select(Tenant.id, Tenant.name).order_by(Tenant.name))
+        tenants = [(row.id, row.name) for row in rows]
     if tenant_id is not None:
         tenants = [(tid, name) for tid, name in tenants if tid == tenant_id]
         if not tenants:
-            raise ReindexError(f"no tenant with id {tenant_id}")
+            raise VectorIndexError(f"no tenant with id {tenant_id}")
     report = ReindexReport(dim=store.dim, collection=store.collection)
-
-    problem = await _collection_problem(store)
-    if problem is None and recreate:
-        problem = "asked to recreate the collection"
+    problem = await _collection_problem(store) or ("asked to recreate the collection" if recreate else None)
     if problem is not None:
         if tenant_id is not None:
-            raise ReindexError(
+            raise VectorIndexError(
                 f"{problem}; the whole collection must be rebuilt: run `appliance reindex` without --tenant"
             )
         await asyncio.to_thread(store.drop_collection)
         report.recreated_collection, report.recreated_because = True, problem
     await asyncio.to_thread(store.ensure_collection)
-
     if tenant_id is None:
         known = {tid for tid, _ in tenants}
         for leftover in await asyncio.to_thread(store.tenant_partitions):
             if leftover not in known:
                 await asyncio.to_thread(store.drop_partition, leftover)
                 report.dropped_partitions.append(leftover)
-
     for tid, name in tenants:
-        report.tenants.append(await _load_tenant(db, store, tid, name, progress, batch_size))
+        report.tenants.append(await _rebuild_tenant(db, store, tid, name, progress, batch_size))
     for tenant in report.tenants:
         tenant.milvus = await asyncio.to_thread(store.count, tenant.tenant_id)
     return report
@@ -112,24 +97,16 @@ async def reindex(
 
 async def _collection_problem(store: MilvusStore) -> str | None:
     try:
-        existing = await asyncio.to_thread(store.existing_dim)
-    except VectorIndexError as exc:  # a collection of another schema
+        await asyncio.to_thread(store.check_collection)
+    except VectorIndexError as exc:  # another schema or dimension
         return str(exc)
-    if existing is not None and existing != store.dim:
-        return str(DimensionMismatchError(store.collection, existing, store.dim))
     built = await asyncio.to_thread(store.built_index_type)
     if built is not None and built != store.index_type:
         return f"the collection has a {built} index, configured {store.index_type}"
     return None
 
 
-async def _tenants(db: Database) -> list[tuple[uuid.UUID, str]]:
-    async with db.transaction(None, platform_admin=True) as session:
-        rows = await session.execute(select(Tenant.id, Tenant.name).order_by(Tenant.name))
-        return [(row.id, row.name) for row in rows]
-
-
-async def _load_tenant(
+async def _rebuild_tenant(
     db: Database,
     store: MilvusStore,
     tenant_id: uuid.UUID,
@@ -137,30 +114,18 @@ async def _load_tenant(
     progress: ReindexProgress | None,
     batch_size: int,
 ) -> TenantReport:
-    report = TenantReport(tenant_id, name)
     await asyncio.to_thread(store.drop_partition, tenant_id)
     await asyncio.to_thread(store.ensure_partition, tenant_id)
     loaded = await load_matrix(db, tenant_id, store.dim)
-    matrix, snapshot = loaded.matrix, loaded.snapshot
-    report.postgres, report.skipped = len(matrix) + loaded.skipped, loaded.skipped
+    report = TenantReport(tenant_id, name, len(loaded.matrix) + loaded.skipped, skipped=loaded.skipped)
     if progress is not None:
         progress.tenant_started(tenant_id, name, report.postgres)
         progress.advanced(loaded.skipped)
-    for start in range(0, len(matrix), batch_size):
-        ids, customers, vectors = matrix.rows(start, start + batch_size)
-        live = [i for i, row in enumerate(vectors) if row.any()]  # a zero vector never matches
-        report.skipped += len(ids) - len(live)
-        if live:
-            picked = [ids[i] for i in live], [customers[i] for i in live], vectors[live]
-            await asyncio.to_thread(store.upsert, tenant_id, *picked)
+    for start in range(0, len(loaded.matrix), batch_size):
+        ids, customers, vectors = loaded.matrix.rows(start, start + batch_size)
+        report.skipped += len(ids) - await asyncio.to_thread(store.upsert, tenant_id, ids, customers, vectors)
         if progress is not None:
             progress.advanced(len(ids))
     async with db.transaction(tenant_id) as session:  # the next sync goes on from what was read
-        await session.execute(
-            text(
-                "INSERT INTO vector_watermarks (tenant_id, collection, snapshot) VALUES (:t, :c, :s)"
-                " ON CONFLICT (tenant_id, collection) DO UPDATE SET snapshot = :s, updated_at = now()"
-            ),
-            {"t": tenant_id, "c": store.collection, "s": str(snapshot)},
-        )
+        await set_watermark(session, tenant_id, store.collection, loaded.snapshot)
     return report

@@ -1,22 +1,9 @@
-"""A coarse scan of a tenant's matrix in 8-bit integers, that bounds its own error.
-
-Exact search multiplies every stored float32 vector with the query: 2 kB of memory read per
-exemplar and query, which on a shared 2-core box made the index's worker the ingest bottleneck
-(ADR 0013). Here every row also has an int8 copy (``code``, a scale and the norm of its
-quantisation error); the query is quantised too, and ONNX Runtime's ``MatMulInteger`` (the
-runtime the API already ships) scores all rows in integers, reading a quarter of the bytes.
-
-The coarse score of a row is off its exact score by at most
-``|q|·|x - x̂| + |q - q̂|·|x̂|`` (Cauchy-Schwarz). So every row whose coarse score plus that
-bound reaches the k-th best coarse score minus it can be in the exact top k; those rows (a few
-dozen, typically) are scored exactly in float32. The answer is the exact top k, never an
-approximation; a query whose candidates are too many to be worth gathering falls back to the
-float product.
-"""
+"""An int8 scan of a tenant's matrix that bounds its own error (ADR 0013): only the rows whose coarse
+score can reach the exact top k are scored exactly, for a quarter of the memory traffic."""
 
 from __future__ import annotations
 
-import threading
+import functools
 from typing import Any
 
 import numpy as np
@@ -24,17 +11,10 @@ import numpy as np
 Array = np.ndarray[Any, Any]
 
 LEVELS = 127
-ZERO_POINT = 128
-"""Codes are stored as uint8 (``MatMulInteger`` takes the rows unsigned, with a zero point)."""
-QUANTIZE_ROWS = 4096
-"""Rows quantised at a time (bounds the temporary arrays of a cold load)."""
-BLOCK = 64
-"""Rows per block when looking for the k-th best coarse score."""
-SLACK = 1e-4
-"""Added to every bound: float32 rounding in the coarse and the exact scores (far smaller)."""
-
-_lock = threading.Lock()
-_session: Any = None
+ZERO_POINT = 128  # codes are uint8: MatMulInteger takes the rows unsigned, with a zero point
+QUANTIZE_ROWS = 4096  # rows quantised at a time (bounds the temporary arrays of a cold load)
+BLOCK = 64  # rows per block when looking for the k-th best coarse score
+SLACK = 1e-4  # added to every bound: float32 rounding in the coarse and the exact scores
 
 
 def _varint(value: int) -> bytes:
@@ -73,38 +53,26 @@ def scan_model() -> bytes:
     return _field(1, 7) + _field(8, opset) + _field(7, graph)
 
 
-def prepare() -> None:
-    """Load ONNX Runtime and the scan's session now (about half a second), not at a tenant's
-    first search."""
-    _scanner()
+@functools.cache
+def scanner() -> Any:
+    """ONNX Runtime's session of ``scan_model`` (made once: about half a second)."""
+    import onnxruntime
 
-
-def _scanner() -> Any:
-    global _session
-    with _lock:
-        if _session is None:
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = 1  # the index has one worker thread, by design
-            options.inter_op_num_threads = 1
-            _session = onnxruntime.InferenceSession(scan_model(), options, providers=["CPUExecutionProvider"])
-        return _session
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1  # the index has one worker thread, by design
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(scan_model(), options, providers=["CPUExecutionProvider"])
 
 
 def quantize(vectors: Array) -> tuple[Array, Array, Array, Array]:
-    """Rows of ``vectors`` as (codes uint8 with ``ZERO_POINT``, scale, error norm, norm of the
-    quantised row): ``x̂ = scale · (code - ZERO_POINT)``, ``|x - x̂| = error``. In blocks of
-    rows, in float32: a tenant's cold load quantises all of its rows."""
+    """Rows of ``vectors`` as (codes uint8, scale, error norm, norm of the quantised row):
+    ``x̂ = scale · (code - ZERO_POINT)``, ``|x - x̂| = error``; in blocks of rows."""
     exact = np.asarray(vectors, dtype=np.float32)
-    if exact.ndim == 1:
-        exact = exact[None, :]
-    count = len(exact)
     codes = np.empty(exact.shape, dtype=np.uint8)
-    scale = np.empty(count, dtype=np.float32)
-    error = np.empty(count, dtype=np.float32)
-    norm = np.empty(count, dtype=np.float32)
-    for start in range(0, count, QUANTIZE_ROWS):
+    scale = np.empty(len(exact), dtype=np.float32)
+    error = np.empty(len(exact), dtype=np.float32)
+    norm = np.empty(len(exact), dtype=np.float32)
+    for start in range(0, len(exact), QUANTIZE_ROWS):
         rows = exact[start : start + QUANTIZE_ROWS]
         peak = np.abs(rows).max(axis=1, initial=0.0)
         step = np.where(peak > 0, peak / LEVELS, 1.0).astype(np.float32)[:, None]
@@ -126,7 +94,7 @@ def candidates(
     """Per query, the rows that can be among its exact ``top_k`` (row indices, unordered)."""
     q_codes, q_scale, q_error, _ = quantize(queries)
     steps = (q_codes.astype(np.int16) - ZERO_POINT).astype(np.int8)
-    products = _scanner().run(
+    products = scanner().run(
         None,
         {"rows": codes, "queries": np.ascontiguousarray(steps.T), "zero": np.array(ZERO_POINT, np.uint8)},
     )[0]  # (rows, queries) int32, exact

@@ -104,7 +104,6 @@ def test_a_tenant_without_partition_has_nothing(store: MilvusStore) -> None:
     assert store.count(stranger) == 0
     assert store.count_customer(stranger, uuid.uuid4()) == 0
     store.delete(stranger, [uuid.uuid4()])  # no-ops
-    store.delete_customer(stranger, uuid.uuid4())
     store.drop_partition(stranger)
     assert stranger not in store.tenant_partitions()
 
@@ -117,11 +116,11 @@ def test_delete_by_id(store: MilvusStore) -> None:
     assert not found & set(ids[:5])
 
 
-def test_delete_customer(store: MilvusStore) -> None:
-    tenant, _, owners, vectors = fill(store, 30, seed=7, customers=3)
+def test_count_customer(store: MilvusStore) -> None:
+    tenant, ids, owners, vectors = fill(store, 30, seed=7, customers=3)
     gone = owners[0]
     assert store.count_customer(tenant, gone) == 10
-    store.delete_customer(tenant, gone)
+    store.delete(tenant, [i for i, owner in zip(ids, owners, strict=True) if owner == gone])
     assert store.count_customer(tenant, gone) == 0
     assert store.count(tenant) == 20
     found = {hit.customer_id for hits in store.search(tenant, vectors, top_k=30) for hit in hits}
@@ -177,7 +176,7 @@ def test_ensure_collection_is_idempotent(store: MilvusStore) -> None:
     again.ensure_collection()
     again.client.release_collection(COLLECTION)  # e.g. an operator released it
     again.ensure_collection()  # loads it again
-    assert again.existing_dim() == DIM
+    assert again.check_collection()
     assert again.built_index_type() == "IVF_FLAT"
     assert again.count(tenant) == 5
     again.close()
@@ -193,7 +192,7 @@ def test_another_dimension_is_refused(store: MilvusStore) -> None:
 
 def test_missing_collection(milvus_uri: str) -> None:
     store = MilvusStore(milvus_uri, dim=DIM, collection=f"missing_{uuid.uuid4().hex[:8]}")
-    assert store.existing_dim() is None
+    assert not store.check_collection()
     assert store.built_index_type() is None
     store.drop_collection()  # no-op
     store.close()

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from appliance.cli import reindex as reindex_cli
 from appliance.config import Settings
 from appliance.db.types import embedding_bytes
-from appliance.vectors.base import VectorIndexError
+from appliance.vectors.base import DimensionMismatchError, VectorIndexError
 from appliance.vectors.milvus_store import MilvusStore
 from tests.conftest import PG_ADMIN_URL, _admin_exec
 
@@ -211,12 +211,14 @@ def test_dimension_change_rebuilds_the_collection(
     result = run(pg_settings, data_dir, dim=64)  # every 128-D row is skipped: a mismatch
     assert result.exit_code == 1
     assert "dropped and recreated" in flat(result.output)
-    assert index.existing_dim() == 64
+    with pytest.raises(DimensionMismatchError) as raised:
+        index.check_collection()
+    assert raised.value.found == 64
 
     result = run(pg_settings, data_dir)
     assert result.exit_code == 0, result.output
     assert "dropped and recreated" in flat(result.output)
-    assert index.existing_dim() == DIM
+    assert index.check_collection()
     assert ghost not in index.tenant_partitions()
     assert index.count(a) == len(seeded.vectors[a])
 
