@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from appliance.lib.errors import DomainError, FieldError, InvalidError
@@ -10,9 +11,8 @@ NUL_ESCAPE = b"\\u0000"
 """How JSON spells a NUL character; a raw NUL byte is not valid JSON at all."""
 
 
-class MalformedBodyError(DomainError):
-    status = 400
-    title = "Malformed request body"
+class MalformedBodyError(DomainError, status=HTTPStatus.BAD_REQUEST, title="Malformed request body"):
+    """A request body that cannot be read as the JSON it claims to be."""
 
 
 def nul_field(value: Any) -> str | None:

@@ -11,6 +11,7 @@ The store is the app's ``object_store`` dependency (``server/deps.py``).
 from __future__ import annotations
 
 import hashlib
+from http import HTTPStatus
 from typing import Any
 
 import anyio.to_thread
@@ -27,9 +28,8 @@ ALLOWED_CONTENT_TYPES = frozenset({"image/jpeg", "image/png"})
 PUBLIC: dict[str, Any] = {"public": True}
 
 
-class UnsupportedMediaTypeError(DomainError):
-    status = 415
-    title = "Unsupported media type"
+class UnsupportedMediaTypeError(DomainError, status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE):
+    """A snapshot upload of a content type the store does not take."""
 
 
 def local_store(store: ObjectStore) -> LocalObjectStore:

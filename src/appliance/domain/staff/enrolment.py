@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from http import HTTPStatus
 
 from appliance.db.base import utcnow
 from appliance.db.models import StaffEmbedding
@@ -22,9 +23,8 @@ from appliance.storage.base import DERIVED_BUCKET
 from appliance.vision.faces import NoSingleFace
 
 
-class ModelsMissing(DomainError):
-    status = 503
-    title = "Models not installed"
+class ModelsMissing(DomainError, status=HTTPStatus.SERVICE_UNAVAILABLE, title="Models not installed"):
+    """Enrolment from photos needs the vision models, which this install lacks."""
 
 
 async def require_staff(
