@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import ConfigError, Settings
+from appliance.vision.runtime import onnx_session
 
 
 def embedding_dim_from_settings(settings: Settings) -> int:
@@ -49,10 +50,7 @@ def onnx_output_dim(model: Path) -> int:
 
 
 def _output_shape_onnxruntime(model: Path) -> list[Any]:
-    ort: Any = importlib.import_module("onnxruntime")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    session = onnx_session(model, quiet=True)  # ImportError without onnxruntime: onnx is tried next
     return list(session.get_outputs()[0].shape)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from appliance.vision.runtime import onnx_session
+
 Array = np.ndarray[Any, Any]
 
 LEVELS = 127
@@ -55,13 +57,9 @@ def scan_model() -> bytes:
 
 @functools.cache
 def scanner() -> Any:
-    """ONNX Runtime's session of ``scan_model`` (made once: about half a second)."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1  # the index has one worker thread, by design
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(scan_model(), options, providers=["CPUExecutionProvider"])
+    """ONNX Runtime's session of ``scan_model`` (made once: about half a second), on one thread:
+    the index has one worker thread, by design."""
+    return onnx_session(scan_model(), threads=1)
 
 
 def quantize(vectors: Array) -> tuple[Array, Array, Array, Array]:
