@@ -202,6 +202,11 @@ class MilvusStore:
         """Insert or replace unit vectors (float32 [n, dim]) in the tenant's partition, but zero
         vectors (never a match); how many were written."""
         vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.shape[1:] != (self.dim,) or not len(ids) == len(customer_ids) == len(vectors):
+            raise ValueError(
+                f"upsert needs n ids, n customer ids and an [n, {self.dim}] array; "
+                f"got {len(ids)}, {len(customer_ids)} and {vectors.shape}"
+            )
         live = [i for i, vector in enumerate(vectors) if vector.any()]
         rows = [{ID: str(ids[i]), CUSTOMER: str(customer_ids[i]), VECTOR: vectors[i]} for i in live]
         name = partition_name(tenant_id)
@@ -221,6 +226,11 @@ class MilvusStore:
     ) -> list[list[SearchHit]]:
         """Best ``top_k`` hits per query (float32 [q, dim]), best first, within the tenant's
         partition. ``consistency``: "Bounded" for a caller that holds the last seconds' writes."""
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.shape[1:] != (self.dim,):
+            raise ValueError(f"search needs a [q, {self.dim}] array, got {queries.shape}")
+        if not len(queries):
+            return []
         # Milvus refuses an HNSW search whose ef is below top_k.
         params = {"IVF_FLAT": {"nprobe": self.nprobe}, "HNSW": {"ef": max(self.hnsw_ef, top_k)}}
         name = partition_name(tenant_id)
@@ -228,7 +238,7 @@ class MilvusStore:
             name,
             [[] for _ in queries],
             self.client.search,
-            data=list(np.asarray(queries, dtype=np.float32)),
+            data=list(queries),
             limit=top_k,
             output_fields=[CUSTOMER],
             search_params={"metric_type": METRIC, "params": params.get(self.index_type, {})},
