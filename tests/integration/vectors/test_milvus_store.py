@@ -258,3 +258,17 @@ def test_unreachable_server_fails_fast_and_clearly() -> None:
 def test_partition_name() -> None:
     tenant = uuid.uuid4()
     assert partition_name(tenant) == f"t_{tenant.hex}"
+
+
+def test_misshapen_writes_and_searches_are_refused_and_change_nothing(store: MilvusStore) -> None:
+    tenant, ids, owners, vectors = fill(store, 4, seed=21)
+    extra = [uuid.uuid4()]
+    with pytest.raises(ValueError, match=r"n ids, n customer ids and an \[n, 16\] array"):
+        store.upsert(tenant, ids[:3], owners, vectors)  # one id short
+    with pytest.raises(ValueError, match=r"\[n, 16\]"):
+        store.upsert(tenant, extra, extra, unit(1, seed=22)[:, :8])  # the wrong width
+    with pytest.raises(ValueError, match=r"search needs a \[q, 16\] array"):
+        store.search(tenant, unit(1, seed=23).reshape(DIM), top_k=1)  # not a matrix
+    assert store.search(tenant, np.empty((0, DIM), dtype=np.float32), top_k=1) == []
+    found = store.search(tenant, vectors, top_k=4, consistency="Strong")
+    assert sorted(hit.id for hit in found[0]) == sorted(ids)  # nothing was written or lost
