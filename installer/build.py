@@ -4,7 +4,7 @@
 
 Writes ``build/BUILD_INFO.json`` (version, commit, variant) that the spec ships as
 ``appliance/BUILD_INFO.json`` (``appliance --version`` prints it), and refreshes
-``assets/models.json`` from the model registry before bundling it.
+``assets/models.json`` from the packaged model manifest before bundling it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = {"full": "appliance.spec", "edge": "appliance-edge.spec"}
 NAMES = {"full": "appliance", "edge": "appliance-edge"}
+MANIFEST = ROOT / "src" / "appliance" / "vision" / "models.json"
+"""The model manifest; ``assets/models.json`` is a copy of it."""
 
 
 def commit() -> str:
@@ -61,6 +63,12 @@ def strip(folder: Path) -> None:
     subprocess.run(["strip", "--strip-unneeded", *targets], check=True, capture_output=True)
 
 
+def refresh_models_json(target: Path = ROOT / "assets" / "models.json") -> None:
+    """Copy the packaged manifest to ``target``; left alone (and its mtime) when already the same."""
+    if not target.is_file() or target.read_bytes() != MANIFEST.read_bytes():
+        shutil.copyfile(MANIFEST, target)
+
+
 def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -73,9 +81,8 @@ def main() -> int:
 
     sys.path.insert(0, str(ROOT / "src"))
     from appliance import __version__
-    from appliance.vision.models import write_manifest_json
 
-    write_manifest_json(ROOT / "assets" / "models.json")
+    refresh_models_json()
     info = ROOT / "build" / f"info-{args.variant}" / "BUILD_INFO.json"  # the name it has in the bundle
     info.parent.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps({"version": __version__, "commit": commit(), "variant": args.variant}) + "\n")

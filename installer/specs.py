@@ -79,6 +79,14 @@ def tree(folder: Path, target: str, suffixes: tuple[str, ...] | None = None) -> 
     return pairs
 
 
+def package_json_datas() -> list[tuple[str, str]]:
+    """The JSON the package reads through importlib.resources: contract schemas, model manifest."""
+    return [
+        *tree(SRC / "contracts" / "schemas", "appliance/contracts/schemas", (".json",)),
+        (str(SRC / "vision" / "models.json"), "appliance/vision"),
+    ]
+
+
 def assets_datas() -> list[tuple[str, str]]:
     """The top-level assets/ (model manifest, unit/plist templates, icons) as package data."""
     return [*tree(ASSETS, "appliance/assets"), (str(BUILD_INFO), "appliance")]
@@ -90,7 +98,7 @@ def server_datas() -> list[tuple[str, str]]:
         raise SystemExit("the dashboard is not built: run `make web` first")
     return [
         *tree(static, "appliance/static"),
-        *tree(SRC / "contracts" / "schemas", "appliance/contracts/schemas", (".json",)),
+        *package_json_datas(),
         # Alembic runs env.py and the revisions from files: ship them as source, not only in the PYZ.
         *tree(SRC / "db" / "migrations", "appliance/db/migrations", (".py", ".mako")),
         *assets_datas(),
@@ -128,7 +136,7 @@ def server_metadata() -> list[tuple[str, str]]:
 
 def edge_datas() -> list[tuple[str, str]]:
     return [
-        *tree(SRC / "contracts" / "schemas", "appliance/contracts/schemas", (".json",)),
+        *package_json_datas(),
         *assets_datas(),
     ]
 

@@ -17,6 +17,7 @@ from appliance.db.migrate import alembic_config, head_revision, migrations_dir
 from appliance.lib.frozen import build_info, self_command
 from appliance.server.bind import public_url_problem
 from appliance.server.spa import static_root
+from appliance.vision.models import MANIFEST, packaged_manifest, parse_manifest
 from tests.binary.flow import REPO, Box, free_port, serving
 
 SRC = REPO / "src" / "appliance"
@@ -61,6 +62,7 @@ def test_data_files_come_from_the_package_not_the_working_directory(
     assert len(revisions) == len(list((folder / "versions").glob("0*.py")))
     assert head_revision() == revisions[0].revision
     assert '"$schema"' in schema_text("Event.FaceDetected.v1")
+    assert parse_manifest(packaged_manifest()) == MANIFEST
     root = static_root()
     if root is not None:  # built by `make web`
         assert root.is_relative_to(SRC) and (root / "index.html").is_file()

@@ -16,7 +16,7 @@ from appliance.cli import app as cli_app
 from appliance.install import preflight
 from appliance.install.edge import EdgeLayout, EdgeOptions, render_plist
 from appliance.vision.coreml import runtime_backend
-from appliance.vision.models import MANIFEST, manifest_json
+from appliance.vision.models import MANIFEST, packaged_manifest
 from tests.binary.flow import MODELS_DIR, REPO
 from tests.conftest import PG_ADMIN_URL
 
@@ -24,8 +24,10 @@ EMBEDDER = "paddle_mobileface_arcface_128d.onnx"
 
 
 def test_assets_manifest_is_the_registry() -> None:
-    shipped = (REPO / "assets" / "models.json").read_text()
-    assert shipped == manifest_json(), "refresh it: python installer/build.py writes assets/models.json"
+    shipped = (REPO / "assets" / "models.json").read_bytes()
+    assert shipped == packaged_manifest(), (
+        "refresh it: python installer/build.py copies src/appliance/vision/models.json there"
+    )
     packs = json.loads(shipped)["packs"]
     assert [p["name"] for p in packs] == [p.name for p in MANIFEST]
     assert all({"url", "sha256", "licence", "dim"} <= set(p) for p in packs)

