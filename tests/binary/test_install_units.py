@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from appliance.cli import app as cli_app
 from appliance.install import preflight
 from appliance.install.edge import EdgeLayout, EdgeOptions, render_plist
-from appliance.vision.coreml import runtime_backend
+from appliance.vision.embed import choose_backend
 from appliance.vision.models import MANIFEST, packaged_manifest
 from tests.binary.flow import MODELS_DIR, REPO
 from tests.conftest import PG_ADMIN_URL
@@ -45,7 +45,7 @@ def test_assets_manifest_is_the_registry() -> None:
         ("Linux", False, ["CPUExecutionProvider"], False, "onnxruntime-cpu", "Linux: no CoreML"),
     ],
 )  # fmt: skip
-def test_runtime_backend_says_what_and_why(
+def test_choose_backend_says_what_and_why(
     tmp_path: Path,
     system: str,
     coreml: bool,
@@ -57,14 +57,14 @@ def test_runtime_backend_says_what_and_why(
     model = tmp_path / EMBEDDER
     if mlpackage:
         model.with_suffix(".mlpackage").mkdir()
-    choice = runtime_backend(model, system=system, coreml_available=coreml, available_providers=providers)
+    choice = choose_backend(model, system=system, coreml_available=coreml, available_providers=providers)
     assert choice.backend == backend and reason in choice.reason, choice
     if backend.startswith("onnxruntime"):
         assert choice.providers[0] == providers[0] and choice.providers[-1] == "CPUExecutionProvider"
 
 
 def test_this_machine_runs_the_cpu_provider() -> None:
-    choice = runtime_backend(MODELS_DIR / EMBEDDER)
+    choice = choose_backend(MODELS_DIR / EMBEDDER)
     assert choice.backend == "onnxruntime-cpu" and choice.providers == ("CPUExecutionProvider",)
 
 

@@ -131,9 +131,9 @@ def edge(
     else:
         configure_logging(settings.log_level, settings.log_json)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from appliance.vision.coreml import runtime_backend
+    from appliance.vision.embed import choose_backend
 
-    runtime = runtime_backend(Path(settings.models_dir) / settings.embedder)
+    runtime = choose_backend(Path(settings.models_dir) / settings.embedder)
     logging.getLogger("appliance.edge").info(
         "embedder runtime %s (%s)",
         runtime.backend,

@@ -74,9 +74,9 @@ def list_models(models_dir: ModelsDir = None) -> None:
             pack.name, pack.role, pack.file, _size(pack.size), pack.licence, commercial, ships, present
         )
     out.print(table)
-    from appliance.vision.coreml import runtime_backend
+    from appliance.vision.embed import choose_backend
 
-    choice = runtime_backend(directory / _embedder_file())
+    choice = choose_backend(directory / _embedder_file())
     providers = f" [{', '.join(choice.providers)}]" if choice.providers else ""
     out.print(f"embedder runtime: [bold]{choice.backend}[/]{providers} ({choice.reason})")
 

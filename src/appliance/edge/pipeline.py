@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import Any
 
 import msgspec
@@ -39,44 +39,35 @@ class QueuedEvent:
     dedupe_key: str | None
 
 
+@dataclass(eq=False, slots=True)
 class CameraPipeline:
     """Not thread-safe: one per camera thread (the detector keeps per-size state); the embedder,
     the attribute model and the staff gallery are shared."""
 
-    def __init__(
-        self,
-        *,
-        camera_id: str,
-        site_id: str,
-        detector: Detector,
-        embedder: Embedder,
-        attributes: AttributeModel | None,
-        staff: StaffGallery | None,
-        quality: QualityConfig,
-        tracker: TrackerConfig,
-        metrics: EdgeMetrics,
-        detect_max_width: int = 1280,
-        dedupe_prefix: str | None = None,
-        new_id: Callable[[], uuid.UUID] = uuid.uuid4,
-        static_skip_seconds: float = 1.0,
-    ) -> None:
-        self.camera_id = camera_id
-        self.site_id = site_id
-        self.detector = detector
-        self.embedder = embedder
-        self.attributes = attributes
-        self.staff = staff
-        self.quality = quality
-        self.tracker = Tracker(tracker)
-        self.metrics = metrics
-        self.detect_max_width = detect_max_width
-        self.dedupe_prefix = dedupe_prefix
-        self._new_id = new_id
-        self.static_skip_seconds = static_skip_seconds
-        self._empty_thumb: np.ndarray[Any, Any] | None = None
-        self._empty_at = 0.0
-        self.frames = 0
-        self.static_frames = 0
+    _: KW_ONLY
+    camera_id: str
+    site_id: str
+    detector: Detector
+    embedder: Embedder
+    attributes: AttributeModel | None
+    staff: StaffGallery | None
+    quality: QualityConfig
+    tracker: InitVar[TrackerConfig]
+    metrics: EdgeMetrics
+    detect_max_width: int = 1280
+    dedupe_prefix: str | None = None
+    new_id: Callable[[], uuid.UUID] = uuid.uuid4
+    static_skip_seconds: float = 1.0
+    _tracker: Tracker = field(init=False)
+    """Built from the ``tracker`` settings."""
+    frames: int = field(default=0, init=False)
+    static_frames: int = field(default=0, init=False)
+    _empty_thumb: np.ndarray[Any, Any] | None = field(default=None, init=False)
+    """The last empty scene's thumbnail: while frames still look like it, detection is skipped."""
+    _empty_at: float = field(default=0.0, init=False)
+
+    def __post_init__(self, tracker: TrackerConfig) -> None:
+        self._tracker = Tracker(tracker)
 
     # -- per frame ------------------------------------------------------------------------------
     def process(self, frame: Frame) -> list[QueuedEvent]:
@@ -87,11 +78,11 @@ class CameraPipeline:
         if self._is_static(frame.at, thumb):
             self.static_frames += 1
             self.metrics.frames_static.labels(camera=self.camera_id).inc()
-            return [self.to_event(r) for r in self.tracker.update(frame.at, [])]
+            return [self.to_event(r) for r in self._tracker.update(frame.at, [])]
         faces = self.detect(frame.image)
         detected = time.perf_counter()
         self.metrics.detect_seconds.observe(detected - started)
-        if faces or self.tracker.tracks:
+        if faces or self._tracker.tracks:
             self._empty_thumb = None
         elif self._empty_thumb is None or not self._is_static(frame.at, thumb, force=True):
             self._empty_thumb, self._empty_at = thumb, frame.at
@@ -102,7 +93,7 @@ class CameraPipeline:
         observations = self.observe(frame, faces)
         if faces:
             self.metrics.embed_seconds.observe(time.perf_counter() - detected)
-        reports = self.tracker.update(frame.at, observations)
+        reports = self._tracker.update(frame.at, observations)
         events = [self.to_event(r) for r in reports]
         self.metrics.frame_seconds.observe(time.perf_counter() - started)
         return events
@@ -115,7 +106,7 @@ class CameraPipeline:
         """An empty scene that has not changed: detection can be skipped — but a full detection
         still runs at least every ``static_skip_seconds`` (a far-away person changes few pixels)."""
         reference = self._empty_thumb
-        if reference is None or self.tracker.tracks:
+        if reference is None or self._tracker.tracks:
             return False
         if not force and (self.static_skip_seconds <= 0 or at - self._empty_at >= self.static_skip_seconds):
             return False
@@ -125,7 +116,7 @@ class CameraPipeline:
 
     def finish(self) -> list[QueuedEvent]:
         """End of stream: every open track becomes its event."""
-        return [self.to_event(r) for r in self.tracker.flush()]
+        return [self.to_event(r) for r in self._tracker.flush()]
 
     def detect(self, image: np.ndarray[Any, Any]) -> list[Face]:
         width = image.shape[1]
@@ -180,7 +171,7 @@ class CameraPipeline:
     def to_event(self, report: TrackReport) -> QueuedEvent:
         best = report.best
         face = best.face
-        event_id = str(self._new_id())
+        event_id = str(self.new_id())
         extra: dict[str, Any] = {}
         snapshot: bytes | None = None
         if best.crop is not None and best.crop.size:

@@ -24,6 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -181,38 +182,33 @@ class ApiClient:
         self.http.close()
 
 
+@dataclass(eq=False, slots=True)
 class Uploader:
     """Sender threads over one queue."""
 
-    def __init__(
-        self,
-        queue: EventQueue,
-        api: ApiClient,
-        metrics: EdgeMetrics,
-        *,
-        senders: int = 2,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 60.0,
-        max_server_errors: int = 3,
-        snapshot_tries: int = 3,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.queue = queue
-        self.api = api
-        self.metrics = metrics
-        self.senders = senders
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.max_server_errors = max(1, max_server_errors)
-        self.snapshot_tries = max(1, snapshot_tries)
-        self._rng = rng or random.Random()
-        self._stop = threading.Event()
-        self._pause_lock = threading.Lock()
-        self._pause_until = 0.0
-        self._failures = 0
-        self._threads: list[threading.Thread] = []
-        self.last_success: float | None = None
-        self.last_error: str | None = None
+    queue: EventQueue
+    api: ApiClient
+    metrics: EdgeMetrics
+    _: KW_ONLY
+    senders: int = 2
+    backoff_base: float = 0.5
+    backoff_cap: float = 60.0
+    max_server_errors: int = 3
+    snapshot_tries: int = 3
+    rng: random.Random = field(default_factory=random.Random)
+    """Draws the backoff jitter; a seeded one gives repeatable delays."""
+    last_success: float | None = field(default=None, init=False)
+    last_error: str | None = field(default=None, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _pause_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _pause_until: float = field(default=0.0, init=False)
+    _failures: int = field(default=0, init=False)
+    _threads: list[threading.Thread] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        # At least one: an event must get one answer before it is dead-lettered or sent bare.
+        self.max_server_errors = max(1, self.max_server_errors)
+        self.snapshot_tries = max(1, self.snapshot_tries)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -272,7 +268,7 @@ class Uploader:
         if permanent:
             return self._dead(item, message)
         with self._pause_lock:
-            delay = backoff_delay(self._failures, self.backoff_base, self.backoff_cap, rng=self._rng)
+            delay = backoff_delay(self._failures, self.backoff_base, self.backoff_cap, rng=self.rng)
             if retry_after is not None:
                 delay = max(delay, retry_after)
             self._failures += 1
@@ -293,7 +289,7 @@ class Uploader:
         self.last_error = message
         if item.server_errors + 1 >= self.max_server_errors:
             return self._dead(item, f"{message} ({item.server_errors + 1} server errors)")
-        delay = backoff_delay(item.server_errors, self.backoff_base, self.backoff_cap, rng=self._rng)
+        delay = backoff_delay(item.server_errors, self.backoff_base, self.backoff_cap, rng=self.rng)
         log.warning("event %s: %s; retrying it in %.1f s", item.event_id, message, delay)
         self.queue.retry(item.event_id, delay, message, server_error=True)
         self.metrics.events_failed.labels(kind="server_error").inc()
@@ -302,7 +298,7 @@ class Uploader:
     def _snapshot_failed(self, item: QueueItem, message: str) -> bool:
         """A snapshot try failed (more are left): the event alone is due again soon."""
         self.last_error = message
-        delay = backoff_delay(item.snapshot_attempts, self.backoff_base, self.backoff_cap, rng=self._rng)
+        delay = backoff_delay(item.snapshot_attempts, self.backoff_base, self.backoff_cap, rng=self.rng)
         log.warning("snapshot of %s: %s; trying again in %.1f s", item.event_id, message, delay)
         self.queue.retry(item.event_id, delay, message, snapshot=True)
         self.metrics.events_failed.labels(kind="snapshot").inc()

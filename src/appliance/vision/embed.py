@@ -2,7 +2,8 @@
 
 Order of preference: CoreML (macOS with coremltools and a ``.mlpackage`` beside the ONNX file)
 → ONNX Runtime with the best execution provider the machine offers (CoreML EP, CUDA, CPU).
-Vectors are L2-normalised; the dimension is read from the model, never assumed.
+:func:`choose_backend` says which runtime and why (the edge logs it at start, ``appliance models
+list`` prints it). Vectors are L2-normalised; the dimension is read from the model, never assumed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from appliance.vision.images import Image
 from appliance.vision.runtime import onnx_session, require_model
 
 Embeddings = npt.NDArray[np.float32]
-PROVIDER_PREFERENCE = ("CoreMLExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+COREML_EP = "CoreMLExecutionProvider"
+CUDA_EP = "CUDAExecutionProvider"
+CPU_EP = "CPUExecutionProvider"
+PROVIDER_PREFERENCE = (COREML_EP, CUDA_EP, CPU_EP)
 
 
 class Embedder(Protocol):
@@ -35,18 +39,16 @@ class Embedder(Protocol):
 
 
 class BackendChoice(msgspec.Struct, frozen=True):
+    """Which runtime embeds faces, and why (logged at the edge's start, shown by ``appliance models
+    list``)."""
+
     backend: str
-    """"coreml" or "onnxruntime"."""
-    providers: tuple[str, ...] = ()
-    path: str = ""
-
-
-def machine_facts(system: str | None, coreml_available: bool | None) -> tuple[str, bool]:
-    """The operating system and whether coremltools is installed, where the caller (a test) does
-    not say."""
-    if coreml_available is None:
-        coreml_available = importlib.util.find_spec("coremltools") is not None
-    return system or platform.system(), coreml_available
+    """"coreml" (coremltools + .mlpackage), "onnxruntime-coreml", "onnxruntime-cuda" or "onnxruntime-cpu"."""
+    providers: tuple[str, ...]
+    """ONNX Runtime's execution providers, best first; empty for coremltools."""
+    path: str
+    """What the runtime loads: the ``.mlpackage`` for coremltools, else the ONNX file."""
+    reason: str
 
 
 def choose_backend(
@@ -56,17 +58,41 @@ def choose_backend(
     coreml_available: bool | None = None,
     available_providers: Sequence[str] | None = None,
 ) -> BackendChoice:
-    """Pure selection logic (tested everywhere); the inputs default to this machine's facts."""
-    system, coreml_available = machine_facts(system, coreml_available)
+    """Which runtime embeds faces here, and why: pure logic (tested everywhere); the operating
+    system, whether coremltools is installed and ONNX Runtime's providers default to this
+    machine's."""
+    system = system or platform.system()
+    if coreml_available is None:
+        coreml_available = importlib.util.find_spec("coremltools") is not None
     package = model_path.with_suffix(".mlpackage")
     if system == "Darwin" and coreml_available and package.exists():
-        return BackendChoice(backend="coreml", path=str(package))
+        return BackendChoice(
+            backend="coreml",
+            providers=(),
+            path=str(package),
+            reason=f"macOS with coremltools and {package.name} in the model pack",
+        )
     if available_providers is None:
         import onnxruntime
 
         available_providers = onnxruntime.get_available_providers()
-    providers = tuple(p for p in PROVIDER_PREFERENCE if p in available_providers) or ("CPUExecutionProvider",)
-    return BackendChoice(backend="onnxruntime", providers=providers, path=str(model_path))
+    providers = tuple(p for p in PROVIDER_PREFERENCE if p in available_providers) or (CPU_EP,)
+    if providers[0] == COREML_EP:
+        backend = "onnxruntime-coreml"
+        reason = "ONNX Runtime offers the CoreML execution provider (Neural Engine/GPU)"
+        if system == "Darwin" and not package.exists():
+            reason += f"; no {package.name} in the model pack for coremltools"
+    elif providers[0] == CUDA_EP:
+        backend = "onnxruntime-cuda"
+        reason = "ONNX Runtime offers CUDA"
+    elif system == "Darwin":
+        missing = f"there is no {package.name}" if coreml_available else "coremltools is not installed"
+        backend = "onnxruntime-cpu"
+        reason = f"macOS, but this ONNX Runtime build has no CoreML execution provider and {missing}"
+    else:
+        backend = "onnxruntime-cpu"
+        reason = f"{system}: no CoreML here and ONNX Runtime offers no GPU provider"
+    return BackendChoice(backend=backend, providers=providers, path=str(model_path), reason=reason)
 
 
 def l2_normalise(matrix: npt.NDArray[Any]) -> Embeddings:

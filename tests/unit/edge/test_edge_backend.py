@@ -1,5 +1,5 @@
 """Embedder backend choice (pure logic): CoreML on a Mac with coremltools and an .mlpackage,
-else ONNX Runtime with the best provider available."""
+else ONNX Runtime with the best provider available — and the reason given for it."""
 
 from __future__ import annotations
 
@@ -24,11 +24,13 @@ def test_darwin_with_coremltools_and_mlpackage_uses_coreml(model: Path) -> None:
     (model.with_suffix(".mlpackage")).mkdir()
     choice = choose_backend(model, system="Darwin", coreml_available=True, available_providers=ALL)
     assert choice.backend == "coreml" and choice.path.endswith("embedder.mlpackage")
+    assert choice.providers == () and "embedder.mlpackage" in choice.reason
 
 
 def test_darwin_without_mlpackage_uses_the_coreml_execution_provider(model: Path) -> None:
     choice = choose_backend(model, system="Darwin", coreml_available=True, available_providers=ALL)
-    assert choice.backend == "onnxruntime" and choice.providers[0] == "CoreMLExecutionProvider"
+    assert choice.backend == "onnxruntime-coreml" and choice.providers[0] == "CoreMLExecutionProvider"
+    assert "no embedder.mlpackage" in choice.reason
 
 
 def test_darwin_without_coremltools_ignores_the_mlpackage(model: Path) -> None:
@@ -39,7 +41,7 @@ def test_darwin_without_coremltools_ignores_the_mlpackage(model: Path) -> None:
         coreml_available=False,
         available_providers=["CoreMLExecutionProvider", "CPUExecutionProvider"],
     )
-    assert choice.backend == "onnxruntime"
+    assert choice.backend == "onnxruntime-coreml" and choice.path == str(model)
 
 
 def test_linux_never_picks_coreml_even_with_a_package(model: Path) -> None:
@@ -47,7 +49,7 @@ def test_linux_never_picks_coreml_even_with_a_package(model: Path) -> None:
     choice = choose_backend(
         model, system="Linux", coreml_available=True, available_providers=["CPUExecutionProvider"]
     )
-    assert choice.backend == "onnxruntime"
+    assert choice.backend == "onnxruntime-cpu" and choice.reason.startswith("Linux: no CoreML")
 
 
 def test_cuda_first_then_cpu(model: Path) -> None:
@@ -57,6 +59,7 @@ def test_cuda_first_then_cpu(model: Path) -> None:
         coreml_available=False,
         available_providers=["CPUExecutionProvider", "CUDAExecutionProvider"],
     )
+    assert choice.backend == "onnxruntime-cuda"
     assert choice.providers == ("CUDAExecutionProvider", "CPUExecutionProvider")
     assert choice.path == str(model)
 
@@ -77,7 +80,8 @@ def test_unknown_providers_fall_back_to_cpu(model: Path) -> None:
 
 def test_this_machine(model: Path) -> None:
     choice = choose_backend(model)
-    assert choice.backend == "onnxruntime" and "CPUExecutionProvider" in choice.providers
+    assert choice.backend.startswith("onnxruntime") and "CPUExecutionProvider" in choice.providers
+    assert choice.reason
 
 
 def test_input_normalisation_follows_the_model_pack() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -68,24 +69,25 @@ def snapshot_prefix(tenant_id: uuid.UUID, site_id: uuid.UUID) -> str:
     return f"{tenant_id}/{site_id}/"
 
 
+@dataclass(eq=False, repr=False)  # repr=False: the settings hold database passwords
 class IngestService:
-    def __init__(
-        self,
-        db: Database,
-        vectors: VectorIndex,
-        staff: StaffGallery,
-        settings: Settings,
-        dim: int,
-    ) -> None:
-        self.db = db
-        self.vectors = vectors
-        self.staff = staff
-        self.settings = settings
-        self.dim = dim
-        self.notifier = LiveNotifier(db)
-        self.thresholds = Thresholds(match=settings.match_threshold, uncertain=settings.uncertain_threshold)
-        self.newcomers = NewCustomerBatcher(db, vectors, self.thresholds)
-        self.embedders = TenantEmbedders(db)
+    db: Database
+    vectors: VectorIndex
+    staff: StaffGallery
+    settings: Settings
+    dim: int
+    notifier: LiveNotifier = field(init=False)
+    thresholds: Thresholds = field(init=False)
+    newcomers: NewCustomerBatcher = field(init=False)
+    embedders: TenantEmbedders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.notifier = LiveNotifier(self.db)
+        self.thresholds = Thresholds(
+            match=self.settings.match_threshold, uncertain=self.settings.uncertain_threshold
+        )
+        self.newcomers = NewCustomerBatcher(self.db, self.vectors, self.thresholds)
+        self.embedders = TenantEmbedders(self.db)
 
     # -- validation ------------------------------------------------------------------------
     def check_event(self, principal: Principal, event: EventFaceDetectedV1) -> None:
