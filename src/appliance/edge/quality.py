@@ -26,9 +26,13 @@ GOOD_FACE_PX = 112.0
 
 
 class QualityConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The quality gate. :class:`~appliance.edge.settings.EdgeSettings` extends it, so each field
+    is also a setting (``APPLIANCE_MIN_FACE_PX`` …) with the default declared here."""
+
     min_face_px: float = 40.0
     min_det_score: float = 0.70
     min_blur: float = 25.0
+    """Variance of the Laplacian on the aligned 112x112 chip (see docs/calibration.md)."""
     max_yaw_degrees: float = 45.0
     max_roll_degrees: float = 30.0
 

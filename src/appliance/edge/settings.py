@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import msgspec
-
 from appliance.config import from_environment
+from appliance.edge.quality import QualityConfig
 
 
-class EdgeSettings(msgspec.Struct, kw_only=True, frozen=True):
+class EdgeSettings(QualityConfig, kw_only=True, frozen=True):
+    """The edge worker's settings; the quality gate's fields (:class:`QualityConfig`) among them."""
+
     worker_fps: float = 5.0
     """Frames analysed per second and camera (the rest are skipped, never decoded to RGB)."""
     queue_path: str = "data/edge-queue.sqlite3"
@@ -25,14 +26,6 @@ class EdgeSettings(msgspec.Struct, kw_only=True, frozen=True):
     track_max_seconds: float = 60.0
     """A person in view longer than this emits an event per period (the server folds them into one visit)."""
     staff_refresh_seconds: float = 60.0
-    min_face_px: float = 40.0
-    """From here to ``max_roll_degrees``: the quality gate (:class:`~appliance.edge.quality.QualityConfig`,
-    whose fields they fill by name)."""
-    min_det_score: float = 0.70
-    min_blur: float = 25.0
-    """Variance of the Laplacian on the aligned 112x112 chip (see docs/calibration.md)."""
-    max_yaw_degrees: float = 45.0
-    max_roll_degrees: float = 30.0
     detect_max_width: int = 1280
     """Wider frames are downscaled for detection only (alignment uses the full frame)."""
     attributes: bool = True

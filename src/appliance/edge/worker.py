@@ -24,14 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from appliance.config import Settings
 from appliance.edge.capture import END, Backoff, CameraCapture, Frame, SourceSpec, file_fingerprint
 from appliance.edge.ffmpeg import FfmpegMissing, ffmpeg_program
 from appliance.edge.metrics import EdgeMetrics, MetricsServer
 from appliance.edge.pipeline import CameraPipeline, QueuedEvent
-from appliance.edge.quality import QualityConfig
 from appliance.edge.queue import EventQueue, QueueBusy
 from appliance.edge.settings import EdgeSettings
 from appliance.edge.staff import StaffGallery, StaffRefresher
@@ -272,7 +269,7 @@ class EdgeWorker:
             embedder=embedder,
             attributes=attributes,
             staff=gallery,
-            quality=msgspec.convert(edge, QualityConfig, from_attributes=True),  # the same-named settings
+            quality=edge,  # the settings extend the quality gate
             tracker=TrackerConfig(timeout=edge.track_timeout_seconds, max_duration=edge.track_max_seconds),
             metrics=self.metrics,
             detect_max_width=edge.detect_max_width,
