@@ -168,7 +168,7 @@ class ExemplarMatrix:
         if self.size == 0 or top_k <= 0:
             return [[] for _ in range(len(queries))]
         n, k = self.size, min(top_k, self.size)
-        if n < self.quantized_from or k == n or not self.quantized:
+        if n < self.quantized_from or k == n or not self.quantized or scan.scanner() is None:
             return self._search_all(queries, k)
         found = scan.candidates(self._codes[:n], self._scale[:n], self._error[:n], self._norm[:n], queries, k)
         results: list[list[SearchHit]] = []

@@ -4,6 +4,7 @@ score can reach the exact top k are scored exactly, for a quarter of the memory 
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from appliance.vision.runtime import onnx_session
 
 Array = np.ndarray[Any, Any]
+log = logging.getLogger("appliance.vectors")
 
 LEVELS = 127
 ZERO_POINT = 128  # codes are uint8: MatMulInteger takes the rows unsigned, with a zero point
@@ -41,25 +43,58 @@ def _value_info(name: str, elem_type: int, dims: list[str]) -> bytes:
 
 
 def scan_model() -> bytes:
-    """The ONNX model ``products = MatMulInteger(rows, queries, zero)``, serialised by hand (its
-    protobuf is four nested messages; the ``onnx`` package is not a dependency of the API)."""
-    uint8, int8, int32 = 2, 3, 6
-    node = b"".join(_field(1, name.encode()) for name in ("rows", "queries", "zero"))
+    """The ONNX model ``products = MatMulInteger(rows, queries, zero, zero)``, serialised by hand
+    (its protobuf is four nested messages; the ``onnx`` package is not a dependency of the API).
+
+    Rows and queries are both unsigned with a zero point: ONNX Runtime's unsigned-by-signed kernel
+    for AVX2 without VNNI adds pairs of products in saturating 16-bit integers, so its sums can be
+    wrong (ADR 0013); the unsigned-by-unsigned one widens first."""
+    uint8, int32 = 2, 6
+    node = b"".join(_field(1, name.encode()) for name in ("rows", "queries", "zero", "zero"))
     node += _field(2, b"products") + _field(4, b"MatMulInteger")
     graph = _field(1, node) + _field(2, b"scan")
     graph += _field(11, _value_info("rows", uint8, ["n", "d"]))
-    graph += _field(11, _value_info("queries", int8, ["d", "k"]))
+    graph += _field(11, _value_info("queries", uint8, ["d", "k"]))
     graph += _field(11, _value_info("zero", uint8, []))
     graph += _field(12, _value_info("products", int32, ["n", "k"]))
     opset = _field(1, b"") + _field(2, 13)
     return _field(1, 7) + _field(8, opset) + _field(7, graph)
 
 
+def products(session: Any, codes: Array, query_codes: Array) -> Array:
+    """``(codes - ZERO_POINT) @ (query_codes - ZERO_POINT).T`` in int32, by ``session``."""
+    feeds = {
+        "rows": codes,
+        "queries": np.ascontiguousarray(query_codes.T),
+        "zero": np.array(ZERO_POINT, np.uint8),
+    }
+    result: Array = session.run(None, feeds)[0]
+    return result
+
+
+def exact_on_this_machine(session: Any, dim: int = 512) -> bool:
+    """Whether ``session`` multiplies exactly here: rows of the extreme codes (where a saturating
+    kernel fails first) and random ones, against numpy's int32 product."""
+    rng = np.random.default_rng(0)
+    extremes = np.repeat(np.array([0, 1, ZERO_POINT, 254, 255], dtype=np.uint8), dim).reshape(-1, dim)
+    rows = np.concatenate([extremes, rng.integers(0, 256, (59, dim), dtype=np.uint8)])
+    queries = np.concatenate([extremes, rng.integers(0, 256, (3, dim), dtype=np.uint8)])
+    expected = (rows.astype(np.int32) - ZERO_POINT) @ (queries.astype(np.int32) - ZERO_POINT).T
+    return bool(np.array_equal(products(session, rows, queries), expected))
+
+
 @functools.cache
-def scanner() -> Any:
+def scanner() -> Any | None:
     """ONNX Runtime's session of ``scan_model`` (made once: about half a second), on one thread:
-    the index has one worker thread, by design."""
-    return onnx_session(scan_model(), threads=1)
+    the index has one worker thread, by design. None where its products are not exact on this
+    machine: then every search scores all rows in float32 (slower, never wrong)."""
+    session = onnx_session(scan_model(), threads=1)
+    if exact_on_this_machine(session):
+        return session
+    log.warning(
+        "ONNX Runtime's integer product is not exact on this CPU: the index scores every row in float32"
+    )
+    return None
 
 
 def quantize(vectors: Array) -> tuple[Array, Array, Array, Array]:
@@ -91,14 +126,12 @@ def candidates(
 ) -> list[Array]:
     """Per query, the rows that can be among its exact ``top_k`` (row indices, unordered)."""
     q_codes, q_scale, q_error, _ = quantize(queries)
-    steps = (q_codes.astype(np.int16) - ZERO_POINT).astype(np.int8)
-    products = scanner().run(
-        None,
-        {"rows": codes, "queries": np.ascontiguousarray(steps.T), "zero": np.array(ZERO_POINT, np.uint8)},
-    )[0]  # (rows, queries) int32, exact
+    session = scanner()
+    assert session is not None, "the int8 scan is off on this machine"
+    exact = products(session, codes, q_codes)  # (rows, queries)
     # Coarse scores in units of each query's own scale (one pass over the products; a positive
     # factor per query changes no ranking), and so the bound.
-    coarse = np.multiply(products.T, scale, dtype=np.float32)
+    coarse = np.multiply(exact.T, scale, dtype=np.float32)
     # one bound per query: the largest of any row (the rows' errors differ little)
     bound = (
         (np.linalg.norm(queries, axis=1) * float(error.max()) + q_error * float(norm.max()) + SLACK) / q_scale

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.vectors import scan
 from appliance.vectors.changes import Snapshot, decode
 from appliance.vectors.matrix import ExemplarMatrix, unit_rows
 
@@ -233,3 +234,42 @@ def test_a_loaded_matrix_gets_its_int8_copy_block_by_block() -> None:
     for i in ids[:50]:
         reference.pop(i, None)
     check()
+
+
+class SaturatingProduct:
+    """An integer product that adds pairs of unsigned-by-signed products in saturating 16-bit
+    integers, as ONNX Runtime's kernel for AVX2 without VNNI does with signed queries."""
+
+    def run(self, _: Any, feeds: dict[str, Any]) -> list[Any]:
+        rows = feeds["rows"].astype(np.int32)
+        queries = feeds["queries"].astype(np.int32) - int(feeds["zero"])  # as int8
+        pairs = rows[:, None, :] * queries.T[None, :, :]  # (n, k, d)
+        pairs = np.clip(pairs[..., 0::2] + pairs[..., 1::2], -32768, 32767)
+        zero_row = int(feeds["zero"]) * queries.sum(axis=0)
+        return [pairs.sum(axis=2) - zero_row]
+
+
+def test_the_int8_scan_multiplies_exactly_on_this_machine() -> None:
+    session = scan.scanner()
+    assert session is not None, "ONNX Runtime's unsigned-by-unsigned product is exact on x86-64"
+    assert scan.exact_on_this_machine(session)
+    rng = np.random.default_rng(9)
+    codes, query_codes = (rng.integers(0, 256, (n, 512), dtype=np.uint8) for n in (300, 4))
+    expected = (codes.astype(np.int32) - scan.ZERO_POINT) @ (query_codes.astype(np.int32) - scan.ZERO_POINT).T
+    assert np.array_equal(scan.products(session, codes, query_codes), expected)
+
+
+def test_a_saturating_kernel_is_found_out() -> None:
+    assert not scan.exact_on_this_machine(SaturatingProduct(), dim=64)
+
+
+def test_without_an_exact_kernel_searches_score_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan, "scanner", lambda: None)
+    rng = np.random.default_rng(5)
+    vectors = unit_rows(rng.standard_normal((300, DIM)), DIM)
+    ids = [uuid.uuid4() for _ in range(300)]
+    matrix = ExemplarMatrix(DIM, quantized_from=0)
+    matrix.upsert(ids, [uuid.uuid4() for _ in ids], vectors)
+    queries = unit_rows(rng.standard_normal((3, DIM)), DIM)
+    for query, hits in zip(queries, matrix.search(queries, 5), strict=True):
+        assert [h.id for h in hits] == [ids[i] for i in np.argsort(-(vectors @ query))[:5]]
