@@ -48,8 +48,13 @@ def test_parse_camera_arg() -> None:
     assert video.kind == "file" and not video.live
 
 
+CAMERA = uuid.UUID("3f1d2c4b-5a69-4788-9c0d-1e2f3a4b5c6d")
+
+
 @pytest.mark.parametrize(
-    "value", ["rtsp://x", "not-a-uuid=rtsp://x", f"{uuid.uuid4()}=", f"{uuid.uuid4()}=  "]
+    "value",
+    ["rtsp://x", "not-a-uuid=rtsp://x", f"{CAMERA}=", f"{CAMERA}=  "],
+    ids=["no-id", "bad-id", "empty", "blank"],
 )
 def test_parse_camera_arg_rejects(value: str) -> None:
     with pytest.raises(ValueError):
