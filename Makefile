@@ -33,12 +33,20 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create the venv and install the package with dev tools
 
+# Tests run in parallel processes (pytest-xdist; a file's tests stay together, so its module
+# fixtures start once). Schemathesis names every API operation's test alike, which xdist would
+# collapse into one, so that file runs after, in this process, adding to the same coverage data.
+PYTEST_PARALLEL := -n auto --maxprocesses 4 --dist loadfile
+SCHEMATHESIS := tests/integration/test_schemathesis.py
+
 test: setup web system-deps $(CHECKOV) lint ## lint, types, then every test with coverage (the CI command)
-	$(BIN)/python -m pytest --cov=appliance --cov-report=term --cov-fail-under=84 -q
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --ignore=$(SCHEMATHESIS) --cov=appliance --cov-report= -q
+	$(BIN)/python -m pytest $(SCHEMATHESIS) --cov=appliance --cov-append --cov-report=term --cov-fail-under=84 -q
 	$(MAKE) --no-print-directory binary-smoke
 
 test-fast: setup ## tests only, no coverage gate
-	$(BIN)/python -m pytest -q -x
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --ignore=$(SCHEMATHESIS) -q -x
+	$(BIN)/python -m pytest $(SCHEMATHESIS) -q -x
 
 lint: setup ## ruff + mypy + the layering contracts (import-linter, docs/architecture.md)
 	$(BIN)/ruff check src tests bench

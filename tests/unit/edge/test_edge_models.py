@@ -15,8 +15,10 @@ from typing import Any
 import msgspec
 import pytest
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
+from appliance.cli import models as cli_models
 from appliance.cli.models import register as register_models
 from appliance.vision.models import (
     MANIFEST,
@@ -195,10 +197,10 @@ def cli() -> typer.Typer:
     return app
 
 
-def test_cli_list_shows_licences_and_presence(models_dir: Path) -> None:
-    result = CliRunner().invoke(
-        cli(), ["models", "list", "--models-dir", str(models_dir)], env={"COLUMNS": "250"}
-    )
+def test_cli_list_shows_licences_and_presence(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # wide enough for one line per pack whatever COLUMNS was when the CLI's console was made
+    monkeypatch.setattr(cli_models, "out", Console(width=250))
+    result = CliRunner().invoke(cli(), ["models", "list", "--models-dir", str(models_dir)])
     assert result.exit_code == 0, result.output
     assert "Apache-2.0" in result.output and "CC0-1.0" in result.output and "TEST ONLY" in result.output
     yunet_row = next(line for line in result.output.splitlines() if "yunet-2023mar" in line)
