@@ -12,7 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import cast
 
+from psycopg.errors import ForeignKeyViolation
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.config import Settings
@@ -143,12 +145,22 @@ class MilvusIndex(ExactIndex):
 
     async def sync_tenant(self, tenant_id: uuid.UUID) -> int:
         """Write the tenant's changes past its watermark to Milvus and move the watermark, under
-        its row lock; how many changes."""
-        async with self.db.transaction(tenant_id) as session:
-            changes = await self._past_watermark(session, tenant_id, lock=True)
-            if changes:
-                await asyncio.to_thread(self._write, tenant_id, changes)
-            await set_watermark(session, tenant_id, self.store.collection, changes.snapshot)
+        its row lock; how many changes. A deleted tenant has none, and keeps no partition."""
+        try:
+            async with self.db.transaction(tenant_id) as session:
+                changes = await self._past_watermark(session, tenant_id, lock=True)
+                if not changes.tenant_exists:
+                    return 0
+                if changes:
+                    await asyncio.to_thread(self._write, tenant_id, changes)
+                await set_watermark(session, tenant_id, self.store.collection, changes.snapshot)
+        except IntegrityError as exc:
+            if not isinstance(exc.orig, ForeignKeyViolation):
+                raise
+            # Deleted while this ran: its deletion dropped the partition, which the write may
+            # have made again.
+            await asyncio.to_thread(self.store.drop_partition, tenant_id)
+            return 0
         VECTOR_INDEX_SYNCED.inc(len(changes.ids) + len(changes.deleted))
         held = self._tenants.get(tenant_id)
         if held is not None:

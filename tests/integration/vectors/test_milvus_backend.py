@@ -186,3 +186,33 @@ def test_a_process_killed_before_the_index_write_loses_nothing(
 
     asyncio.run(next_process())
     assert store.count(tenant) == 6
+
+
+def test_a_tenant_deleted_during_its_sync_keeps_no_partition(
+    api: Api, client: TestClient[Litestar], store: MilvusStore, milvus_settings: Settings
+) -> None:
+    index = index_of(client)
+    never = uuid.uuid4()
+    assert client.blocking_portal.call(index.sync_tenant, never) == 0
+    assert never not in store.tenant_partitions()
+
+    shop = Shop(api)
+    shop.post(shop.event(unit(np.random.default_rng(57))))
+    tenant = uuid.UUID(shop.tenant["id"])
+    url = milvus_settings.database_url
+    with psycopg.connect(url, autocommit=True) as admin, psycopg.connect(url) as deleting:
+        admin.execute("DELETE FROM vector_watermarks WHERE tenant_id = %s", (tenant,))  # a first sync
+        deleting.execute("DELETE FROM tenants WHERE id = %s", (tenant,))  # not committed yet
+        syncing = client.blocking_portal.start_task_soon(index.sync_tenant, tenant)
+        # The sync writes the tenant's vector to Milvus, then its watermark waits for the tenant row.
+        deadline = time.monotonic() + 30
+        while not admin.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            " AND query LIKE '%%vector_watermarks%%'"
+        ).fetchone():
+            assert time.monotonic() < deadline and not syncing.done(), "the sync never reached the watermark"
+            time.sleep(0.05)
+        deleting.commit()
+        assert syncing.result(timeout=30) == 0
+    assert tenant not in store.tenant_partitions()
+    assert client.blocking_portal.call(index.sync) >= 0  # the next round runs as usual
