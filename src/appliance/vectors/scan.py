@@ -131,7 +131,7 @@ def candidates(
     exact = products(session, codes, q_codes)  # (rows, queries)
     # Coarse scores in units of each query's own scale (one pass over the products; a positive
     # factor per query changes no ranking), and so the bound.
-    coarse = np.multiply(exact.T, scale, dtype=np.float32)
+    coarse = np.multiply(exact.T, scale, dtype=np.float32, order="C")  # one row per query
     # one bound per query: the largest of any row (the rows' errors differ little)
     bound = (
         (np.linalg.norm(queries, axis=1) * float(error.max()) + q_error * float(norm.max()) + SLACK) / q_scale
