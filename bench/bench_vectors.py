@@ -98,6 +98,9 @@ async def measure(settings: Any, size: int) -> None:
             latencies.append((time.perf_counter() - started) * 1000)
             found += searched.hits[0].id == ids[pick]
         cpu = (time.process_time() - cpu_started) / QUERIES * 1000  # every thread of this process
+        while not (await index.tenant(tenant)).matrix.quantized:  # the int8 copy, made between searches
+            await index.search(tenant, vectors[0], 5)
+        per_row_scanned = (rss_bytes() - before) / size
         p = percentiles(latencies)
         recall = found / QUERIES
         print(f"\n== embedded index, {size:,} exemplars, {DIM}-D, one tenant ==")
@@ -105,14 +108,16 @@ async def measure(settings: Any, size: int) -> None:
         print(f"  top-5 search                       p50={p['p50']:.2f} ms  p95={p['p95']:.2f} ms")
         print(f"  CPU per search (this process)      {cpu:.2f} ms")
         print(f"  recall@1 (neighbour at cosine {NEIGHBOUR_COSINE})  {recall:.3f}")
-        print(f"  resident memory per exemplar       {per_row / 1024:.2f} kB")
+        print(f"  resident memory per exemplar       {per_row / 1024:.2f} kB after the load")
+        print(f"                                     {per_row_scanned / 1024:.2f} kB with the int8 copy")
         goal = {20_000: "<=3ms", 100_000: "<=15ms"}.get(size, "report")
         print(f"RESULT vectors_{size}_search_p50={p['p50']:.2f} ms target={goal}")
         print(f"RESULT vectors_{size}_search_cpu={cpu:.2f} ms target=report")
         print(f"RESULT vectors_{size}_recall_at_1={recall:.3f} target=1.0")
         cold_goal = "<=1500ms" if size == 100_000 else "report"
         print(f"RESULT vectors_{size}_cold_load={cold * 1000:.0f} ms target={cold_goal}")
-        print(f"RESULT vectors_{size}_memory_per_exemplar={per_row / 1024:.2f} kB target=<=2.5kB")
+        print(f"RESULT vectors_{size}_memory_per_exemplar={per_row_scanned / 1024:.2f} kB target=<=2.5kB")
+        print(f"RESULT vectors_{size}_memory_per_exemplar_loaded={per_row / 1024:.2f} kB target=report")
     finally:
         await index.close()
         await db.dispose()

@@ -22,8 +22,8 @@ BLOCKED_QUERIES = 16  # larger batches are multiplied at once: the packing pays 
 MIN_BLOCK_ROWS = 64
 QUANTIZED_FROM = 4096  # rows from which a search starts with the int8 scan
 WIDE = 8  # a query with more than 1/WIDE of the rows as candidates is scored by the float product
+_EXACT = ("_vectors", "_ids", "_customers")
 _INT8_COPY = ("_codes", "_scale", "_error", "_norm")
-_PER_ROW = ("_vectors", "_ids", "_customers", *_INT8_COPY)
 
 
 def unit_rows(vectors: Array | Sequence[Any], dim: int) -> Array:
@@ -48,18 +48,24 @@ def id_rows(ids: Sequence[uuid.UUID]) -> Array:
 class ExemplarMatrix:
     """Not thread-safe: one thread at a time (``ExactIndex`` runs every call on one worker)."""
 
-    def __init__(self, dim: int, capacity: int = 0, quantized_from: int = QUANTIZED_FROM) -> None:
+    def __init__(self, dim: int, capacity: int = 0, quantized_from: int | None = QUANTIZED_FROM) -> None:
+        """``quantized_from=None``: no int8 copy, every search scores all rows (small matrices); it is
+        also None where the scan is off on this machine (``scan.scanner``)."""
         self.dim = dim
         self.size = 0
-        self.quantized_from = quantized_from
+        self.quantized_from = (
+            quantized_from if quantized_from is not None and scan.scanner() is not None else None
+        )
+        self._per_row = _EXACT if self.quantized_from is None else (*_EXACT, *_INT8_COPY)
+        int8_capacity = 0 if self.quantized_from is None else capacity
         self._vectors: Array = np.empty((capacity, dim), dtype=np.float32)
         self._ids: Array = np.empty((capacity, 16), dtype=np.uint8)
         self._customers: Array = np.empty((capacity, 16), dtype=np.uint8)
         # the int8 copy (scan.quantize): codes, scale, error norm, norm of the quantised row
-        self._codes: Array = np.empty((capacity, dim), dtype=np.uint8)
-        self._scale: Array = np.empty(capacity, dtype=np.float32)
-        self._error: Array = np.empty(capacity, dtype=np.float32)
-        self._norm: Array = np.empty(capacity, dtype=np.float32)
+        self._codes: Array = np.empty((int8_capacity, dim), dtype=np.uint8)
+        self._scale: Array = np.empty(int8_capacity, dtype=np.float32)
+        self._error: Array = np.empty(int8_capacity, dtype=np.float32)
+        self._norm: Array = np.empty(int8_capacity, dtype=np.float32)
         self._quantized = 0
         """Rows ``[0, _quantized)`` have their int8 copy (rows a load brought get it later)."""
         self._row: dict[bytes, int] = {}
@@ -71,13 +77,13 @@ class ExemplarMatrix:
     @property
     def nbytes(self) -> int:
         """Memory held, estimated: the arrays plus ~120 bytes per dict entry (key, value, slot)."""
-        return sum(int(getattr(self, name).nbytes) for name in _PER_ROW) + 120 * len(self._row)
+        return sum(int(getattr(self, name).nbytes) for name in self._per_row) + 120 * len(self._row)
 
     def _reserve(self, rows: int) -> None:
         if rows <= len(self._vectors):
             return
         capacity = max(rows, int(len(self._vectors) * GROWTH), MIN_CAPACITY)
-        for name in _PER_ROW:
+        for name in self._per_row:
             old: Array = getattr(self, name)
             new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
             new[: self.size] = old[: self.size]
@@ -97,8 +103,8 @@ class ExemplarMatrix:
 
     @property
     def quantized(self) -> bool:
-        """Every row has its int8 copy (searches may use the int8 scan)."""
-        return self._quantized >= self.size
+        """Every row has its int8 copy (searches may use the int8 scan), or none is kept."""
+        return self.quantized_from is None or self._quantized >= self.size
 
     def quantize_some(self, rows: int = scan.QUANTIZE_ROWS) -> bool:
         """Make the int8 copy of up to ``rows`` more rows; whether all rows have one now."""
@@ -109,6 +115,8 @@ class ExemplarMatrix:
         return self.quantized
 
     def _set_quantized(self, rows: slice | list[int], vectors: Array) -> None:
+        if self.quantized_from is None:
+            return
         for name, values in zip(_INT8_COPY, scan.quantize(vectors), strict=True):
             getattr(self, name)[rows] = values
 
@@ -149,7 +157,7 @@ class ExemplarMatrix:
             removed += 1
             last = self.size - 1
             if row != last:  # the last row fills the hole
-                for name in _PER_ROW:
+                for name in self._per_row:
                     array: Array = getattr(self, name)
                     array[row] = array[last]
                 if row < self._quantized <= last:  # it had no int8 copy yet: make it
@@ -168,7 +176,7 @@ class ExemplarMatrix:
         if self.size == 0 or top_k <= 0:
             return [[] for _ in range(len(queries))]
         n, k = self.size, min(top_k, self.size)
-        if n < self.quantized_from or k == n or not self.quantized or scan.scanner() is None:
+        if self.quantized_from is None or n < self.quantized_from or k == n or self._quantized < n:
             return self._search_all(queries, k)
         found = scan.candidates(self._codes[:n], self._scale[:n], self._error[:n], self._norm[:n], queries, k)
         results: list[list[SearchHit]] = []

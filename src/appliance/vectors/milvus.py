@@ -97,7 +97,9 @@ class MilvusIndex(ExactIndex):
         if not changes.tenant_exists:  # checked first: never re-create a deleted tenant's partition
             raise TenantGoneError(tenant_id)
         await asyncio.to_thread(self.store.ensure_partition, tenant_id)  # searchable before its first sync
-        held = Overlay(ExemplarMatrix(self.dim), changes.snapshot)
+        held = Overlay(
+            ExemplarMatrix(self.dim, quantized_from=None), changes.snapshot
+        )  # changes past the watermark
         await self._submit(lambda: self._apply(held, changes))
         return held
 

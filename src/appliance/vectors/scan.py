@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +23,7 @@ ZERO_POINT = 128  # codes are uint8: MatMulInteger takes the rows unsigned, with
 QUANTIZE_ROWS = 4096  # rows quantised at a time (bounds the temporary arrays of a cold load)
 BLOCK = 64  # rows per block when looking for the k-th best coarse score
 SLACK = 1e-4  # added to every bound: float32 rounding in the coarse and the exact scores
+GATE_ROWS = 16384  # rows of the timing that decides between an integer product and float32
 
 
 def _varint(value: int) -> bytes:
@@ -42,59 +47,113 @@ def _value_info(name: str, elem_type: int, dims: list[str]) -> bytes:
     return _field(1, name.encode()) + _field(2, _field(1, tensor_type))
 
 
-def scan_model() -> bytes:
-    """The ONNX model ``products = MatMulInteger(rows, queries, zero, zero)``, serialised by hand
+def scan_model(signed_queries: bool) -> bytes:
+    """The ONNX model ``products = MatMulInteger(rows, queries, zero[, zero])``, serialised by hand
     (its protobuf is four nested messages; the ``onnx`` package is not a dependency of the API).
-
-    Rows and queries are both unsigned with a zero point: ONNX Runtime's unsigned-by-signed kernel
-    for AVX2 without VNNI adds pairs of products in saturating 16-bit integers, so its sums can be
-    wrong (ADR 0013); the unsigned-by-unsigned one widens first."""
-    uint8, int32 = 2, 6
-    node = b"".join(_field(1, name.encode()) for name in ("rows", "queries", "zero", "zero"))
+    Rows are unsigned codes with a zero point; queries are signed codes, or unsigned with the same
+    zero point."""
+    uint8, int8, int32 = 2, 3, 6
+    inputs = ("rows", "queries", "zero") if signed_queries else ("rows", "queries", "zero", "zero")
+    node = b"".join(_field(1, name.encode()) for name in inputs)
     node += _field(2, b"products") + _field(4, b"MatMulInteger")
     graph = _field(1, node) + _field(2, b"scan")
     graph += _field(11, _value_info("rows", uint8, ["n", "d"]))
-    graph += _field(11, _value_info("queries", uint8, ["d", "k"]))
+    graph += _field(11, _value_info("queries", int8 if signed_queries else uint8, ["d", "k"]))
     graph += _field(11, _value_info("zero", uint8, []))
     graph += _field(12, _value_info("products", int32, ["n", "k"]))
     opset = _field(1, b"") + _field(2, 13)
     return _field(1, 7) + _field(8, opset) + _field(7, graph)
 
 
-def products(session: Any, codes: Array, query_codes: Array) -> Array:
-    """``(codes - ZERO_POINT) @ (query_codes - ZERO_POINT).T`` in int32, by ``session``."""
-    feeds = {
-        "rows": codes,
-        "queries": np.ascontiguousarray(query_codes.T),
-        "zero": np.array(ZERO_POINT, np.uint8),
-    }
-    result: Array = session.run(None, feeds)[0]
-    return result
+@dataclass(frozen=True)
+class Product:
+    """One of ONNX Runtime's integer products: ``session`` runs ``scan_model(signed_queries)``."""
+
+    session: Any
+    signed_queries: bool
+
+    def __call__(self, codes: Array, query_codes: Array) -> Array:
+        """``(codes - ZERO_POINT) @ (query_codes - ZERO_POINT).T`` in int32."""
+        queries = query_codes.T
+        if self.signed_queries:
+            queries = (queries.astype(np.int16) - ZERO_POINT).astype(np.int8)
+        feeds = {
+            "rows": codes,
+            "queries": np.ascontiguousarray(queries),
+            "zero": np.array(ZERO_POINT, np.uint8),
+        }
+        result: Array = self.session.run(None, feeds)[0]
+        return result
 
 
-def exact_on_this_machine(session: Any, dim: int = 512) -> bool:
-    """Whether ``session`` multiplies exactly here: rows of the extreme codes (where a saturating
+def exact_on_this_machine(product: Product, dim: int = 512) -> bool:
+    """Whether ``product`` multiplies exactly here: rows of the extreme codes (where a saturating
     kernel fails first) and random ones, against numpy's int32 product."""
     rng = np.random.default_rng(0)
     extremes = np.repeat(np.array([0, 1, ZERO_POINT, 254, 255], dtype=np.uint8), dim).reshape(-1, dim)
     rows = np.concatenate([extremes, rng.integers(0, 256, (59, dim), dtype=np.uint8)])
     queries = np.concatenate([extremes, rng.integers(0, 256, (3, dim), dtype=np.uint8)])
     expected = (rows.astype(np.int32) - ZERO_POINT) @ (queries.astype(np.int32) - ZERO_POINT).T
-    return bool(np.array_equal(products(session, rows, queries), expected))
+    return bool(np.array_equal(product(rows, queries), expected))
+
+
+def faster_than_float(product: Product, dim: int = 512) -> bool:
+    """Whether ``product`` multiplies ``GATE_ROWS`` rows by a query faster than numpy's float32
+    product does on this machine (best of five each): the scan reads a quarter of the bytes, but
+    a kernel without the CPU's dot-product instructions can lose more than that (ADR 0013)."""
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 256, (GATE_ROWS, dim), dtype=np.uint8)
+    rows = rng.standard_normal((GATE_ROWS, dim), dtype=np.float32)
+    column = np.ascontiguousarray(rows[:1].T)
+    return _best_of(lambda: product(codes, codes[:1])) < _best_of(lambda: rows @ column)
+
+
+def _best_of(call: Callable[[], object], times: int = 5) -> float:
+    call()
+    best = float("inf")
+    for _ in range(times):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def choose(products: Iterable[Product]) -> Product | None:
+    """The first of ``products`` that is exact and faster than the float product here, or None."""
+    for product in products:
+        if exact_on_this_machine(product):
+            return product if faster_than_float(product) else None
+    return None
+
+
+def integer_products() -> Iterator[Product]:
+    # Unsigned-by-signed first: with VNNI it is the fast kernel, and exact. Without VNNI, ONNX
+    # Runtime's kernel for it adds pairs of products in saturating 16-bit integers (ADR 0013),
+    # and the unsigned-by-unsigned one, which widens first, is exact.
+    for signed in (True, False):
+        yield Product(onnx_session(scan_model(signed), threads=1), signed)
+
+
+_choosing = threading.Lock()
+
+
+def scanner() -> Product | None:
+    """The integer product of the scan, chosen once (about half a second), run on one thread: the
+    index has one worker thread, by design. None where no product is exact and faster than the
+    float product on this machine: then every search scores all rows in float32."""
+    with _choosing:
+        return _chosen()
 
 
 @functools.cache
-def scanner() -> Any | None:
-    """ONNX Runtime's session of ``scan_model`` (made once: about half a second), on one thread:
-    the index has one worker thread, by design. None where its products are not exact on this
-    machine: then every search scores all rows in float32 (slower, never wrong)."""
-    session = onnx_session(scan_model(), threads=1)
-    if exact_on_this_machine(session):
-        return session
-    log.warning(
-        "ONNX Runtime's integer product is not exact on this CPU: the index scores every row in float32"
-    )
-    return None
+def _chosen() -> Product | None:
+    product = choose(integer_products())
+    if product is None:
+        log.warning("no exact integer product faster than float32 on this CPU: the index's int8 scan is off")
+    else:
+        kind = "unsigned by signed" if product.signed_queries else "unsigned by unsigned"
+        log.info("the index's int8 scan uses ONNX Runtime's %s integer product", kind)
+    return product
 
 
 def quantize(vectors: Array) -> tuple[Array, Array, Array, Array]:
@@ -126,9 +185,9 @@ def candidates(
 ) -> list[Array]:
     """Per query, the rows that can be among its exact ``top_k`` (row indices, unordered)."""
     q_codes, q_scale, q_error, _ = quantize(queries)
-    session = scanner()
-    assert session is not None, "the int8 scan is off on this machine"
-    exact = products(session, codes, q_codes)  # (rows, queries)
+    product = scanner()
+    assert product is not None, "the int8 scan is off on this machine"
+    exact = product(codes, q_codes)  # (rows, queries)
     # Coarse scores in units of each query's own scale (one pass over the products; a positive
     # factor per query changes no ranking), and so the bound.
     coarse = np.multiply(exact.T, scale, dtype=np.float32, order="C")  # one row per query

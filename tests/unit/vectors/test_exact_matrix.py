@@ -3,6 +3,7 @@ upserts, moves and deletes; the snapshot arithmetic of the change cursor."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -172,7 +173,7 @@ def test_int8_scan_finds_the_exact_top_k_among_near_ties(spread: float) -> None:
         np.zeros((rows, 16), np.uint8),
         vectors,
     )
-    assert len(matrix) >= matrix.quantized_from
+    assert matrix.quantized_from is not None and len(matrix) >= matrix.quantized_from
     queries = unit_rows(centres[:6] + rng.standard_normal((6, dim)) * spread / np.sqrt(dim), dim)
     for query, hits in zip(queries, matrix.search(queries, 5), strict=True):
         exact = vectors @ query
@@ -238,29 +239,76 @@ def test_a_loaded_matrix_gets_its_int8_copy_block_by_block() -> None:
 
 class SaturatingProduct:
     """An integer product that adds pairs of unsigned-by-signed products in saturating 16-bit
-    integers, as ONNX Runtime's kernel for AVX2 without VNNI does with signed queries."""
+    integers, as ONNX Runtime's kernel for AVX2 without VNNI does."""
 
     def run(self, _: Any, feeds: dict[str, Any]) -> list[Any]:
         rows = feeds["rows"].astype(np.int32)
-        queries = feeds["queries"].astype(np.int32) - int(feeds["zero"])  # as int8
+        queries = feeds["queries"].astype(np.int32)  # signed codes
         pairs = rows[:, None, :] * queries.T[None, :, :]  # (n, k, d)
         pairs = np.clip(pairs[..., 0::2] + pairs[..., 1::2], -32768, 32767)
         zero_row = int(feeds["zero"]) * queries.sum(axis=0)
         return [pairs.sum(axis=2) - zero_row]
 
 
-def test_the_int8_scan_multiplies_exactly_on_this_machine() -> None:
-    session = scan.scanner()
-    assert session is not None, "ONNX Runtime's unsigned-by-unsigned product is exact on x86-64"
-    assert scan.exact_on_this_machine(session)
+class SlowExactProduct:
+    """An exact unsigned-by-signed product that takes longer than any float32 product of its rows."""
+
+    def run(self, _: Any, feeds: dict[str, Any]) -> list[Any]:
+        time.sleep(0.05)
+        rows = feeds["rows"].astype(np.int32) - int(feeds["zero"])
+        return [rows @ feeds["queries"].astype(np.int32)]
+
+
+def exact_int32_product(codes: Any, query_codes: Any) -> Any:
+    return (codes.astype(np.int32) - scan.ZERO_POINT) @ (query_codes.astype(np.int32) - scan.ZERO_POINT).T
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_an_integer_product_that_is_exact_here_gives_numpys_product(signed: bool) -> None:
+    product = next(p for p in scan.integer_products() if p.signed_queries is signed)
     rng = np.random.default_rng(9)
     codes, query_codes = (rng.integers(0, 256, (n, 512), dtype=np.uint8) for n in (300, 4))
-    expected = (codes.astype(np.int32) - scan.ZERO_POINT) @ (query_codes.astype(np.int32) - scan.ZERO_POINT).T
-    assert np.array_equal(scan.products(session, codes, query_codes), expected)
+    if not signed:  # the kernel that widens before it adds is exact on any x86-64 CPU
+        assert scan.exact_on_this_machine(product)
+    if scan.exact_on_this_machine(product):
+        assert np.array_equal(product(codes, query_codes), exact_int32_product(codes, query_codes))
+
+
+def test_the_scan_uses_an_exact_product_or_none() -> None:
+    product = scan.scanner()
+    assert product is None or scan.exact_on_this_machine(product)
+    assert scan.scanner() is product  # chosen once
 
 
 def test_a_saturating_kernel_is_found_out() -> None:
-    assert not scan.exact_on_this_machine(SaturatingProduct(), dim=64)
+    assert not scan.exact_on_this_machine(scan.Product(SaturatingProduct(), signed_queries=True), dim=64)
+
+
+def test_the_choice_skips_a_saturating_kernel_and_refuses_a_slow_one() -> None:
+    saturating = scan.Product(SaturatingProduct(), signed_queries=True)
+    unsigned = next(p for p in scan.integer_products() if not p.signed_queries)
+    slow = scan.Product(SlowExactProduct(), signed_queries=True)
+    assert scan.choose([saturating, slow]) is None
+    assert scan.choose([saturating]) is None
+    chosen = scan.choose([saturating, unsigned])
+    assert chosen in (unsigned, None)  # None only where float32 is faster on this CPU
+    assert chosen is None or chosen.signed_queries is False
+
+
+def test_without_a_scan_a_matrix_keeps_no_int8_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(6)
+    vectors = unit_rows(rng.standard_normal((300, DIM)), DIM)
+    ids = [uuid.uuid4() for _ in range(300)]
+    sizes = {}
+    for scanning in (True, False):
+        if not scanning:
+            monkeypatch.setattr(scan, "scanner", lambda: None)
+        matrix = ExemplarMatrix(DIM, quantized_from=0)
+        matrix.upsert(ids, ids, vectors)
+        matrix.delete(ids[:10])
+        assert matrix.quantized
+        sizes[scanning] = matrix.nbytes
+    assert sizes[True] - sizes[False] >= 300 * DIM  # the codes alone
 
 
 def test_without_an_exact_kernel_searches_score_every_row(monkeypatch: pytest.MonkeyPatch) -> None:

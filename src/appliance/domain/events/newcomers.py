@@ -241,7 +241,7 @@ class NewCustomerBatcher:
             await asyncio.gather(*(self.vectors.search(lane.tenant_id, n.vector, TOP_K) for n in stale))
         )
         searched = [r if r is not None else next(redone).hits for r in revised]
-        fresh = ExemplarMatrix(len(batch[0].vector))  # created earlier in this batch
+        fresh = ExemplarMatrix(len(batch[0].vector), quantized_from=None)  # created earlier in this batch
         # After a unique violation: an event recorded already gets its stored answer and creates no
         # customer (a concurrent retry, or its id reused with another face).
         stored_answers: dict[uuid.UUID, Any] = (
