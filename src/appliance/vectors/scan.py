@@ -99,22 +99,25 @@ def exact_on_this_machine(product: Product, dim: int = 512) -> bool:
 
 def faster_than_float(product: Product, dim: int = 512) -> bool:
     """Whether ``product`` multiplies ``GATE_ROWS`` rows by a query faster than numpy's float32
-    product does on this machine (best of five each): the scan reads a quarter of the bytes, but
-    a kernel without the CPU's dot-product instructions can lose more than that (ADR 0013)."""
+    product does on this machine (best of five each, taken in turns so that other work on the box
+    slows both alike): the scan reads a quarter of the bytes, but a kernel without the CPU's
+    dot-product instructions can lose more than that (ADR 0013)."""
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 256, (GATE_ROWS, dim), dtype=np.uint8)
     rows = rng.standard_normal((GATE_ROWS, dim), dtype=np.float32)
     column = np.ascontiguousarray(rows[:1].T)
-    return _best_of(lambda: product(codes, codes[:1])) < _best_of(lambda: rows @ column)
+    integer, floating = _best_in_turns(lambda: product(codes, codes[:1]), lambda: rows @ column)
+    return integer < floating
 
 
-def _best_of(call: Callable[[], object], times: int = 5) -> float:
-    call()
-    best = float("inf")
-    for _ in range(times):
-        started = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - started)
+def _best_in_turns(*calls: Callable[[], object], times: int = 5) -> list[float]:
+    best = [float("inf")] * len(calls)
+    for turn in range(times + 1):  # the first turn warms up
+        for i, call in enumerate(calls):
+            started = time.perf_counter()
+            call()
+            if turn:
+                best[i] = min(best[i], time.perf_counter() - started)
     return best
 
 
