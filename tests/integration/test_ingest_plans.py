@@ -101,8 +101,8 @@ def test_a_returning_customers_read_touches_a_few_pages_without_statistics(fresh
     indexes = {node["Index Name"] for node in nodes if "Index Name" in node}
     assert indexes == {
         "pk_tenants",
-        "ix_visits_tenant_customer_site_last_seen",
-        "ix_customer_exemplars_tenant_customer",
+        "ix_visits_customer_tenant_site_last_seen",
+        "ix_customer_exemplars_customer_tenant",
     }
     touched = plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
     assert touched < 60, f"{touched} pages for one customer of {CUSTOMERS:,}"

@@ -19,8 +19,8 @@ class CustomerExemplar(IdMixin, Base):
     __tablename__ = "customer_exemplars"
     __table_args__ = (
         tenant_ref("customer_id", "customers"),
-        # A customer's exemplars in age order, RLS's tenant first (migration 0014).
-        Index("ix_customer_exemplars_tenant_customer", "tenant_id", "customer_id", "created_at", "id"),
+        # A customer's exemplars in age order, RLS's tenant included (migration 0014).
+        Index("ix_customer_exemplars_customer_tenant", "customer_id", "tenant_id", "created_at", "id"),
         # The change cursor (vectors/changes.py): what changed in a tenant since a snapshot.
         Index("ix_customer_exemplars_tenant_change", "tenant_id", "change_xid"),
     )

@@ -9,9 +9,10 @@ exemplars. Row-level security adds ``tenant_id = <the transaction's tenant>`` to
 autovacuum first analyses the tables (a new install, a restored database), the planner knows no
 selectivities and took ``(tenant_id, site_id, first_seen)`` for the visit, scanning every visit of
 the site, and AND-ed the tenant's whole ``(tenant_id, change_xid)`` index into the exemplar read.
-Indexes that hold every equality of the read (tenant, customer, site) are the cheapest path under
+Indexes that hold every equality of the read (customer, tenant, site) are the cheapest path under
 any estimate; they replace the customer-only ones, whose reads they also serve (ADR 0013,
-amendment f).
+amendment f). The customer leads: a lookup by tenant alone (a foreign-key check by
+``(tenant_id, id)``, the change cursor) cannot take them for its own.
 
 Built without CONCURRENTLY, inside the upgrade's transaction: writes to the two tables wait
 while an upgrade builds them.
@@ -29,16 +30,16 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_visits_tenant_customer_site_last_seen",
+        "ix_visits_customer_tenant_site_last_seen",
         "visits",
-        ["tenant_id", "customer_id", "site_id", "last_seen"],
+        ["customer_id", "tenant_id", "site_id", "last_seen"],
         unique=False,
     )
     op.drop_index("ix_visits_customer_last_seen", table_name="visits")
     op.create_index(
-        "ix_customer_exemplars_tenant_customer",
+        "ix_customer_exemplars_customer_tenant",
         "customer_exemplars",
-        ["tenant_id", "customer_id", "created_at", "id"],
+        ["customer_id", "tenant_id", "created_at", "id"],
         unique=False,
     )
     op.drop_index("ix_customer_exemplars_customer", table_name="customer_exemplars")
@@ -46,6 +47,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.create_index("ix_customer_exemplars_customer", "customer_exemplars", ["customer_id"], unique=False)
-    op.drop_index("ix_customer_exemplars_tenant_customer", table_name="customer_exemplars")
+    op.drop_index("ix_customer_exemplars_customer_tenant", table_name="customer_exemplars")
     op.create_index("ix_visits_customer_last_seen", "visits", ["customer_id", "last_seen"], unique=False)
-    op.drop_index("ix_visits_tenant_customer_site_last_seen", table_name="visits")
+    op.drop_index("ix_visits_customer_tenant_site_last_seen", table_name="visits")
