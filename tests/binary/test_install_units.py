@@ -9,6 +9,7 @@ import socket
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -102,6 +103,17 @@ def test_postgres_preflight_reports_an_unreachable_server() -> None:
     check = preflight.postgres("postgresql://postgres@127.0.0.1:1/x", timeout=2)
     assert not check.ok and "cannot connect to 127.0.0.1:1" in check.detail
     assert preflight.postgres(PG_ADMIN_URL.rsplit("/", 1)[0] + "/x").ok
+
+
+def test_autovacuum_preflight_reads_the_server_and_only_warns() -> None:
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        row = conn.execute("SELECT current_setting('autovacuum') = 'on'").fetchone()
+    check = preflight.autovacuum(PG_ADMIN_URL)
+    assert row is not None and check.ok is bool(row[0]) and not check.fatal
+    if not check.ok:
+        assert "VACUUM (ANALYZE)" in check.detail
+    unreachable = preflight.autovacuum("postgresql://postgres@127.0.0.1:1/x", timeout=2)
+    assert not unreachable.ok and not unreachable.fatal and "not checked" in unreachable.detail
 
 
 def test_plist_escapes_what_it_is_given(tmp_path: Path) -> None:

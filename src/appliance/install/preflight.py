@@ -23,15 +23,21 @@ class Check(msgspec.Struct, frozen=True):
     fatal: bool = True
 
 
-def postgres(database_url: str, timeout: int = 5) -> Check:
-    """The server answers on the owner URL (its maintenance database) and is new enough."""
+def _maintenance(database_url: str) -> tuple[str, str]:
+    """The owner URL's server with its maintenance database (the appliance's may not exist yet),
+    and the host:port to name in messages."""
     from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
 
     parts = urlsplit(database_url)
     admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
-    where = parts.netloc.rsplit("@", 1)[-1]
+    return admin, parts.netloc.rsplit("@", 1)[-1]
+
+
+def postgres(database_url: str, timeout: int = 5) -> Check:
+    """The server answers on the owner URL (its maintenance database) and is new enough."""
+    import psycopg
+
+    admin, where = _maintenance(database_url)
     try:
         with psycopg.connect(admin, connect_timeout=timeout) as conn:
             row = conn.execute("SELECT current_setting('server_version_num')::int, version()").fetchone()
@@ -42,6 +48,29 @@ def postgres(database_url: str, timeout: int = 5) -> Check:
     if number < MIN_POSTGRES:
         return Check("postgresql", False, f"{text} at {where}; 14 or newer is needed")
     return Check("postgresql", True, f"{text} at {where}")
+
+
+def autovacuum(database_url: str, timeout: int = 5) -> Check:
+    """A warning where the server runs without autovacuum: nothing then refreshes the planner's
+    statistics, and the plans stay those made on empty tables (ADR 0013, amendment f)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(_maintenance(database_url)[0], connect_timeout=timeout) as conn:
+            row = conn.execute(
+                "SELECT current_setting('autovacuum') = 'on' AND current_setting('track_counts') = 'on'"
+            ).fetchone()
+    except psycopg.Error as exc:  # the postgresql check says why
+        return Check("autovacuum", False, f"not checked: {str(exc).strip()}", fatal=False)
+    if row is not None and row[0]:
+        return Check("autovacuum", True, "on", fatal=False)
+    return Check(
+        "autovacuum",
+        False,
+        "off (autovacuum or track_counts): turn it on in postgresql.conf, or run VACUUM (ANALYZE) on the "
+        "appliance's database nightly; without it ingest slows as the tables grow",
+        fatal=False,
+    )
 
 
 def free_disk(path: Path, minimum: int = MIN_FREE_BYTES) -> Check:

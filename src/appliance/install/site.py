@@ -195,6 +195,7 @@ class SiteInstaller:
 
         return [
             preflight.postgres(settings.database_url),
+            preflight.autovacuum(settings.database_url),
             preflight.free_disk(self.layout.data_dir),
             preflight.port(settings.host, settings.port, ours=self.upgrade),
             preflight.cpu(),
