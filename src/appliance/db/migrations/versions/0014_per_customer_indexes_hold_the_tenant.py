@@ -28,25 +28,32 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.create_index(
-        "ix_visits_customer_tenant_site_last_seen",
+Index = tuple[str, list[str]]
+REPLACED: tuple[tuple[str, Index, Index], ...] = (
+    # table, the index that goes, the one that takes its place
+    (
         "visits",
-        ["customer_id", "tenant_id", "site_id", "last_seen"],
-        unique=False,
-    )
-    op.drop_index("ix_visits_customer_last_seen", table_name="visits")
-    op.create_index(
-        "ix_customer_exemplars_customer_tenant",
+        ("ix_visits_customer_last_seen", ["customer_id", "last_seen"]),
+        ("ix_visits_customer_tenant_site_last_seen", ["customer_id", "tenant_id", "site_id", "last_seen"]),
+    ),
+    (
         "customer_exemplars",
-        ["customer_id", "tenant_id", "created_at", "id"],
-        unique=False,
-    )
-    op.drop_index("ix_customer_exemplars_customer", table_name="customer_exemplars")
+        ("ix_customer_exemplars_customer", ["customer_id"]),
+        ("ix_customer_exemplars_customer_tenant", ["customer_id", "tenant_id", "created_at", "id"]),
+    ),
+)
+
+
+def _replace(table: str, old: Index, new: Index) -> None:
+    op.create_index(new[0], table, new[1], unique=False)
+    op.drop_index(old[0], table_name=table)
+
+
+def upgrade() -> None:
+    for table, old, new in REPLACED:
+        _replace(table, old, new)
 
 
 def downgrade() -> None:
-    op.create_index("ix_customer_exemplars_customer", "customer_exemplars", ["customer_id"], unique=False)
-    op.drop_index("ix_customer_exemplars_customer_tenant", table_name="customer_exemplars")
-    op.create_index("ix_visits_customer_last_seen", "visits", ["customer_id", "last_seen"], unique=False)
-    op.drop_index("ix_visits_customer_tenant_site_last_seen", table_name="visits")
+    for table, old, new in reversed(REPLACED):
+        _replace(table, new, old)
