@@ -18,22 +18,20 @@ import pytest
 from appliance.config import Settings, load_settings
 from appliance.db.migrate import run_migrations
 from appliance.domain.events import statements
+from tests.conftest import PG_ADMIN_URL
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CUSTOMERS = 20_000
 
 
 @pytest.fixture(scope="module")
 def fresh_settings() -> Iterator[Settings]:
     name = f"appliance_plans_{uuid.uuid4().hex[:8]}"
-    settings = load_settings(
-        env={}, database_url=f"postgresql://postgres@127.0.0.1:5432/{name}", app_role=name
-    )
+    settings = load_settings(env={}, database_url=f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}", app_role=name)
     run_migrations(settings)
     try:
         yield settings
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f"DROP ROLE IF EXISTS {name}")
 

@@ -97,9 +97,8 @@ class MilvusIndex(ExactIndex):
         if not changes.tenant_exists:  # checked first: never re-create a deleted tenant's partition
             raise TenantGoneError(tenant_id)
         await asyncio.to_thread(self.store.ensure_partition, tenant_id)  # searchable before its first sync
-        held = Overlay(
-            ExemplarMatrix(self.dim, quantized_from=None), changes.snapshot
-        )  # changes past the watermark
+        # Only the changes past the watermark: small, so no int8 copy.
+        held = Overlay(ExemplarMatrix(self.dim, quantized_from=None), changes.snapshot)
         await self._submit(lambda: self._apply(held, changes))
         return held
 

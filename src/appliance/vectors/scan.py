@@ -122,7 +122,8 @@ def _best_in_turns(*calls: Callable[[], object], times: int = 5) -> list[float]:
 
 
 def choose(products: Iterable[Product]) -> Product | None:
-    """The first of ``products`` that is exact and faster than the float product here, or None."""
+    """The first of ``products`` that is exact here, if it is also faster than the float product;
+    else None (the products come fastest first, so a later exact one would be slower still)."""
     for product in products:
         if exact_on_this_machine(product):
             return product if faster_than_float(product) else None
