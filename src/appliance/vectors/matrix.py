@@ -3,6 +3,9 @@ searched exactly; from ``QUANTIZED_FROM`` rows on, through the int8 scan (``scan
 
 from __future__ import annotations
 
+import functools
+import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +16,7 @@ from appliance.vectors import scan
 from appliance.vectors.base import SearchHit
 
 Array = np.ndarray[Any, Any]
+log = logging.getLogger("appliance.vectors")
 GROWTH = 1.25
 MIN_CAPACITY = 256
 PRODUCT_BLOCK = 1 << 19
@@ -22,6 +26,9 @@ BLOCKED_QUERIES = 16  # larger batches are multiplied at once: the packing pays 
 MIN_BLOCK_ROWS = 64
 QUANTIZED_FROM = 4096  # rows from which a search starts with the int8 scan
 WIDE = 8  # a query with more than 1/WIDE of the rows as candidates is scored by the float product
+GATE_ROWS = 16384  # rows of the searches timed to decide whether the int8 scan pays off here
+GATE_QUERIES = (1, 8)  # batch sizes timed; the costs in between are taken as linear
+GATE_MARGIN = 0.9  # the scan must take under this share of the float product's time
 _EXACT = ("_vectors", "_ids", "_customers")
 _INT8_COPY = ("_codes", "_scale", "_error", "_norm")
 
@@ -48,14 +55,24 @@ def id_rows(ids: Sequence[uuid.UUID]) -> Array:
 class ExemplarMatrix:
     """Not thread-safe: one thread at a time (``ExactIndex`` runs every call on one worker)."""
 
-    def __init__(self, dim: int, capacity: int = 0, quantized_from: int | None = QUANTIZED_FROM) -> None:
-        """``quantized_from=None``: no int8 copy, every search scores all rows (small matrices); it is
-        also None where the scan is off on this machine (``scan.scanner``)."""
+    def __init__(
+        self,
+        dim: int,
+        capacity: int = 0,
+        quantized_from: int | None = QUANTIZED_FROM,
+        scan_from: int | None = None,
+    ) -> None:
+        """``quantized_from=None``: no int8 copy, every search scores all rows (small matrices).
+        ``scan_from``: the fewest queries at once that a search gives the int8 scan (default: where
+        it pays off on this machine, ``scan_from_queries``); where it never does, or no integer
+        product is exact here, the matrix keeps no int8 copy either."""
         self.dim = dim
         self.size = 0
-        self.quantized_from = (
-            quantized_from if quantized_from is not None and scan.scanner() is not None else None
-        )
+        if quantized_from is not None and scan_from is None:
+            scan_from = scan_from_queries(dim)
+        if scan_from is None or scan.scanner() is None:
+            quantized_from = None
+        self.quantized_from, self.scan_from = quantized_from, scan_from or 1
         self._per_row = _EXACT if self.quantized_from is None else (*_EXACT, *_INT8_COPY)
         int8_capacity = 0 if self.quantized_from is None else capacity
         self._vectors: Array = np.empty((capacity, dim), dtype=np.float32)
@@ -176,7 +193,8 @@ class ExemplarMatrix:
         if self.size == 0 or top_k <= 0:
             return [[] for _ in range(len(queries))]
         n, k = self.size, min(top_k, self.size)
-        if self.quantized_from is None or n < self.quantized_from or k == n or self._quantized < n:
+        scanned = self.quantized_from is not None and n >= self.quantized_from and self._quantized >= n
+        if not scanned or len(queries) < self.scan_from or k == n:
             return self._search_all(queries, k)
         found = scan.candidates(self._codes[:n], self._scale[:n], self._error[:n], self._norm[:n], queries, k)
         results: list[list[SearchHit]] = []
@@ -209,16 +227,7 @@ class ExemplarMatrix:
 
     def scores(self, queries: Array) -> Array:
         """Inner products of every query with every live row, one contiguous row per query."""
-        rows, count = self._vectors[: self.size], len(queries)
-        step = max(MIN_BLOCK_ROWS, PRODUCT_BLOCK // max(1, count * self.dim))
-        if count > BLOCKED_QUERIES or step >= self.size:
-            by_row: Array = rows @ queries.T
-        else:
-            by_row = np.empty((self.size, count), dtype=np.float32)
-            columns = np.ascontiguousarray(queries.T, dtype=np.float32)
-            for start in range(0, self.size, step):
-                np.matmul(rows[start : start + step], columns, out=by_row[start : start + step])
-        return np.ascontiguousarray(by_row.T)  # the selection of the best runs along each row
+        return float_scores(self._vectors[: self.size], queries)
 
     def _hit(self, row: int, score: float) -> SearchHit:
         return SearchHit(
@@ -226,3 +235,78 @@ class ExemplarMatrix:
             customer_id=uuid.UUID(bytes=self._customers[row].tobytes()),
             score=score,
         )
+
+
+def float_scores(rows: Array, queries: Array) -> Array:
+    """``queries @ rows.T`` in float32, one contiguous row per query; a few queries go block by
+    block of rows (``PRODUCT_BLOCK``), one alone as one matrix-vector product."""
+    count, dim = queries.shape
+    step = max(MIN_BLOCK_ROWS, PRODUCT_BLOCK // max(1, count * dim))
+    if count == 1 or count > BLOCKED_QUERIES or step >= len(rows):
+        by_row: Array = rows @ queries.T
+    else:
+        by_row = np.empty((len(rows), count), dtype=np.float32)
+        columns = np.ascontiguousarray(queries.T, dtype=np.float32)
+        for start in range(0, len(rows), step):
+            np.matmul(rows[start : start + step], columns, out=by_row[start : start + step])
+    return np.ascontiguousarray(by_row.T)  # the selection of the best runs along each row
+
+
+_deciding = threading.Lock()
+
+
+def scan_from_queries(dim: int) -> int | None:
+    """From how many queries at once a search with the int8 scan is faster here than one that
+    scores every row in float32; None when it never is up to ``BLOCKED_QUERIES`` (or no integer
+    product is exact here). Decided once, from searches timed on ``GATE_ROWS`` random rows: what
+    pays off depends on the CPU's integer kernel and its memory (ADR 0013)."""
+    with _deciding:
+        return _scan_from_queries(dim)
+
+
+@functools.cache
+def _scan_from_queries(dim: int) -> int | None:
+    product = scan.scanner()
+    if product is None:
+        return None
+    rng = np.random.default_rng(1)
+    rows = unit_rows(rng.standard_normal((GATE_ROWS, dim), dtype=np.float32), dim)
+    queries = unit_rows(rows[: max(GATE_QUERIES)] + rng.standard_normal((max(GATE_QUERIES), dim)) / 8, dim)
+    ids = np.zeros((GATE_ROWS, 16), dtype=np.uint8)
+    scanning = ExemplarMatrix(dim, quantized_from=0, scan_from=1)
+    scoring = ExemplarMatrix(dim, quantized_from=None)
+    for matrix in (scanning, scoring):
+        matrix.load(ids, ids, rows)
+    scanning.quantize_some(GATE_ROWS)
+    costs = [
+        scan.best_in_turns(*(functools.partial(m.search, queries[:count], 5) for m in (scanning, scoring)))
+        for count in GATE_QUERIES
+    ]
+    (low, high), ((scan_low, all_low), (scan_high, all_high)) = GATE_QUERIES, costs
+    # The smallest batch where the scan's cost line runs clearly below the float product's: a tie
+    # on these rows can be a loss on a larger tenant's.
+    saving_low, saving_high = GATE_MARGIN * all_low - scan_low, GATE_MARGIN * all_high - scan_high
+    chosen = next(
+        (
+            count
+            for count in range(1, BLOCKED_QUERIES + 1)
+            if saving_low + (saving_high - saving_low) * (count - low) / (high - low) > 0
+        ),
+        None,
+    )
+    log.info(
+        "the index's int8 scan (%s integer product) %s; searches timed on %d rows, scan/float32: "
+        "%.2f/%.2f ms for %d queries, %.2f/%.2f ms for %d",
+        "unsigned by signed" if product.signed_queries else "unsigned by unsigned",
+        "is off: the float32 product is faster here"
+        if chosen is None
+        else f"runs for batches of {chosen} queries or more",
+        GATE_ROWS,
+        1000 * scan_low,
+        1000 * all_low,
+        low,
+        1000 * scan_high,
+        1000 * all_high,
+        high,
+    )
+    return chosen

@@ -23,7 +23,6 @@ ZERO_POINT = 128  # codes are uint8: MatMulInteger takes the rows unsigned, with
 QUANTIZE_ROWS = 4096  # rows quantised at a time (bounds the temporary arrays of a cold load)
 BLOCK = 64  # rows per block when looking for the k-th best coarse score
 SLACK = 1e-4  # added to every bound: float32 rounding in the coarse and the exact scores
-GATE_ROWS = 16384  # rows of the timing that decides between an integer product and float32
 
 
 def _varint(value: int) -> bytes:
@@ -97,22 +96,11 @@ def exact_on_this_machine(product: Product, dim: int = 512) -> bool:
     return bool(np.array_equal(product(rows, queries), expected))
 
 
-def faster_than_float(product: Product, dim: int = 512) -> bool:
-    """Whether ``product`` multiplies ``GATE_ROWS`` rows by a query faster than numpy's float32
-    product does on this machine (best of five each, taken in turns so that other work on the box
-    slows both alike): the scan reads a quarter of the bytes, but a kernel without the CPU's
-    dot-product instructions can lose more than that (ADR 0013)."""
-    rng = np.random.default_rng(1)
-    codes = rng.integers(0, 256, (GATE_ROWS, dim), dtype=np.uint8)
-    rows = rng.standard_normal((GATE_ROWS, dim), dtype=np.float32)
-    column = np.ascontiguousarray(rows[:1].T)
-    integer, floating = _best_in_turns(lambda: product(codes, codes[:1]), lambda: rows @ column)
-    return integer < floating
-
-
-def _best_in_turns(*calls: Callable[[], object], times: int = 5) -> list[float]:
+def best_in_turns(*calls: Callable[[], object], times: int = 5) -> list[float]:
+    """Each call's best time of ``times``, taken in turns so that other work on the box slows all
+    alike (a first turn warms up)."""
     best = [float("inf")] * len(calls)
-    for turn in range(times + 1):  # the first turn warms up
+    for turn in range(times + 1):
         for i, call in enumerate(calls):
             started = time.perf_counter()
             call()
@@ -122,12 +110,8 @@ def _best_in_turns(*calls: Callable[[], object], times: int = 5) -> list[float]:
 
 
 def choose(products: Iterable[Product]) -> Product | None:
-    """The first of ``products`` that is exact here, if it is also faster than the float product;
-    else None (the products come fastest first, so a later exact one would be slower still)."""
-    for product in products:
-        if exact_on_this_machine(product):
-            return product if faster_than_float(product) else None
-    return None
+    """The first of ``products`` that is exact here (the products come fastest first)."""
+    return next((product for product in products if exact_on_this_machine(product)), None)
 
 
 def integer_products() -> Iterator[Product]:
@@ -142,9 +126,9 @@ _choosing = threading.Lock()
 
 
 def scanner() -> Product | None:
-    """The integer product of the scan, chosen once (about half a second), run on one thread: the
-    index has one worker thread, by design. None where no product is exact and faster than the
-    float product on this machine: then every search scores all rows in float32."""
+    """The exact integer product of the scan, chosen once, run on one thread: the index has one
+    worker thread, by design. None where no product is exact on this machine. Whether the scan
+    also pays off here is the matrix's decision (``matrix.scan_from_queries``)."""
     with _choosing:
         return _chosen()
 
@@ -153,10 +137,7 @@ def scanner() -> Product | None:
 def _chosen() -> Product | None:
     product = choose(integer_products())
     if product is None:
-        log.warning("no exact integer product faster than float32 on this CPU: the index's int8 scan is off")
-    else:
-        kind = "unsigned by signed" if product.signed_queries else "unsigned by unsigned"
-        log.info("the index's int8 scan uses ONNX Runtime's %s integer product", kind)
+        log.warning("no exact integer product on this CPU: the index's int8 scan is off")
     return product
 
 

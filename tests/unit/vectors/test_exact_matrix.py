@@ -3,6 +3,7 @@ upserts, moves and deletes; the snapshot arithmetic of the change cursor."""
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.vectors import matrix as matrix_module
 from appliance.vectors import scan
 from appliance.vectors.changes import Snapshot, decode
 from appliance.vectors.matrix import ExemplarMatrix, unit_rows
@@ -134,8 +136,9 @@ def test_blocked_product_answers_as_the_whole_product() -> None:
     history=st.lists(operation, max_size=25), query_seed=st.integers(0, 2**32 - 1), top_k=st.integers(1, 30)
 )
 def test_int8_scan_answers_equal_brute_force(history: list[Any], query_seed: int, top_k: int) -> None:
-    """The same history with the int8 scan in front of every search (``quantized_from=0``)."""
-    matrix = ExemplarMatrix(DIM, quantized_from=0)
+    """The same history with the int8 scan in front of every search (``quantized_from=0``,
+    ``scan_from=1``)."""
+    matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
     reference: dict[uuid.UUID, tuple[uuid.UUID, np.ndarray[Any, Any]]] = {}
     for op, arg in history:
         if op == "upsert":
@@ -167,7 +170,7 @@ def test_int8_scan_finds_the_exact_top_k_among_near_ties(spread: float) -> None:
     noise = rng.standard_normal((rows, dim)) * spread / np.sqrt(dim)
     vectors = unit_rows(centres[rng.integers(0, 20, rows)] + noise, dim)
     ids = [uuid.uuid4() for _ in range(rows)]
-    matrix = ExemplarMatrix(dim)
+    matrix = ExemplarMatrix(dim, scan_from=1)
     matrix.load(
         np.frombuffer(b"".join(i.bytes for i in ids), np.uint8).reshape(rows, 16),
         np.zeros((rows, 16), np.uint8),
@@ -184,7 +187,7 @@ def test_int8_scan_finds_the_exact_top_k_among_near_ties(spread: float) -> None:
 
 def test_an_empty_load_then_upserts_search_as_brute_force() -> None:
     rng = np.random.default_rng(2)
-    matrix = ExemplarMatrix(DIM, quantized_from=0)
+    matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
     matrix.load(np.empty((0, 16), np.uint8), np.empty((0, 16), np.uint8), np.empty((0, DIM), np.float32))
     assert matrix.search(unit_rows(rng.standard_normal(DIM), DIM), 3) == [[]]
     vectors = unit_rows(rng.standard_normal((40, DIM)), DIM)
@@ -202,7 +205,7 @@ def test_a_loaded_matrix_gets_its_int8_copy_block_by_block() -> None:
     rows = 700
     vectors = unit_rows(rng.standard_normal((rows, DIM)), DIM)
     ids = [uuid.uuid4() for _ in range(rows)]
-    matrix = ExemplarMatrix(DIM, quantized_from=0)
+    matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
     matrix.load(
         np.frombuffer(b"".join(i.bytes for i in ids), np.uint8).reshape(rows, 16),
         np.zeros((rows, 16), np.uint8),
@@ -284,15 +287,38 @@ def test_a_saturating_kernel_is_found_out() -> None:
     assert not scan.exact_on_this_machine(scan.Product(SaturatingProduct(), signed_queries=True), dim=64)
 
 
-def test_the_choice_skips_a_saturating_kernel_and_refuses_a_slow_one() -> None:
+def test_the_choice_skips_a_saturating_kernel() -> None:
     saturating = scan.Product(SaturatingProduct(), signed_queries=True)
     unsigned = next(p for p in scan.integer_products() if not p.signed_queries)
-    slow = scan.Product(SlowExactProduct(), signed_queries=True)
-    assert scan.choose([saturating, slow]) is None
     assert scan.choose([saturating]) is None
-    chosen = scan.choose([saturating, unsigned])
-    assert chosen in (unsigned, None)  # None only where float32 is faster on this CPU
-    assert chosen is None or chosen.signed_queries is False
+    assert scan.choose([saturating, unsigned]) is unsigned
+
+
+def test_a_scan_slower_than_float32_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an exact but slow integer product the scan never pays off: default matrices keep no
+    int8 copy and score every row."""
+    monkeypatch.setattr(scan, "scanner", lambda: scan.Product(SlowExactProduct(), signed_queries=True))
+    monkeypatch.setattr(matrix_module, "GATE_ROWS", 512)
+    decide_afresh = functools.cache(matrix_module._scan_from_queries.__wrapped__)
+    monkeypatch.setattr(matrix_module, "_scan_from_queries", decide_afresh)
+    assert matrix_module.scan_from_queries(DIM) is None
+    matrix = ExemplarMatrix(DIM, quantized_from=0)
+    assert matrix.quantized_from is None
+    rng = np.random.default_rng(8)
+    vectors = unit_rows(rng.standard_normal((300, DIM)), DIM)
+    ids = [uuid.uuid4() for _ in range(300)]
+    matrix.upsert(ids, ids, vectors)
+    query = unit_rows(rng.standard_normal(DIM), DIM)
+    expected = [ids[i] for i in np.argsort(-(vectors @ query[0]))[:3]]
+    assert [h.id for h in matrix.search(query, 3)[0]] == expected
+
+
+def test_the_scan_is_used_from_the_batch_size_where_it_pays_off() -> None:
+    chosen = matrix_module.scan_from_queries(512)
+    assert chosen is None or 1 <= chosen <= matrix_module.BLOCKED_QUERIES
+    assert matrix_module.scan_from_queries(512) == chosen  # decided once
+    matrix = ExemplarMatrix(512)
+    assert (matrix.quantized_from is None) is (chosen is None or scan.scanner() is None)
 
 
 def test_without_a_scan_a_matrix_keeps_no_int8_copy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,7 +329,7 @@ def test_without_a_scan_a_matrix_keeps_no_int8_copy(monkeypatch: pytest.MonkeyPa
     for scanning in (True, False):
         if not scanning:
             monkeypatch.setattr(scan, "scanner", lambda: None)
-        matrix = ExemplarMatrix(DIM, quantized_from=0)
+        matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
         matrix.upsert(ids, ids, vectors)
         matrix.delete(ids[:10])
         assert matrix.quantized
@@ -316,7 +342,7 @@ def test_without_an_exact_kernel_searches_score_every_row(monkeypatch: pytest.Mo
     rng = np.random.default_rng(5)
     vectors = unit_rows(rng.standard_normal((300, DIM)), DIM)
     ids = [uuid.uuid4() for _ in range(300)]
-    matrix = ExemplarMatrix(DIM, quantized_from=0)
+    matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
     matrix.upsert(ids, [uuid.uuid4() for _ in ids], vectors)
     queries = unit_rows(rng.standard_normal((3, DIM)), DIM)
     for query, hits in zip(queries, matrix.search(queries, 5), strict=True):
