@@ -53,7 +53,7 @@ MILVUS_MODULES = {"appliance.vectors.milvus", "appliance.vectors.milvus_store", 
 SERVER_ONLY = [
     "litestar", "sqlalchemy", "alembic", "psycopg", "psycopg_binary", "psycopg_c", "psycopg_pool",
     "pymilvus", "grpc", "pandas", "apscheduler", "uvicorn", "uvloop", "httptools", "watchfiles",
-    "websockets", "minio", "argon2", "jwt", "cryptography", "mako", "greenlet", "tzlocal",
+    "websockets", "minio", "argon2", "jwt", "cryptography", "mako", "greenlet", "tzlocal", "simsimd",
     "appliance.server", "appliance.db", "appliance.vectors", "appliance.jobs",
     "appliance.storage", "appliance.recognition", "appliance.demo",
     "appliance.lib.crud", "appliance.lib.heap", "appliance.lib.http",

@@ -176,6 +176,6 @@ def test_the_edge_imports_nothing_of_the_server() -> None:
     )
     server_only = {
         "litestar", "sqlalchemy", "alembic", "psycopg", "pymilvus", "grpc", "pandas", "apscheduler",
-        "uvicorn", "minio", "argon2", "jwt", "cryptography",
+        "uvicorn", "minio", "argon2", "jwt", "cryptography", "simsimd",
     }  # fmt: skip
     assert loaded & server_only == set()

@@ -35,7 +35,7 @@ app.add_typer(admin.app, name="admin")
 
 SERVER_PACKAGES = frozenset(
     {"litestar", "sqlalchemy", "alembic", "psycopg", "jwt", "cryptography", "argon2", "uvicorn"}
-    | {"httptools", "uvloop", "pymilvus", "minio", "apscheduler", "tenacity", "PIL"}
+    | {"httptools", "uvloop", "pymilvus", "simsimd", "minio", "apscheduler", "tenacity", "PIL"}
 )
 """Top-level modules of the ``server`` extra: an edge-only install (``pip install 'appliance[edge]'``)
 lacks them, and the commands that need them say so instead of printing a traceback. Kept by hand

@@ -70,7 +70,7 @@ class ExemplarMatrix:
         self.size = 0
         if quantized_from is not None and scan_from is None:
             scan_from = scan_from_queries(dim)
-        if scan_from is None or scan.scanner() is None:
+        if scan_from is None or not scan.available():
             quantized_from = None
         self.quantized_from, self.scan_from = quantized_from, scan_from or 1
         self._per_row = _EXACT if self.quantized_from is None else (*_EXACT, *_INT8_COPY)
@@ -79,7 +79,7 @@ class ExemplarMatrix:
         self._ids: Array = np.empty((capacity, 16), dtype=np.uint8)
         self._customers: Array = np.empty((capacity, 16), dtype=np.uint8)
         # the int8 copy (scan.quantize): codes, scale, error norm, norm of the quantised row
-        self._codes: Array = np.empty((int8_capacity, dim), dtype=np.uint8)
+        self._codes: Array = np.empty((int8_capacity, dim), dtype=np.int8)
         self._scale: Array = np.empty(int8_capacity, dtype=np.float32)
         self._error: Array = np.empty(int8_capacity, dtype=np.float32)
         self._norm: Array = np.empty(int8_capacity, dtype=np.float32)
@@ -266,8 +266,7 @@ def scan_from_queries(dim: int) -> int | None:
 
 @functools.cache
 def _scan_from_queries(dim: int) -> int | None:
-    product = scan.scanner()
-    if product is None:
+    if not scan.available():
         return None
     rng = np.random.default_rng(1)
     rows = unit_rows(rng.standard_normal((GATE_ROWS, dim), dtype=np.float32), dim)
@@ -295,9 +294,8 @@ def _scan_from_queries(dim: int) -> int | None:
         None,
     )
     log.info(
-        "the index's int8 scan (%s integer product) %s; searches timed on %d rows, scan/float32: "
+        "the index's int8 scan %s; searches timed on %d rows, scan/float32: "
         "%.2f/%.2f ms for %d queries, %.2f/%.2f ms for %d",
-        "unsigned by signed" if product.signed_queries else "unsigned by unsigned",
         "is off: the float32 product is faster here"
         if chosen is None
         else f"runs for batches of {chosen} queries or more",

@@ -1,5 +1,7 @@
 """An int8 scan of a tenant's matrix that bounds its own error (ADR 0013): only the rows whose coarse
-score can reach the exact top k are scored exactly, for a quarter of the memory traffic."""
+score can reach the exact top k are scored exactly, for a quarter of the memory traffic. The
+integer products are SimSIMD's (its kernels use the CPU's dot-product instructions where it has
+them)."""
 
 from __future__ import annotations
 
@@ -7,93 +9,39 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from appliance.vision.runtime import onnx_session
+import simsimd
 
 Array = np.ndarray[Any, Any]
 log = logging.getLogger("appliance.vectors")
 
-LEVELS = 127
-ZERO_POINT = 128  # codes are uint8: MatMulInteger takes the rows unsigned, with a zero point
+LEVELS = 127  # codes are int8 in [-LEVELS, LEVELS]: -128 never occurs, so no kernel meets it
 QUANTIZE_ROWS = 4096  # rows quantised at a time (bounds the temporary arrays of a cold load)
 BLOCK = 64  # rows per block when looking for the k-th best coarse score
 SLACK = 1e-4  # added to every bound: float32 rounding in the coarse and the exact scores
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | 0x80 if value else byte)
-        if not value:
-            return bytes(out)
+def product(codes: Array, query_codes: Array) -> Array:
+    """``query_codes @ codes.T``, one row per query: SimSIMD's integer dot products, on one thread
+    (the index has one worker, by design). Returned as float32, which holds every such sum exactly
+    while ``dim · LEVELS²`` stays below 2^24 (dims up to 1,040), else as float64."""
+    if codes.shape[1] * LEVELS**2 < 2**24:
+        return np.asarray(simsimd.cdist(query_codes, codes, metric="dot", threads=1, out_dtype="float32"))
+    return np.asarray(simsimd.cdist(query_codes, codes, metric="dot", threads=1, out_dtype="float64"))
 
 
-def _field(number: int, payload: bytes | int) -> bytes:
-    if isinstance(payload, int):
-        return _varint(number << 3) + _varint(payload)
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _value_info(name: str, elem_type: int, dims: list[str]) -> bytes:
-    shape = b"".join(_field(1, _field(2, dim.encode())) for dim in dims)
-    tensor_type = _field(1, elem_type) + _field(2, shape)
-    return _field(1, name.encode()) + _field(2, _field(1, tensor_type))
-
-
-def scan_model(signed_queries: bool) -> bytes:
-    """The ONNX model ``products = MatMulInteger(rows, queries, zero[, zero])``, serialised by hand
-    (its protobuf is four nested messages; the ``onnx`` package is not a dependency of the API).
-    Rows are unsigned codes with a zero point; queries are signed codes, or unsigned with the same
-    zero point."""
-    uint8, int8, int32 = 2, 3, 6
-    inputs = ("rows", "queries", "zero") if signed_queries else ("rows", "queries", "zero", "zero")
-    node = b"".join(_field(1, name.encode()) for name in inputs)
-    node += _field(2, b"products") + _field(4, b"MatMulInteger")
-    graph = _field(1, node) + _field(2, b"scan")
-    graph += _field(11, _value_info("rows", uint8, ["n", "d"]))
-    graph += _field(11, _value_info("queries", int8 if signed_queries else uint8, ["d", "k"]))
-    graph += _field(11, _value_info("zero", uint8, []))
-    graph += _field(12, _value_info("products", int32, ["n", "k"]))
-    opset = _field(1, b"") + _field(2, 13)
-    return _field(1, 7) + _field(8, opset) + _field(7, graph)
-
-
-@dataclass(frozen=True)
-class Product:
-    """One of ONNX Runtime's integer products: ``session`` runs ``scan_model(signed_queries)``."""
-
-    session: Any
-    signed_queries: bool
-
-    def __call__(self, codes: Array, query_codes: Array) -> Array:
-        """``(codes - ZERO_POINT) @ (query_codes - ZERO_POINT).T`` in int32."""
-        queries = query_codes.T
-        if self.signed_queries:
-            queries = (queries.astype(np.int16) - ZERO_POINT).astype(np.int8)
-        feeds = {
-            "rows": codes,
-            "queries": np.ascontiguousarray(queries),
-            "zero": np.array(ZERO_POINT, np.uint8),
-        }
-        result: Array = self.session.run(None, feeds)[0]
-        return result
-
-
-def exact_on_this_machine(product: Product, dim: int = 512) -> bool:
-    """Whether ``product`` multiplies exactly here: rows of the extreme codes (where a saturating
-    kernel fails first) and random ones, against numpy's int32 product."""
+def exact_on_this_machine(dim: int = 512, multiply: Callable[[Array, Array], Array] = product) -> bool:
+    """Whether ``multiply`` is exact here: rows of the extreme codes (where a kernel that adds
+    pairs in 16-bit integers saturates first) and random ones, against numpy's int32 product."""
     rng = np.random.default_rng(0)
-    extremes = np.repeat(np.array([0, 1, ZERO_POINT, 254, 255], dtype=np.uint8), dim).reshape(-1, dim)
-    rows = np.concatenate([extremes, rng.integers(0, 256, (59, dim), dtype=np.uint8)])
-    queries = np.concatenate([extremes, rng.integers(0, 256, (3, dim), dtype=np.uint8)])
-    expected = (rows.astype(np.int32) - ZERO_POINT) @ (queries.astype(np.int32) - ZERO_POINT).T
-    return bool(np.array_equal(product(rows, queries), expected))
+    extremes = np.repeat(np.array([-LEVELS, -1, 0, 1, LEVELS], dtype=np.int8), dim).reshape(-1, dim)
+    rows = np.concatenate([extremes, rng.integers(-LEVELS, LEVELS + 1, (59, dim), dtype=np.int8)])
+    queries = np.concatenate([extremes, rng.integers(-LEVELS, LEVELS + 1, (3, dim), dtype=np.int8)])
+    expected = queries.astype(np.int64) @ rows.astype(np.int64).T
+    return bool(np.array_equal(multiply(rows, queries), expected))
 
 
 def best_in_turns(*calls: Callable[[], object], times: int = 5) -> list[float]:
@@ -109,43 +57,29 @@ def best_in_turns(*calls: Callable[[], object], times: int = 5) -> list[float]:
     return best
 
 
-def choose(products: Iterable[Product]) -> Product | None:
-    """The first of ``products`` that is exact here (the products come fastest first)."""
-    return next((product for product in products if exact_on_this_machine(product)), None)
+_checking = threading.Lock()
 
 
-def integer_products() -> Iterator[Product]:
-    # Unsigned-by-signed first: with VNNI it is the fast kernel, and exact. Without VNNI, ONNX
-    # Runtime's kernel for it adds pairs of products in saturating 16-bit integers (ADR 0013),
-    # and the unsigned-by-unsigned one, which widens first, is exact.
-    for signed in (True, False):
-        yield Product(onnx_session(scan_model(signed), threads=1), signed)
-
-
-_choosing = threading.Lock()
-
-
-def scanner() -> Product | None:
-    """The exact integer product of the scan, chosen once, run on one thread: the index has one
-    worker thread, by design. None where no product is exact on this machine. Whether the scan
-    also pays off here is the matrix's decision (``matrix.scan_from_queries``)."""
-    with _choosing:
-        return _chosen()
+def available() -> bool:
+    """Whether the scan's integer product is exact on this machine (checked once). Whether the
+    scan also pays off here is the matrix's decision (``matrix.scan_from_queries``)."""
+    with _checking:
+        return _exact()
 
 
 @functools.cache
-def _chosen() -> Product | None:
-    product = choose(integer_products())
-    if product is None:
-        log.warning("no exact integer product on this CPU: the index's int8 scan is off")
-    return product
+def _exact() -> bool:
+    exact = exact_on_this_machine()
+    if not exact:
+        log.warning("SimSIMD's integer dot product is not exact on this CPU: the index's int8 scan is off")
+    return exact
 
 
 def quantize(vectors: Array) -> tuple[Array, Array, Array, Array]:
-    """Rows of ``vectors`` as (codes uint8, scale, error norm, norm of the quantised row):
-    ``x̂ = scale · (code - ZERO_POINT)``, ``|x - x̂| = error``; in blocks of rows."""
+    """Rows of ``vectors`` as (codes int8, scale, error norm, norm of the quantised row):
+    ``x̂ = scale · code``, ``|x - x̂| = error``; in blocks of rows."""
     exact = np.asarray(vectors, dtype=np.float32)
-    codes = np.empty(exact.shape, dtype=np.uint8)
+    codes = np.empty(exact.shape, dtype=np.int8)
     scale = np.empty(len(exact), dtype=np.float32)
     error = np.empty(len(exact), dtype=np.float32)
     norm = np.empty(len(exact), dtype=np.float32)
@@ -159,7 +93,6 @@ def quantize(vectors: Array) -> tuple[Array, Array, Array, Array]:
         norm[start : start + QUANTIZE_ROWS] = np.linalg.norm(approx, axis=1)
         approx -= rows
         error[start : start + QUANTIZE_ROWS] = np.linalg.norm(approx, axis=1)
-        steps += ZERO_POINT
         codes[start : start + QUANTIZE_ROWS] = steps
         scale[start : start + QUANTIZE_ROWS] = step[:, 0]
     return codes, scale, error, norm
@@ -170,12 +103,9 @@ def candidates(
 ) -> list[Array]:
     """Per query, the rows that can be among its exact ``top_k`` (row indices, unordered)."""
     q_codes, q_scale, q_error, _ = quantize(queries)
-    product = scanner()
-    assert product is not None, "the int8 scan is off on this machine"
-    exact = product(codes, q_codes)  # (rows, queries)
     # Coarse scores in units of each query's own scale (one pass over the products; a positive
     # factor per query changes no ranking), and so the bound.
-    coarse = np.multiply(exact.T, scale, dtype=np.float32, order="C")  # one row per query
+    coarse = np.multiply(product(codes, q_codes), scale, dtype=np.float32)  # one row per query
     # one bound per query: the largest of any row (the rows' errors differ little)
     bound = (
         (np.linalg.norm(queries, axis=1) * float(error.max()) + q_error * float(norm.max()) + SLACK) / q_scale

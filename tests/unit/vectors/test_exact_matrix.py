@@ -240,64 +240,35 @@ def test_a_loaded_matrix_gets_its_int8_copy_block_by_block() -> None:
     check()
 
 
-class SaturatingProduct:
-    """An integer product that adds pairs of unsigned-by-signed products in saturating 16-bit
-    integers, as ONNX Runtime's kernel for AVX2 without VNNI does."""
-
-    def run(self, _: Any, feeds: dict[str, Any]) -> list[Any]:
-        rows = feeds["rows"].astype(np.int32)
-        queries = feeds["queries"].astype(np.int32)  # signed codes
-        pairs = rows[:, None, :] * queries.T[None, :, :]  # (n, k, d)
-        pairs = np.clip(pairs[..., 0::2] + pairs[..., 1::2], -32768, 32767)
-        zero_row = int(feeds["zero"]) * queries.sum(axis=0)
-        return [pairs.sum(axis=2) - zero_row]
+def saturating_product(codes: Any, query_codes: Any) -> Any:
+    """An integer product that accumulates in saturating 16-bit integers (the way an int8 kernel
+    can lose exactness; ADR 0013 met one)."""
+    return np.clip(query_codes.astype(np.int32) @ codes.astype(np.int32).T, -32768, 32767)
 
 
-class SlowExactProduct:
-    """An exact unsigned-by-signed product that takes longer than any float32 product of its rows."""
-
-    def run(self, _: Any, feeds: dict[str, Any]) -> list[Any]:
-        time.sleep(0.05)
-        rows = feeds["rows"].astype(np.int32) - int(feeds["zero"])
-        return [rows @ feeds["queries"].astype(np.int32)]
+def slow_exact_product(codes: Any, query_codes: Any) -> Any:
+    """An exact integer product that takes longer than any float32 product of its rows."""
+    time.sleep(0.05)
+    return query_codes.astype(np.int32) @ codes.astype(np.int32).T
 
 
-def exact_int32_product(codes: Any, query_codes: Any) -> Any:
-    return (codes.astype(np.int32) - scan.ZERO_POINT) @ (query_codes.astype(np.int32) - scan.ZERO_POINT).T
-
-
-@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
-def test_an_integer_product_that_is_exact_here_gives_numpys_product(signed: bool) -> None:
-    product = next(p for p in scan.integer_products() if p.signed_queries is signed)
+def test_the_integer_product_is_numpys_where_it_is_exact() -> None:
     rng = np.random.default_rng(9)
-    codes, query_codes = (rng.integers(0, 256, (n, 512), dtype=np.uint8) for n in (300, 4))
-    if not signed:  # the kernel that widens before it adds is exact on any x86-64 CPU
-        assert scan.exact_on_this_machine(product)
-    if scan.exact_on_this_machine(product):
-        assert np.array_equal(product(codes, query_codes), exact_int32_product(codes, query_codes))
-
-
-def test_the_scan_uses_an_exact_product_or_none() -> None:
-    product = scan.scanner()
-    assert product is None or scan.exact_on_this_machine(product)
-    assert scan.scanner() is product  # chosen once
+    codes, query_codes = (rng.integers(-127, 128, (n, 512), dtype=np.int8) for n in (300, 4))
+    assert scan.available() is scan.exact_on_this_machine()
+    if scan.available():
+        expected = query_codes.astype(np.int32) @ codes.astype(np.int32).T
+        assert np.array_equal(scan.product(codes, query_codes), expected)
 
 
 def test_a_saturating_kernel_is_found_out() -> None:
-    assert not scan.exact_on_this_machine(scan.Product(SaturatingProduct(), signed_queries=True), dim=64)
-
-
-def test_the_choice_skips_a_saturating_kernel() -> None:
-    saturating = scan.Product(SaturatingProduct(), signed_queries=True)
-    unsigned = next(p for p in scan.integer_products() if not p.signed_queries)
-    assert scan.choose([saturating]) is None
-    assert scan.choose([saturating, unsigned]) is unsigned
+    assert not scan.exact_on_this_machine(dim=64, multiply=saturating_product)
 
 
 def test_a_scan_slower_than_float32_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
     """With an exact but slow integer product the scan never pays off: default matrices keep no
     int8 copy and score every row."""
-    monkeypatch.setattr(scan, "scanner", lambda: scan.Product(SlowExactProduct(), signed_queries=True))
+    monkeypatch.setattr(scan, "product", slow_exact_product)
     monkeypatch.setattr(matrix_module, "GATE_ROWS", 512)
     decide_afresh = functools.cache(matrix_module._scan_from_queries.__wrapped__)
     monkeypatch.setattr(matrix_module, "_scan_from_queries", decide_afresh)
@@ -318,7 +289,7 @@ def test_the_scan_is_used_from_the_batch_size_where_it_pays_off() -> None:
     assert chosen is None or 1 <= chosen <= matrix_module.BLOCKED_QUERIES
     assert matrix_module.scan_from_queries(512) == chosen  # decided once
     matrix = ExemplarMatrix(512)
-    assert (matrix.quantized_from is None) is (chosen is None or scan.scanner() is None)
+    assert (matrix.quantized_from is None) is (chosen is None or not scan.available())
 
 
 def test_without_a_scan_a_matrix_keeps_no_int8_copy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -328,7 +299,7 @@ def test_without_a_scan_a_matrix_keeps_no_int8_copy(monkeypatch: pytest.MonkeyPa
     sizes = {}
     for scanning in (True, False):
         if not scanning:
-            monkeypatch.setattr(scan, "scanner", lambda: None)
+            monkeypatch.setattr(scan, "available", lambda: False)
         matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
         matrix.upsert(ids, ids, vectors)
         matrix.delete(ids[:10])
@@ -338,7 +309,7 @@ def test_without_a_scan_a_matrix_keeps_no_int8_copy(monkeypatch: pytest.MonkeyPa
 
 
 def test_without_an_exact_kernel_searches_score_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scan, "scanner", lambda: None)
+    monkeypatch.setattr(scan, "available", lambda: False)
     rng = np.random.default_rng(5)
     vectors = unit_rows(rng.standard_normal((300, DIM)), DIM)
     ids = [uuid.uuid4() for _ in range(300)]
