@@ -22,7 +22,7 @@ from appliance.db.prepared import Prepared
 from appliance.lib.metrics import VECTOR_CACHE_BYTES, VECTOR_SEARCH_BATCH, VECTOR_TENANT_LOADS
 from appliance.vectors.base import Searched, SearchHit, TenantGoneError, VectorItem
 from appliance.vectors.changes import CHANGES_SINCE, Changes, Snapshot, changes_params, load_matrix
-from appliance.vectors.matrix import Array, ExemplarMatrix, scan_from_queries, unit_rows
+from appliance.vectors.matrix import Array, ExemplarMatrix, scan_batches, unit_rows
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,7 +54,7 @@ class ExactIndex:
         # sees a half-applied change.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectors")
         # the int8 scan's runtime and whether it pays off here, before the first search
-        self._worker.submit(scan_from_queries, dim)
+        self._worker.submit(scan_batches, dim)
 
     def _submit(self, call: Callable[[], T]) -> asyncio.Future[T]:
         return asyncio.wrap_future(self._worker.submit(call))

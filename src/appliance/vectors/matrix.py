@@ -29,6 +29,8 @@ WIDE = 8  # a query with more than 1/WIDE of the rows as candidates is scored by
 GATE_ROWS = 16384  # rows of the searches timed to decide whether the int8 scan pays off here
 GATE_QUERIES = (1, 8)  # batch sizes timed; the costs in between are taken as linear
 GATE_MARGIN = 0.9  # the scan must take under this share of the float product's time
+ALWAYS = range(1, 1 << 62)  # every batch size
+LARGEST_BATCH = 1024  # more queries at once than an index's batch ever holds
 _EXACT = ("_vectors", "_ids", "_customers")
 _INT8_COPY = ("_codes", "_scale", "_error", "_norm")
 
@@ -60,19 +62,19 @@ class ExemplarMatrix:
         dim: int,
         capacity: int = 0,
         quantized_from: int | None = QUANTIZED_FROM,
-        scan_from: int | None = None,
+        batches: range | None = None,
     ) -> None:
         """``quantized_from=None``: no int8 copy, every search scores all rows (small matrices).
-        ``scan_from``: the fewest queries at once that a search gives the int8 scan (default: where
-        it pays off on this machine, ``scan_from_queries``); where it never does, or no integer
+        ``batches``: the numbers of queries at once that a search gives the int8 scan (default:
+        where it pays off on this machine, ``scan_batches``); where it never does, or no integer
         product is exact here, the matrix keeps no int8 copy either."""
         self.dim = dim
         self.size = 0
-        if quantized_from is not None and scan_from is None:
-            scan_from = scan_from_queries(dim)
-        if scan_from is None or not scan.available():
+        if quantized_from is not None and batches is None:
+            batches = scan_batches(dim)
+        if batches is None or not scan.available():
             quantized_from = None
-        self.quantized_from, self.scan_from = quantized_from, scan_from or 1
+        self.quantized_from, self.scan_batches = quantized_from, batches or range(0)
         self._per_row = _EXACT if self.quantized_from is None else (*_EXACT, *_INT8_COPY)
         int8_capacity = 0 if self.quantized_from is None else capacity
         self._vectors: Array = np.empty((capacity, dim), dtype=np.float32)
@@ -194,7 +196,7 @@ class ExemplarMatrix:
             return [[] for _ in range(len(queries))]
         n, k = self.size, min(top_k, self.size)
         scanned = self.quantized_from is not None and n >= self.quantized_from and self._quantized >= n
-        if not scanned or len(queries) < self.scan_from or k == n:
+        if not scanned or len(queries) not in self.scan_batches or k == n:
             return self._search_all(queries, k)
         found = scan.candidates(self._codes[:n], self._scale[:n], self._error[:n], self._norm[:n], queries, k)
         results: list[list[SearchHit]] = []
@@ -255,24 +257,24 @@ def float_scores(rows: Array, queries: Array) -> Array:
 _deciding = threading.Lock()
 
 
-def scan_from_queries(dim: int) -> int | None:
-    """From how many queries at once a search with the int8 scan is faster here than one that
-    scores every row in float32; None when it never is up to ``BLOCKED_QUERIES`` (or no integer
-    product is exact here). Decided once, from searches timed on ``GATE_ROWS`` random rows: what
-    pays off depends on the CPU's integer kernel and its memory (ADR 0013)."""
+def scan_batches(dim: int) -> range | None:
+    """The numbers of queries at once for which a search with the int8 scan is faster here than
+    one that scores every row in float32; None when there are none (or no integer product is
+    exact here). Decided once, from searches timed on ``GATE_ROWS`` random rows: what pays off
+    depends on the CPU's kernels and its memory (ADR 0013)."""
     with _deciding:
-        return _scan_from_queries(dim)
+        return _scan_batches(dim)
 
 
 @functools.cache
-def _scan_from_queries(dim: int) -> int | None:
+def _scan_batches(dim: int) -> range | None:
     if not scan.available():
         return None
     rng = np.random.default_rng(1)
     rows = unit_rows(rng.standard_normal((GATE_ROWS, dim), dtype=np.float32), dim)
     queries = unit_rows(rows[: max(GATE_QUERIES)] + rng.standard_normal((max(GATE_QUERIES), dim)) / 8, dim)
     ids = np.zeros((GATE_ROWS, 16), dtype=np.uint8)
-    scanning = ExemplarMatrix(dim, quantized_from=0, scan_from=1)
+    scanning = ExemplarMatrix(dim, quantized_from=0, batches=ALWAYS)
     scoring = ExemplarMatrix(dim, quantized_from=None)
     for matrix in (scanning, scoring):
         matrix.load(ids, ids, rows)
@@ -281,30 +283,37 @@ def _scan_from_queries(dim: int) -> int | None:
         scan.best_in_turns(*(functools.partial(m.search, queries[:count], 5) for m in (scanning, scoring)))
         for count in GATE_QUERIES
     ]
-    (low, high), ((scan_low, all_low), (scan_high, all_high)) = GATE_QUERIES, costs
-    # The smallest batch where the scan's cost line runs clearly below the float product's: a tie
-    # on these rows can be a loss on a larger tenant's.
-    saving_low, saving_high = GATE_MARGIN * all_low - scan_low, GATE_MARGIN * all_high - scan_high
-    chosen = next(
-        (
-            count
-            for count in range(1, BLOCKED_QUERIES + 1)
-            if saving_low + (saving_high - saving_low) * (count - low) / (high - low) > 0
-        ),
-        None,
-    )
+    chosen = paying_batches(costs)
     log.info(
         "the index's int8 scan %s; searches timed on %d rows, scan/float32: "
         "%.2f/%.2f ms for %d queries, %.2f/%.2f ms for %d",
-        "is off: the float32 product is faster here"
-        if chosen is None
-        else f"runs for batches of {chosen} queries or more",
+        "is off: the float32 product is faster here" if chosen is None else f"runs for {_sizes(chosen)}",
         GATE_ROWS,
-        1000 * scan_low,
-        1000 * all_low,
-        low,
-        1000 * scan_high,
-        1000 * all_high,
-        high,
+        1000 * costs[0][0],
+        1000 * costs[0][1],
+        GATE_QUERIES[0],
+        1000 * costs[1][0],
+        1000 * costs[1][1],
+        GATE_QUERIES[1],
     )
     return chosen
+
+
+def paying_batches(costs: Sequence[Sequence[float]]) -> range | None:
+    """From the (scan, float32) costs of searches of ``GATE_QUERIES`` queries at once, the batch
+    sizes where the scan's cost line runs clearly below the float product's (a tie on the gate's
+    rows can be a loss on a larger tenant's). Both lines are straight, so that is one range of
+    sizes, open upwards when the saving grows with the queries; None when it is empty."""
+    (low, high), ((scan_low, all_low), (scan_high, all_high)) = GATE_QUERIES, costs
+    saving_low, saving_high = GATE_MARGIN * all_low - scan_low, GATE_MARGIN * all_high - scan_high
+    slope = (saving_high - saving_low) / (high - low)
+    pays = [count for count in range(1, LARGEST_BATCH + 1) if saving_low + slope * (count - low) > 0]
+    if not pays:
+        return None
+    return range(pays[0], ALWAYS.stop if slope >= 0 else pays[-1] + 1)
+
+
+def _sizes(batches: range) -> str:
+    if batches.stop == ALWAYS.stop:
+        return f"batches of {batches.start} queries or more"
+    return f"batches of {batches.start} to {batches.stop - 1} queries"

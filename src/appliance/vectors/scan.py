@@ -62,7 +62,7 @@ _checking = threading.Lock()
 
 def available() -> bool:
     """Whether the scan's integer product is exact on this machine (checked once). Whether the
-    scan also pays off here is the matrix's decision (``matrix.scan_from_queries``)."""
+    scan also pays off here is the matrix's decision (``matrix.scan_batches``)."""
     with _checking:
         return _exact()
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from appliance.vectors import matrix as matrix_module
 from appliance.vectors import scan
 from appliance.vectors.changes import Snapshot, decode
-from appliance.vectors.matrix import ExemplarMatrix, unit_rows
+from appliance.vectors.matrix import ALWAYS, ExemplarMatrix, unit_rows
 
 DIM = 8
 IDS = [uuid.UUID(int=i + 1) for i in range(24)]
@@ -137,8 +137,8 @@ def test_blocked_product_answers_as_the_whole_product() -> None:
 )
 def test_int8_scan_answers_equal_brute_force(history: list[Any], query_seed: int, top_k: int) -> None:
     """The same history with the int8 scan in front of every search (``quantized_from=0``,
-    ``scan_from=1``)."""
-    matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
+    ``batches=ALWAYS``)."""
+    matrix = ExemplarMatrix(DIM, quantized_from=0, batches=ALWAYS)
     reference: dict[uuid.UUID, tuple[uuid.UUID, np.ndarray[Any, Any]]] = {}
     for op, arg in history:
         if op == "upsert":
@@ -170,7 +170,7 @@ def test_int8_scan_finds_the_exact_top_k_among_near_ties(spread: float) -> None:
     noise = rng.standard_normal((rows, dim)) * spread / np.sqrt(dim)
     vectors = unit_rows(centres[rng.integers(0, 20, rows)] + noise, dim)
     ids = [uuid.uuid4() for _ in range(rows)]
-    matrix = ExemplarMatrix(dim, scan_from=1)
+    matrix = ExemplarMatrix(dim, batches=ALWAYS)
     matrix.load(
         np.frombuffer(b"".join(i.bytes for i in ids), np.uint8).reshape(rows, 16),
         np.zeros((rows, 16), np.uint8),
@@ -187,7 +187,7 @@ def test_int8_scan_finds_the_exact_top_k_among_near_ties(spread: float) -> None:
 
 def test_an_empty_load_then_upserts_search_as_brute_force() -> None:
     rng = np.random.default_rng(2)
-    matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
+    matrix = ExemplarMatrix(DIM, quantized_from=0, batches=ALWAYS)
     matrix.load(np.empty((0, 16), np.uint8), np.empty((0, 16), np.uint8), np.empty((0, DIM), np.float32))
     assert matrix.search(unit_rows(rng.standard_normal(DIM), DIM), 3) == [[]]
     vectors = unit_rows(rng.standard_normal((40, DIM)), DIM)
@@ -205,7 +205,7 @@ def test_a_loaded_matrix_gets_its_int8_copy_block_by_block() -> None:
     rows = 700
     vectors = unit_rows(rng.standard_normal((rows, DIM)), DIM)
     ids = [uuid.uuid4() for _ in range(rows)]
-    matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
+    matrix = ExemplarMatrix(DIM, quantized_from=0, batches=ALWAYS)
     matrix.load(
         np.frombuffer(b"".join(i.bytes for i in ids), np.uint8).reshape(rows, 16),
         np.zeros((rows, 16), np.uint8),
@@ -270,9 +270,9 @@ def test_a_scan_slower_than_float32_is_not_used(monkeypatch: pytest.MonkeyPatch)
     int8 copy and score every row."""
     monkeypatch.setattr(scan, "product", slow_exact_product)
     monkeypatch.setattr(matrix_module, "GATE_ROWS", 512)
-    decide_afresh = functools.cache(matrix_module._scan_from_queries.__wrapped__)
-    monkeypatch.setattr(matrix_module, "_scan_from_queries", decide_afresh)
-    assert matrix_module.scan_from_queries(DIM) is None
+    decide_afresh = functools.cache(matrix_module._scan_batches.__wrapped__)
+    monkeypatch.setattr(matrix_module, "_scan_batches", decide_afresh)
+    assert matrix_module.scan_batches(DIM) is None
     matrix = ExemplarMatrix(DIM, quantized_from=0)
     assert matrix.quantized_from is None
     rng = np.random.default_rng(8)
@@ -284,10 +284,23 @@ def test_a_scan_slower_than_float32_is_not_used(monkeypatch: pytest.MonkeyPatch)
     assert [h.id for h in matrix.search(query, 3)[0]] == expected
 
 
+@pytest.mark.parametrize(
+    ("costs", "expected"),
+    [
+        (((1.0, 2.0), (2.0, 9.0)), matrix_module.ALWAYS),  # cheaper from one query on
+        (((2.0, 2.0), (4.0, 9.0)), range(2, matrix_module.ALWAYS.stop)),  # pays from 2 queries on
+        (((0.5, 2.0), (9.0, 9.0)), range(1, 6)),  # grows per query faster than float32: up to 5
+        (((2.0, 2.0), (8.5, 9.0)), None),  # never clearly cheaper
+    ],
+)
+def test_the_scan_runs_for_the_batch_sizes_where_it_pays_off(costs: Any, expected: range | None) -> None:
+    assert matrix_module.paying_batches(costs) == expected
+
+
 def test_the_scan_is_used_from_the_batch_size_where_it_pays_off() -> None:
-    chosen = matrix_module.scan_from_queries(512)
-    assert chosen is None or 1 <= chosen <= matrix_module.BLOCKED_QUERIES
-    assert matrix_module.scan_from_queries(512) == chosen  # decided once
+    chosen = matrix_module.scan_batches(512)
+    assert chosen is None or (chosen.step == 1 and 1 <= chosen.start < chosen.stop)
+    assert matrix_module.scan_batches(512) is chosen  # decided once
     matrix = ExemplarMatrix(512)
     assert (matrix.quantized_from is None) is (chosen is None or not scan.available())
 
@@ -300,7 +313,7 @@ def test_without_a_scan_a_matrix_keeps_no_int8_copy(monkeypatch: pytest.MonkeyPa
     for scanning in (True, False):
         if not scanning:
             monkeypatch.setattr(scan, "available", lambda: False)
-        matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
+        matrix = ExemplarMatrix(DIM, quantized_from=0, batches=ALWAYS)
         matrix.upsert(ids, ids, vectors)
         matrix.delete(ids[:10])
         assert matrix.quantized
@@ -313,7 +326,7 @@ def test_without_an_exact_kernel_searches_score_every_row(monkeypatch: pytest.Mo
     rng = np.random.default_rng(5)
     vectors = unit_rows(rng.standard_normal((300, DIM)), DIM)
     ids = [uuid.uuid4() for _ in range(300)]
-    matrix = ExemplarMatrix(DIM, quantized_from=0, scan_from=1)
+    matrix = ExemplarMatrix(DIM, quantized_from=0, batches=ALWAYS)
     matrix.upsert(ids, [uuid.uuid4() for _ in ids], vectors)
     queries = unit_rows(rng.standard_normal((3, DIM)), DIM)
     for query, hits in zip(queries, matrix.search(queries, 5), strict=True):
