@@ -73,6 +73,7 @@ def rss_bytes() -> int:
 async def measure(settings: Any, size: int) -> None:
     from appliance.db.engine import Database, make_async_engine
     from appliance.vectors.exact import ExactIndex
+    from appliance.vectors.matrix import describe, scan_batches
 
     rng = np.random.default_rng(size)
     vectors = unit(rng, size)
@@ -107,6 +108,7 @@ async def measure(settings: Any, size: int) -> None:
         print(f"  first search of the cold tenant (load from PostgreSQL) {cold * 1000:8.0f} ms")
         print(f"  top-5 search                       p50={p['p50']:.2f} ms  p95={p['p95']:.2f} ms")
         print(f"  CPU per search (this process)      {cpu:.2f} ms")
+        print(f"  the int8 scan                      {describe(scan_batches(DIM))}")
         print(f"  recall@1 (neighbour at cosine {NEIGHBOUR_COSINE})  {recall:.3f}")
         print(f"  resident memory per exemplar       {per_row / 1024:.2f} kB after the load")
         print(f"                                     {per_row_scanned / 1024:.2f} kB with the int8 copy")

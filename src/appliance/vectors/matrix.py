@@ -287,7 +287,7 @@ def _scan_batches(dim: int) -> range | None:
     log.info(
         "the index's int8 scan %s; searches timed on %d rows, scan/float32: "
         "%.2f/%.2f ms for %d queries, %.2f/%.2f ms for %d",
-        "is off: the float32 product is faster here" if chosen is None else f"runs for {_sizes(chosen)}",
+        describe(chosen),
         GATE_ROWS,
         1000 * costs[0][0],
         1000 * costs[0][1],
@@ -313,7 +313,10 @@ def paying_batches(costs: Sequence[Sequence[float]]) -> range | None:
     return range(pays[0], ALWAYS.stop if slope >= 0 else pays[-1] + 1)
 
 
-def _sizes(batches: range) -> str:
+def describe(batches: range | None) -> str:
+    """What the int8 scan does for ``batches`` (``scan_batches``'s answer), in words."""
+    if batches is None:
+        return "is off: the float32 product is faster here, or no integer product is exact"
     if batches.stop == ALWAYS.stop:
-        return f"batches of {batches.start} queries or more"
-    return f"batches of {batches.start} to {batches.stop - 1} queries"
+        return f"runs for batches of {batches.start} queries or more"
+    return f"runs for batches of {batches.start} to {batches.stop - 1} queries"
