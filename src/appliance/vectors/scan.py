@@ -35,7 +35,7 @@ def product(codes: Array, query_codes: Array) -> Array:
 
 def exact_on_this_machine(dim: int = 512, multiply: Callable[[Array, Array], Array] = product) -> bool:
     """Whether ``multiply`` is exact here: rows of the extreme codes (where a kernel that adds
-    pairs in 16-bit integers saturates first) and random ones, against numpy's int32 product."""
+    pairs in 16-bit integers saturates first) and random ones, against numpy's int64 product."""
     rng = np.random.default_rng(0)
     extremes = np.repeat(np.array([-LEVELS, -1, 0, 1, LEVELS], dtype=np.int8), dim).reshape(-1, dim)
     rows = np.concatenate([extremes, rng.integers(-LEVELS, LEVELS + 1, (59, dim), dtype=np.int8)])
