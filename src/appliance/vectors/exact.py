@@ -73,6 +73,9 @@ class ExactIndex:
 
     async def _initial(self, tenant_id: uuid.UUID) -> TenantVectors:
         """What a tenant's vectors start from: all its exemplars."""
+        # The scan's decision is timed on the worker (submitted at start): the load's matrix would
+        # otherwise wait for it on the event loop.
+        await self._submit(functools.partial(scan_batches, self.dim))
         loaded = await load_matrix(self.db, tenant_id, self.dim)
         if not loaded.tenant_exists:
             raise TenantGoneError(tenant_id)
