@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -280,7 +281,7 @@ def _scan_batches(dim: int) -> range | None:
         matrix.load(ids, ids, rows)
     scanning.quantize_some(GATE_ROWS)
     costs = [
-        scan.best_in_turns(*(functools.partial(m.search, queries[:count], 5) for m in (scanning, scoring)))
+        _best_in_turns(*(functools.partial(m.search, queries[:count], 5) for m in (scanning, scoring)))
         for count in GATE_QUERIES
     ]
     chosen = paying_batches(costs)
@@ -297,6 +298,19 @@ def _scan_batches(dim: int) -> range | None:
         GATE_QUERIES[1],
     )
     return chosen
+
+
+def _best_in_turns(*calls: Callable[[], object], times: int = 5) -> list[float]:
+    """Each call's best time of ``times``, taken in turns so that other work on the box slows all
+    alike (a first turn warms up)."""
+    best = [float("inf")] * len(calls)
+    for turn in range(times + 1):
+        for i, call in enumerate(calls):
+            started = time.perf_counter()
+            call()
+            if turn:
+                best[i] = min(best[i], time.perf_counter() - started)
+    return best
 
 
 def paying_batches(costs: Sequence[Sequence[float]]) -> range | None:

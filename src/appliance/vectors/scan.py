@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,19 +41,6 @@ def exact_on_this_machine(dim: int = 512, multiply: Callable[[Array, Array], Arr
     queries = np.concatenate([extremes, rng.integers(-LEVELS, LEVELS + 1, (3, dim), dtype=np.int8)])
     expected = queries.astype(np.int64) @ rows.astype(np.int64).T
     return bool(np.array_equal(multiply(rows, queries), expected))
-
-
-def best_in_turns(*calls: Callable[[], object], times: int = 5) -> list[float]:
-    """Each call's best time of ``times``, taken in turns so that other work on the box slows all
-    alike (a first turn warms up)."""
-    best = [float("inf")] * len(calls)
-    for turn in range(times + 1):
-        for i, call in enumerate(calls):
-            started = time.perf_counter()
-            call()
-            if turn:
-                best[i] = min(best[i], time.perf_counter() - started)
-    return best
 
 
 _checking = threading.Lock()
