@@ -41,6 +41,16 @@ def vector(seed: int) -> np.ndarray[Any, Any]:
     return row
 
 
+def random_rows(rng: np.random.Generator, count: int) -> tuple[list[uuid.UUID], np.ndarray[Any, Any]]:
+    """``count`` new exemplar ids and their random unit rows."""
+    return [uuid.uuid4() for _ in range(count)], unit_rows(rng.standard_normal((count, DIM)), DIM)
+
+
+def brute_force(ids: list[uuid.UUID], vectors: Any, query: Any, top_k: int) -> list[uuid.UUID]:
+    """The ids of the ``top_k`` rows most similar to ``query``, by every product."""
+    return [ids[i] for i in np.argsort(-(vectors @ query))[:top_k]]
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     history=st.lists(operation, max_size=25), query_seed=st.integers(0, 2**32 - 1), top_k=st.integers(1, 30)
@@ -190,12 +200,10 @@ def test_an_empty_load_then_upserts_search_as_brute_force() -> None:
     matrix = ExemplarMatrix(DIM, quantized_from=0, batches=ALWAYS)
     matrix.load(np.empty((0, 16), np.uint8), np.empty((0, 16), np.uint8), np.empty((0, DIM), np.float32))
     assert matrix.search(unit_rows(rng.standard_normal(DIM), DIM), 3) == [[]]
-    vectors = unit_rows(rng.standard_normal((40, DIM)), DIM)
-    ids = [uuid.uuid4() for _ in range(40)]
+    ids, vectors = random_rows(rng, 40)
     matrix.upsert(ids, ids, vectors)
     query = unit_rows(rng.standard_normal(DIM), DIM)
-    expected = [ids[i] for i in np.argsort(-(vectors @ query[0]))[:3]]
-    assert [h.id for h in matrix.search(query, 3)[0]] == expected
+    assert [h.id for h in matrix.search(query, 3)[0]] == brute_force(ids, vectors, query[0], 3)
 
 
 def test_a_loaded_matrix_gets_its_int8_copy_block_by_block() -> None:
@@ -276,12 +284,10 @@ def test_a_scan_slower_than_float32_is_not_used(monkeypatch: pytest.MonkeyPatch)
     matrix = ExemplarMatrix(DIM, quantized_from=0)
     assert matrix.quantized_from is None
     rng = np.random.default_rng(8)
-    vectors = unit_rows(rng.standard_normal((300, DIM)), DIM)
-    ids = [uuid.uuid4() for _ in range(300)]
+    ids, vectors = random_rows(rng, 300)
     matrix.upsert(ids, ids, vectors)
     query = unit_rows(rng.standard_normal(DIM), DIM)
-    expected = [ids[i] for i in np.argsort(-(vectors @ query[0]))[:3]]
-    assert [h.id for h in matrix.search(query, 3)[0]] == expected
+    assert [h.id for h in matrix.search(query, 3)[0]] == brute_force(ids, vectors, query[0], 3)
 
 
 @pytest.mark.parametrize(
@@ -297,7 +303,7 @@ def test_the_scan_runs_for_the_batch_sizes_where_it_pays_off(costs: Any, expecte
     assert matrix_module.paying_batches(costs) == expected
 
 
-def test_the_scan_is_used_from_the_batch_size_where_it_pays_off() -> None:
+def test_the_scan_is_decided_once_and_a_matrix_keeps_its_int8_copy_only_where_it_runs() -> None:
     chosen = matrix_module.scan_batches(512)
     assert chosen is None or (chosen.step == 1 and 1 <= chosen.start < chosen.stop)
     assert matrix_module.scan_batches(512) is chosen  # decided once
@@ -306,9 +312,7 @@ def test_the_scan_is_used_from_the_batch_size_where_it_pays_off() -> None:
 
 
 def test_without_a_scan_a_matrix_keeps_no_int8_copy(monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(6)
-    vectors = unit_rows(rng.standard_normal((300, DIM)), DIM)
-    ids = [uuid.uuid4() for _ in range(300)]
+    ids, vectors = random_rows(np.random.default_rng(6), 300)
     sizes = {}
     for scanning in (True, False):
         if not scanning:
@@ -324,10 +328,9 @@ def test_without_a_scan_a_matrix_keeps_no_int8_copy(monkeypatch: pytest.MonkeyPa
 def test_without_an_exact_kernel_searches_score_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scan, "available", lambda: False)
     rng = np.random.default_rng(5)
-    vectors = unit_rows(rng.standard_normal((300, DIM)), DIM)
-    ids = [uuid.uuid4() for _ in range(300)]
+    ids, vectors = random_rows(rng, 300)
     matrix = ExemplarMatrix(DIM, quantized_from=0, batches=ALWAYS)
     matrix.upsert(ids, [uuid.uuid4() for _ in ids], vectors)
     queries = unit_rows(rng.standard_normal((3, DIM)), DIM)
     for query, hits in zip(queries, matrix.search(queries, 5), strict=True):
-        assert [h.id for h in hits] == [ids[i] for i in np.argsort(-(vectors @ query))[:5]]
+        assert [h.id for h in hits] == brute_force(ids, vectors, query, 5)
